@@ -1,0 +1,44 @@
+"""The Flask API: app factory, one blueprint per resource, OpenAPI by flask-smorest."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from api import batch, errors, events, health, incidents, statements, timeline
+from api.auth import BEARER
+from timeline.bootstrap import Services, build
+from timeline.config import Settings
+
+BLUEPRINTS = (incidents, statements, batch, timeline, events, health)
+
+
+def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:
+    """Build the WSGI app; tests pass their own settings (or ready-built services)."""
+    settings = settings or (services.settings if services else Settings.from_env())
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_body_bytes,
+        API_TITLE="Conflict timeline",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
+        JSON_SORT_KEYS=False,
+    )
+    app.extensions["timeline"] = services or build(settings)
+    api = errors.TimelineApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "An event-sourced record of what was claimed about a war, "
+                "by whom, and when. Writes need `Authorization: Bearer <key>`."
+            }
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", BEARER["bearerAuth"])
+    for module in BLUEPRINTS:
+        api.register_blueprint(module.blp)
+    errors.register(app)
+    return app

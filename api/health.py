@@ -1,0 +1,74 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.services import services
+
+blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness and readiness.")
+
+
+class ProjectionLag(Schema):
+    """How far one projection is behind the log."""
+
+    name = fields.String()
+    version = fields.Integer()
+    position = fields.Integer()
+    head = fields.Integer()
+    lag = fields.Integer()
+
+
+class Readiness(Schema):
+    """Whether this process can serve, and what is behind."""
+
+    ready = fields.Boolean()
+    database = fields.String()
+    redis = fields.String()
+    head = fields.Integer(allow_none=True)
+    projections = fields.List(fields.Nested(ProjectionLag))
+
+
+@blp.route("/health")
+class Health(MethodView):
+    """Liveness."""
+
+    @blp.response(200)
+    def get(self) -> dict[str, str]:
+        """The process is up (it checks nothing else)."""
+        return {"status": "ok"}
+
+
+@blp.route("/ready")
+class Ready(MethodView):
+    """Readiness."""
+
+    @blp.response(200, Readiness)
+    @blp.alt_response(503, schema=Readiness, description="The database is unreachable.")
+    def get(self) -> tuple[dict[str, Any], int]:
+        """Database and Redis reachability, and each projection's lag behind the log.
+
+        Redis being down does not make the service unready: writes and SQL reads still work.
+        """
+        svc = services()
+        answer: dict[str, Any] = {"database": "ok", "redis": "ok", "head": None, "projections": []}
+        try:
+            statuses = svc.status()
+            answer["head"] = statuses[0].head if statuses else svc.app.head()
+            answer["projections"] = [
+                {"name": s.name, "version": s.version, "position": s.position, "head": s.head,
+                 "lag": s.lag}
+                for s in statuses
+            ]
+        except Exception as error:  # any driver error means "not ready", never a 500
+            answer["database"] = f"unreachable: {type(error).__name__}"
+        try:
+            svc.redis.ping()
+        except Exception as error:
+            answer["redis"] = f"unreachable: {type(error).__name__}"
+        answer["ready"] = answer["database"] == "ok"
+        return answer, 200 if answer["ready"] else 503

@@ -1,0 +1,190 @@
+"""HTTP shape of a statement: record one, withdraw one."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from api.auth import require
+from api.fields import StoredTimestamp, Timestamp
+from api.services import services
+from timeline.domain.values import QUALIFIERS, SOURCE_TYPES, STANCES
+
+blp = Blueprint(
+    "statements",
+    __name__,
+    url_prefix="/api/v1/incidents",
+    description="What a source said about an incident, and editorial withdrawals.",
+)
+
+
+class SourceSchema(Schema):
+    """Who said it."""
+
+    name = fields.String(required=True, validate=validate.Length(1, 200))
+    side = fields.String(required=True, metadata={"example": "UA"})
+    type = fields.String(required=True, validate=validate.OneOf(SOURCE_TYPES))
+
+
+class FigureSchema(Schema):
+    """A number a source gave."""
+
+    metric = fields.String(required=True, metadata={"example": "killed"})
+    value = fields.Float(required=True, allow_nan=False)
+    low = fields.Float(allow_none=True, allow_nan=False)
+    high = fields.Float(allow_none=True, allow_nan=False)
+    qualifier = fields.String(load_default="exact", validate=validate.OneOf(QUALIFIERS))
+    subject = fields.String(allow_none=True, metadata={"example": "RU"})
+
+
+class CitationSchema(Schema):
+    """Where it was published."""
+
+    url = fields.Url(required=True, schemes={"http", "https"})
+    outlet = fields.String(allow_none=True)
+    published_at = Timestamp(allow_none=True)
+
+
+class StatementIn(Schema):
+    """A statement to record; ``id`` lets a client retry without recording it twice."""
+
+    id = fields.UUID()
+    source = fields.Nested(SourceSchema, required=True)
+    stance = fields.String(required=True, validate=validate.OneOf(STANCES))
+    responds_to = fields.UUID(allow_none=True)
+    text = fields.String(required=True, validate=validate.Length(1, 10_000))
+    stated_at = Timestamp(required=True)
+    figures = fields.List(fields.Nested(FigureSchema), load_default=list)
+    citations = fields.List(fields.Nested(CitationSchema), load_default=list)
+
+
+class FigureOut(FigureSchema):
+    """A stored figure (numbers kept as given)."""
+
+    value = fields.Raw()
+    low = fields.Raw(allow_none=True)
+    high = fields.Raw(allow_none=True)
+
+
+class CitationOut(Schema):
+    """A stored citation."""
+
+    url = fields.String()
+    outlet = fields.String(allow_none=True)
+    published_at = StoredTimestamp(allow_none=True)
+
+
+class WithdrawalOut(Schema):
+    """Why and when a statement was editorially withdrawn."""
+
+    reason = fields.String()
+    withdrawn_at = fields.AwareDateTime()
+
+
+class StatementOut(Schema):
+    """A recorded statement."""
+
+    id = fields.String()
+    source = fields.Nested(SourceSchema)
+    stance = fields.String()
+    responds_to = fields.String(allow_none=True)
+    text = fields.String()
+    stated_at = StoredTimestamp()
+    figures = fields.List(fields.Nested(FigureOut))
+    citations = fields.List(fields.Nested(CitationOut))
+    recorded_at = fields.AwareDateTime()
+    withdrawn = fields.Nested(WithdrawalOut, allow_none=True)
+
+
+class StatementWritten(Schema):
+    """The answer to a recorded statement: where it landed in the log."""
+
+    id = fields.String()
+    incident_id = fields.String()
+    version = fields.Integer()
+    position = fields.Integer()
+    recorded_at = fields.AwareDateTime()
+    statement = fields.Nested(StatementOut)
+
+
+class WithdrawalIn(Schema):
+    """Why a statement is being withdrawn (it was mis-recorded)."""
+
+    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+
+
+class WithdrawalWritten(Schema):
+    """The answer to a withdrawal."""
+
+    id = fields.String()
+    incident_id = fields.String()
+    version = fields.Integer()
+    position = fields.Integer()
+    recorded_at = fields.AwareDateTime()
+
+
+def as_domain(statement: dict[str, Any]) -> dict[str, Any]:
+    """Loaded schema data → the plain fields the domain expects (UUIDs as text)."""
+    result = dict(statement)
+    for key in ("id", "responds_to"):
+        if result.get(key) is not None:
+            result[key] = str(result[key])
+    result["figures"] = [_number_figure(f) for f in result.get("figures", [])]
+    return result
+
+
+def _number_figure(figure: dict[str, Any]) -> dict[str, Any]:
+    """Keep whole numbers whole: 600 stays 600, not 600.0."""
+    return {
+        key: int(value) if isinstance(value, float) and value.is_integer() else value
+        for key, value in figure.items()
+    }
+
+
+@blp.route("/<uuid:incident_id>/statements")
+class Statements(MethodView):
+    """Statements of one incident."""
+
+    @require("write")
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.arguments(StatementIn)
+    @blp.response(201, StatementWritten)
+    @blp.alt_response(404, description="No such incident.")
+    def post(self, statement: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+        """Record a statement (claim, denial, confirmation…) in an incident."""
+        written = services().app.record_statement(incident_id, as_domain(statement))
+        assert written.statement is not None
+        return {
+            "id": written.statement["id"],
+            "incident_id": written.incident_id,
+            "version": written.version,
+            "position": written.position,
+            "recorded_at": written.recorded_at,
+            "statement": {**written.statement, "recorded_at": written.recorded_at},
+        }
+
+
+@blp.route("/<uuid:incident_id>/statements/<uuid:statement_id>/withdrawal")
+class Withdrawal(MethodView):
+    """The editorial withdrawal of one statement."""
+
+    @require("write")
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.arguments(WithdrawalIn)
+    @blp.response(201, WithdrawalWritten)
+    @blp.alt_response(404, description="No such incident or statement.")
+    @blp.alt_response(409, description="Already withdrawn.")
+    def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> dict[str, Any]:
+        """Withdraw a mis-recorded statement; it stays in the incident's history."""
+        written = services().app.withdraw_statement(incident_id, str(statement_id), body["reason"])
+        return {
+            "id": str(statement_id),
+            "incident_id": written.incident_id,
+            "version": written.version,
+            "position": written.position,
+            "recorded_at": written.recorded_at,
+        }

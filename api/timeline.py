@@ -1,0 +1,171 @@
+"""HTTP shape of the timeline: filtered, cursor-paginated, optionally as known at a time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import make_response
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from itsdangerous import BadSignature, URLSafeSerializer
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
+
+from api.auth import require
+from api.fields import StoredTimestamp, Timestamp
+from api.incidents import LocationSchema, OccurredOut
+from api.services import services
+from api.statements import StatementOut
+from timeline.domain.values import KINDS, STANCES, timestamp
+from timeline.projections.timeline import TimelineFilter, query_timeline
+
+blp = Blueprint(
+    "timeline",
+    __name__,
+    url_prefix="/api/v1/timeline",
+    description="The timeline of incidents and statements, built by the `timeline` projection.",
+)
+
+PROJECTION = "timeline"
+
+
+class TimelineArgs(Schema):
+    """Filters (combined with AND), pagination and replay."""
+
+    start = Timestamp(data_key="from", metadata={"description": "Items at or after this time."})
+    end = Timestamp(data_key="to", metadata={"description": "Items at or before this time."})
+    kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
+    side = DelimitedList(fields.String(validate=validate.Length(1, 32)))
+    source = fields.String(validate=validate.Length(1, 200))
+    stance = DelimitedList(fields.String(validate=validate.OneOf(STANCES)))
+    incident = fields.UUID()
+    type = fields.String(validate=validate.OneOf(("incident", "statement")))
+    q = fields.String(validate=validate.Length(1, 200), metadata={"description": "Text search."})
+    bbox = DelimitedList(
+        fields.Float(),
+        validate=validate.Length(equal=4),
+        metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
+    )
+    as_of = Timestamp(metadata={"description": "The timeline as it was known at this time."})
+    cursor = fields.String(validate=validate.Length(max=500))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
+    min_position = fields.Integer(
+        validate=validate.Range(min=0),
+        metadata={"description": "Wait briefly until the projection has reached this position."},
+    )
+
+    @validates_schema
+    def check_ranges(self, data: dict[str, Any], **_: Any) -> None:
+        """``from`` must not be after ``to``; a bbox's minimums must not exceed its maximums."""
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError("'from' must not be after 'to'.", "from")
+        box = data.get("bbox")
+        if box and (box[0] > box[2] or box[1] > box[3]):
+            raise ValidationError("bbox is min_lon,min_lat,max_lon,max_lat with min <= max.", "bbox")
+
+
+class IncidentBrief(Schema):
+    """The incident a timeline item belongs to."""
+
+    id = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    occurred = fields.Nested(OccurredOut)
+    location = fields.Nested(LocationSchema, allow_none=True)
+    actors = fields.List(fields.String())
+    tags = fields.List(fields.String())
+
+
+class TimelineStatement(StatementOut):
+    """A statement on the timeline (withdrawn ones are not on it)."""
+
+    class Meta:
+        exclude = ("recorded_at", "withdrawn")
+
+
+class TimelineItem(Schema):
+    """An incident or a statement on the timeline."""
+
+    type = fields.String(metadata={"enum": ["incident", "statement"]})
+    id = fields.String()
+    at = StoredTimestamp(metadata={"description": "When it occurred or was said."})
+    recorded_at = StoredTimestamp()
+    position = fields.Integer()
+    incident = fields.Nested(IncidentBrief)
+    statement = fields.Nested(TimelineStatement)
+
+
+class TimelinePage(Schema):
+    """A page of the timeline."""
+
+    items = fields.List(fields.Nested(TimelineItem))
+    next_cursor = fields.String(allow_none=True)
+    position = fields.Integer(metadata={"description": "The log position this page reflects."})
+
+
+def _serializer() -> URLSafeSerializer:
+    return URLSafeSerializer(services().secret_key(), salt="timeline-cursor")
+
+
+def decode_cursor(cursor: str) -> tuple[str, str]:
+    """The (at, id) key a cursor continues after; a forged or damaged cursor is a 400."""
+    try:
+        at, item_id = _serializer().loads(cursor)
+    except (BadSignature, ValueError, TypeError):
+        abort(400, message="Invalid cursor: pass next_cursor exactly as returned.",
+              errors={"query": {"cursor": ["Invalid cursor."]}})
+    return str(at), str(item_id)
+
+
+def await_position(wanted: int | None) -> int:
+    """The projection's position, after waiting briefly for ``wanted`` when asked."""
+    svc = services()
+    if wanted is None:
+        return svc.position(PROJECTION)
+    reached = svc.wait_for(PROJECTION, wanted, svc.settings.min_position_wait)
+    if reached < wanted:
+        abort(
+            503,
+            message=f"The {PROJECTION} projection is at position {reached}, behind the requested "
+            f"min_position {wanted}; retry shortly.",
+            headers={"Retry-After": "1"},
+        )
+    return reached
+
+
+@blp.route("")
+class Timeline(MethodView):
+    """The timeline."""
+
+    @require("read")
+    @blp.arguments(TimelineArgs, location="query")
+    @blp.response(200, TimelinePage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Incidents and statements in time order, filtered and paginated."""
+        position = await_position(args.get("min_position"))
+        where = TimelineFilter(
+            start=timestamp(args["start"], "from") if args.get("start") else None,
+            end=timestamp(args["end"], "to") if args.get("end") else None,
+            kind=args.get("kind", ()),
+            side=args.get("side", ()),
+            source=args.get("source"),
+            stance=args.get("stance", ()),
+            incident=str(args["incident"]) if args.get("incident") else None,
+            item_type=args.get("type"),
+            q=args.get("q"),
+            bbox=tuple(args["bbox"]) if args.get("bbox") else None,  # type: ignore[arg-type]
+            as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+        )
+        after = decode_cursor(args["cursor"]) if args.get("cursor") else None
+        limit = args["limit"]
+        rows = query_timeline(services().views, where, after, limit + 1)
+        items = rows[:limit]
+        next_cursor = None
+        if len(rows) > limit:
+            next_cursor = _serializer().dumps([items[-1]["at"], items[-1]["id"]])
+        page = TimelinePage().dump(
+            {"items": items, "next_cursor": next_cursor, "position": position}
+        )
+        response = make_response(page)
+        response.headers["X-Projection-Position"] = str(position)
+        return response

@@ -1,0 +1,1 @@
+"""Conflict timeline service: an event-sourced record of who claimed what about a war, and when."""

@@ -1,0 +1,272 @@
+"""TimelineApp: the commands that append events and the queries that replay them.
+
+Commands load an incident, call the aggregate, and save; a concurrent writer on the same
+incident makes the save fail with the library's IntegrityError, so the command reloads and tries
+again. Queries return plain data, never live aggregates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Recording
+
+from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue
+from timeline.domain import values
+from timeline.log import LogEntry, head_position, read_log
+
+Clock = Literal["recorded", "stated"]
+T = TypeVar("T")
+
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class Written:
+    """What a command stored: the incident, its new version, and the log position reached."""
+
+    incident_id: str
+    version: int
+    position: int
+    recorded_at: datetime
+    statement: dict[str, Any] | None = None
+    changes: dict[str, Any] | None = None
+    statements: list[dict[str, Any]] = field(default_factory=list)
+
+
+class TimelineApp(Application[UUID]):
+    """The event-sourced application: every write is an event on an incident's stream."""
+
+    name = "Timeline"
+
+    def __init__(self, env: Mapping[str, str] | None = None) -> None:
+        super().__init__(env)
+        self.on_append: Callable[[int], None] = lambda position: None
+
+    # ------------------------------------------------------------------ commands
+
+    def report_incident(
+        self,
+        fields: Mapping[str, Any],
+        incident_id: UUID | None = None,
+        statements: Sequence[Mapping[str, Any]] = (),
+    ) -> Written:
+        """Report a new incident, optionally with its first statements, in one atomic write."""
+        incident = Incident.report(fields, incident_id)
+        recorded = [incident.record_statement(*_split_id(s)) for s in statements]
+        if incident_id is not None and self._exists(incident_id):
+            raise Conflict(f"Incident {incident_id} already exists.", "id")
+        try:
+            recordings = self.save(incident)
+        except IntegrityError:
+            raise Conflict(f"Incident {incident.id} already exists.", "id") from None
+        return self._written(incident, recordings, statements=recorded)
+
+    def amend_incident(
+        self, incident_id: UUID, changes: Mapping[str, Any], reason: str
+    ) -> Written:
+        """Change an incident's fields with a reason; the old values stay in its history."""
+
+        def amend(incident: Incident) -> Written:
+            changed = incident.amend(changes, reason)
+            return self._written(incident, self.save(incident), changes=changed)
+
+        return self._retrying(incident_id, amend)
+
+    def record_statement(self, incident_id: UUID, fields: Mapping[str, Any]) -> Written:
+        """Record a statement in an incident's stream (``fields`` may name its ``id``)."""
+
+        def record(incident: Incident) -> Written:
+            statement = incident.record_statement(*_split_id(fields))
+            return self._written(incident, self.save(incident), statement=statement)
+
+        return self._retrying(incident_id, record)
+
+    def withdraw_statement(self, incident_id: UUID, statement_id: str, reason: str) -> Written:
+        """Editorially withdraw a mis-recorded statement; it stays visible in history."""
+
+        def withdraw(incident: Incident) -> Written:
+            incident.withdraw_statement(statement_id, reason)
+            return self._written(incident, self.save(incident))
+
+        return self._retrying(incident_id, withdraw)
+
+    def apply_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Written]:
+        """Report incidents and record statements in bulk, all in one transaction.
+
+        Each item is either a new incident (its fields, optional ``id``, ``statements``) or an
+        existing one (``id`` and ``statements`` only). Any rejected item rejects the whole batch,
+        naming the item (``items.N.…``); nothing is written.
+        """
+        for _ in range(MAX_ATTEMPTS):
+            incidents: list[Incident] = []
+            recorded: list[list[dict[str, Any]]] = []
+            for index, item in enumerate(items):
+                try:
+                    incident, statements = self._batch_item(item)
+                except (InvalidValue, Conflict, IncidentNotFound) as error:
+                    error.field = f"items.{index}" + (f".{error.field}" if error.field else "")
+                    raise
+                incidents.append(incident)
+                recorded.append(statements)
+            try:
+                recordings = self.save(*incidents)
+            except IntegrityError:
+                continue  # a concurrent writer got there first: reload everything and retry
+            position = _last_position(recordings)
+            return [
+                Written(
+                    incident_id=str(incident.id),
+                    version=incident.version,
+                    position=position,
+                    recorded_at=incident.modified_on,
+                    statements=statements,
+                )
+                for incident, statements in zip(incidents, recorded, strict=True)
+            ]
+        raise Conflict("The batch kept colliding with concurrent writers; try again.", None)
+
+    def _batch_item(self, item: Mapping[str, Any]) -> tuple[Incident, list[dict[str, Any]]]:
+        statements = item.get("statements") or []
+        fields = {k: v for k, v in item.items() if k not in ("id", "statements")}
+        incident_id = _uuid(item.get("id"), "id")
+        if fields or incident_id is None:
+            if incident_id is not None and self._exists(incident_id):
+                raise Conflict(f"Incident {incident_id} already exists.", "id")
+            incident = Incident.report(fields, incident_id)
+        else:
+            incident = self._load(incident_id)
+        recorded = []
+        for index, statement in enumerate(statements):
+            try:
+                recorded.append(incident.record_statement(*_split_id(statement)))
+            except (InvalidValue, Conflict) as error:
+                error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
+                raise
+        return incident, recorded
+
+    def _retrying(self, incident_id: UUID, command: Callable[[Incident], T]) -> T:
+        for _ in range(MAX_ATTEMPTS):
+            incident = self._load(incident_id)
+            try:
+                return command(incident)
+            except IntegrityError:
+                continue  # another writer saved first: reload and apply again
+        raise Conflict("The incident kept changing under concurrent writers; try again.", None)
+
+    def _load(self, incident_id: UUID) -> Incident:
+        try:
+            incident: Incident = self.repository.get(incident_id)
+        except AggregateNotFoundError:
+            raise IncidentNotFound(f"No incident {incident_id}.", "id") from None
+        return incident
+
+    def _exists(self, incident_id: UUID) -> bool:
+        return bool(self.recorder.select_events(incident_id, limit=1))
+
+    def _written(self, incident: Incident, recordings: list[Recording[UUID]], **extra: Any) -> Written:
+        return Written(
+            incident_id=str(incident.id),
+            version=incident.version,
+            position=_last_position(recordings),
+            recorded_at=incident.modified_on,
+            **extra,
+        )
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Save, then tell whoever listens (the projection trigger) how far the log has grown."""
+        recordings = super().save(*objs, **kwargs)
+        if recordings:
+            self.on_append(_last_position(recordings))
+        return recordings
+
+    # ------------------------------------------------------------------ queries
+
+    def get_incident(
+        self, incident_id: UUID, as_of: datetime | None = None, clock: Clock = "recorded"
+    ) -> dict[str, Any]:
+        """The incident with its statements as known at ``as_of`` (now when None).
+
+        ``clock="recorded"`` replays events stored up to ``as_of``; ``clock="stated"`` keeps every
+        editorial event but only the statements their sources had made by ``as_of``.
+        """
+        events = list(self.events.get(incident_id))
+        if not events:
+            raise IncidentNotFound(f"No incident {incident_id}.", "id")
+        if as_of is not None and clock == "recorded":
+            events = [e for e in events if e.timestamp <= as_of]
+            if not events:
+                raise IncidentNotFound(
+                    f"Incident {incident_id} was not yet recorded at {as_of.isoformat()}.", "as_of"
+                )
+        view = incident_view(events)
+        if as_of is not None and clock == "stated":
+            cutoff = values.timestamp(as_of, "as_of")
+            view["statements"] = [s for s in view["statements"] if s["stated_at"] <= cutoff]
+            if not view["statements"] and view["occurred"]["start"] > cutoff:
+                raise IncidentNotFound(
+                    f"Nothing about incident {incident_id} had been said by {as_of.isoformat()}.",
+                    "as_of",
+                )
+        return view
+
+    def read_events(self, after: int, limit: int) -> list[LogEntry]:
+        """The raw log after a position, for consumers that follow it."""
+        return read_log(self, after, limit)
+
+    def head(self) -> int:
+        """The log's newest position."""
+        return head_position(self)
+
+
+def incident_view(events: Sequence[Any]) -> dict[str, Any]:
+    """Fold an incident's events into plain data, keeping when each statement was recorded."""
+    incident: Incident | None = None
+    recorded_at: dict[str, datetime] = {}
+    withdrawn_at: dict[str, datetime] = {}
+    for event in events:
+        incident = event.mutate(incident)
+        name = type(event).__name__
+        if name == "StatementRecorded":
+            recorded_at[event.statement["id"]] = event.timestamp
+        elif name == "StatementWithdrawn":
+            withdrawn_at[event.statement_id] = event.timestamp
+    assert incident is not None
+    statements = []
+    for sid, statement in incident.statements.items():
+        withdrawal = None
+        if sid in incident.withdrawals:
+            withdrawal = {"reason": incident.withdrawals[sid], "withdrawn_at": withdrawn_at[sid]}
+        statements.append({**statement, "recorded_at": recorded_at[sid], "withdrawn": withdrawal})
+    return {
+        "id": str(incident.id),
+        "version": incident.version,
+        **incident.fields(),
+        "reported_at": incident.created_on,
+        "updated_at": incident.modified_on,
+        "statements": statements,
+    }
+
+
+def _uuid(raw: object, field: str) -> UUID | None:
+    if raw is None or isinstance(raw, UUID):
+        return raw
+    try:
+        return UUID(str(raw))
+    except ValueError:
+        raise InvalidValue("Not a valid UUID.", field) from None
+
+
+def _split_id(statement: Mapping[str, Any]) -> tuple[dict[str, Any], UUID | None]:
+    """A client may name a statement's id so that a retried request cannot record it twice."""
+    fields = {k: v for k, v in statement.items() if k != "id"}
+    return fields, _uuid(statement.get("id"), "id")
+
+
+def _last_position(recordings: Sequence[Recording[UUID]]) -> int:
+    return max(r.notification.id for r in recordings)

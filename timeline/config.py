@@ -1,0 +1,157 @@
+"""Settings: the one place that reads the environment."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+SCOPES = ("read", "write", "admin")
+
+
+class ConfigError(ValueError):
+    """A setting in the environment is malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class PostgresParams:
+    """Connection parameters taken apart from a ``postgresql://`` URL."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> PostgresParams:
+        """Parse a libpq-style URL; the library wants the parts, not the URL."""
+        parts = urlsplit(url)
+        if parts.scheme not in ("postgresql", "postgres"):
+            raise ConfigError(f"TIMELINE_DATABASE_URL must be postgresql://…, got {url!r}")
+        return cls(
+            host=parts.hostname or "127.0.0.1",
+            port=parts.port or 5432,
+            user=unquote(parts.username or "postgres"),
+            password=unquote(parts.password or ""),
+            dbname=(parts.path or "/").lstrip("/") or "postgres",
+        )
+
+    def conninfo(self) -> str:
+        """A psycopg connection string for the read-model connections."""
+        from psycopg.conninfo import make_conninfo
+
+        return make_conninfo(
+            host=self.host,
+            port=self.port,
+            user=self.user,
+            password=self.password or None,
+            dbname=self.dbname,
+        )
+
+
+def parse_api_keys(text: str) -> dict[str, str]:
+    """Turn ``scope:key,scope:key`` into ``{key: scope}``; reject unknown scopes loudly."""
+    keys: dict[str, str] = {}
+    for raw in text.split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        scope, sep, key = item.partition(":")
+        if not sep or not key or scope not in SCOPES:
+            raise ConfigError(
+                f"TIMELINE_API_KEYS entries must look like 'write:secret' with a scope in "
+                f"{', '.join(SCOPES)}; got {item.split(':')[0]!r}…"
+            )
+        keys[key] = scope
+    return keys
+
+
+def _bool(value: str) -> bool:
+    return value.strip().lower() in ("1", "y", "yes", "true", "on")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable about the service, built once and passed everywhere."""
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    database_schema: str = "public"
+    database_pool_size: int = 5
+    redis_url: str | None = None
+    api_keys: Mapping[str, str] = field(default_factory=dict)
+    read_requires_key: bool = False
+    secret_key: str | None = None
+    max_body_bytes: int = 5 * 1024 * 1024
+    projection_batch_size: int = 1000
+    min_position_wait: float = 5.0
+    sweep_interval: float = 5.0
+    create_tables: bool = True
+    queue_name: str = "timeline"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        """Build settings from ``TIMELINE_*`` variables; unset ones keep their defaults."""
+        env = os.environ if environ is None else environ
+        defaults = cls()
+
+        def get(name: str) -> str | None:
+            value = env.get(f"TIMELINE_{name}")
+            return value if value not in (None, "") else None
+
+        def number(name: str, default: float, kind: type = int) -> float:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return kind(raw)  # type: ignore[no-any-return]
+            except ValueError:
+                raise ConfigError(f"TIMELINE_{name} must be a number, got {raw!r}") from None
+
+        return cls(
+            data_dir=Path(get("DATA_DIR") or defaults.data_dir),
+            database_url=get("DATABASE_URL"),
+            database_schema=get("DATABASE_SCHEMA") or defaults.database_schema,
+            database_pool_size=int(number("DATABASE_POOL_SIZE", defaults.database_pool_size)),
+            redis_url=get("REDIS_URL"),
+            api_keys=parse_api_keys(get("API_KEYS") or ""),
+            read_requires_key=_bool(get("READ_REQUIRES_KEY") or "no"),
+            secret_key=get("SECRET_KEY"),
+            max_body_bytes=int(number("MAX_BODY_BYTES", defaults.max_body_bytes)),
+            projection_batch_size=int(
+                number("PROJECTION_BATCH_SIZE", defaults.projection_batch_size)
+            ),
+            min_position_wait=number("MIN_POSITION_WAIT", defaults.min_position_wait, float),
+            sweep_interval=number("SWEEP_INTERVAL", defaults.sweep_interval, float),
+            create_tables=_bool(get("CREATE_TABLES") or "yes"),
+            queue_name=get("QUEUE") or defaults.queue_name,
+        )
+
+    @property
+    def postgres(self) -> PostgresParams | None:
+        """The PostgreSQL parameters, or None when running on the embedded SQLite default."""
+        return PostgresParams.from_url(self.database_url) if self.database_url else None
+
+    @property
+    def events_path(self) -> Path:
+        """SQLite file of the event store (embedded default)."""
+        return self.data_dir / "events.sqlite3"
+
+    @property
+    def views_path(self) -> Path:
+        """SQLite file of the read models, apart so projections never block appends."""
+        return self.data_dir / "views.sqlite3"
+
+    @property
+    def embedded_redis_path(self) -> Path:
+        """Where the embedded Redis keeps its database file (and its socket beside it)."""
+        return self.data_dir / "redis.db"
+
+    def with_changes(self, **changes: object) -> Settings:
+        """A copy with some fields replaced (tests, the CLI's options)."""
+        from dataclasses import replace
+
+        return replace(self, **changes)  # type: ignore[arg-type]

@@ -1,0 +1,28 @@
+"""Domain errors: each says which field is wrong, so the API can name it to the user."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base of every rule the domain enforces; never a server fault."""
+
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.field = field
+
+
+class InvalidValue(DomainError):
+    """A value breaks a rule of the model (naive time, low > value, unknown kind…)."""
+
+
+class IncidentNotFound(DomainError):
+    """No incident has this id (or it was not yet known at the asked time)."""
+
+
+class StatementNotFound(DomainError):
+    """No statement with this id was recorded in the incident."""
+
+
+class Conflict(DomainError):
+    """The request contradicts what is already recorded (duplicate id, double withdrawal)."""

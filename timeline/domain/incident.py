@@ -1,0 +1,106 @@
+"""The Incident aggregate: something that happened or was announced, and every statement about it.
+
+Nothing is edited in place: each change is an event (reported, amended, statement recorded,
+statement withdrawn). Public methods check the rules and raise domain errors *before* an event
+is triggered, so a rejected command leaves no trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from uuid import UUID, uuid4
+
+from eventsourcing.domain import Aggregate, event
+
+from timeline.domain import values
+from timeline.domain.errors import Conflict, InvalidValue, StatementNotFound
+
+RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
+
+
+class Incident(Aggregate):
+    """An incident with its statements; the unit of consistency (one stream, one version)."""
+
+    @event("IncidentReported")
+    def __init__(
+        self,
+        id: UUID,  # noqa: A002 - the library takes the aggregate id from this argument
+        title: str,
+        kind: str,
+        occurred: dict[str, Any],
+        location: dict[str, Any] | None,
+        actors: list[str],
+        tags: list[str],
+    ) -> None:
+        self.title = title
+        self.kind = kind
+        self.occurred = occurred
+        self.location = location
+        self.actors = actors
+        self.tags = tags
+        self.statements: dict[str, dict[str, Any]] = {}
+        self.withdrawals: dict[str, str] = {}
+
+    @classmethod
+    def report(cls, fields: Mapping[str, Any], incident_id: UUID | None = None) -> Incident:
+        """Validate the fields of a new incident and report it (the first event of its stream)."""
+        checked = values.incident_fields(fields)
+        return cls(**checked, id=incident_id or uuid4())
+
+    def amend(self, changes: Mapping[str, Any], reason: str) -> dict[str, Any]:
+        """Change some fields, saying why; returns only the fields that really changed."""
+        why = values.text(reason, "reason", max_length=2000)
+        checked = values.incident_fields(changes, partial=True)
+        changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
+        if not changed:
+            raise InvalidValue("Nothing to amend: every given field has its current value.", None)
+        self._amended(changed, why)
+        return changed
+
+    @event("IncidentAmended")
+    def _amended(self, changes: dict[str, Any], reason: str) -> None:
+        for name, value in changes.items():
+            setattr(self, name, value)
+
+    def record_statement(
+        self, fields: Mapping[str, Any], statement_id: UUID | None = None
+    ) -> dict[str, Any]:
+        """Record what a source said about this incident; returns the stored statement."""
+        statement = values.statement_fields(fields)
+        sid = str(statement_id or uuid4())
+        if sid in self.statements:
+            raise Conflict(f"Statement {sid} is already recorded in this incident.", "id")
+        answered = statement["responds_to"]
+        if answered is not None and answered not in self.statements:
+            raise InvalidValue(
+                f"No statement {answered} in this incident; responds_to must name one.",
+                "responds_to",
+            )
+        statement = {"id": sid, **statement}
+        self._statement_recorded(statement)
+        return statement
+
+    @event("StatementRecorded")
+    def _statement_recorded(self, statement: dict[str, Any]) -> None:
+        self.statements[statement["id"]] = statement
+
+    def withdraw_statement(self, statement_id: str, reason: str) -> None:
+        """Editorially withdraw a mis-recorded statement (not a source's own retraction)."""
+        why = values.text(reason, "reason", max_length=2000)
+        self._check_can_withdraw(statement_id)
+        self._statement_withdrawn(statement_id, why)
+
+    def _check_can_withdraw(self, statement_id: str) -> None:
+        if statement_id not in self.statements:
+            raise StatementNotFound(f"No statement {statement_id} in this incident.", "sid")
+        if statement_id in self.withdrawals:
+            raise Conflict(f"Statement {statement_id} is already withdrawn.", "sid")
+
+    @event("StatementWithdrawn")
+    def _statement_withdrawn(self, statement_id: str, reason: str) -> None:
+        self.withdrawals[statement_id] = reason
+
+    def fields(self) -> dict[str, Any]:
+        """The incident's own fields as plain data."""
+        return {name: getattr(self, name) for name in values.AMENDABLE_FIELDS}

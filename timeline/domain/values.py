@@ -1,0 +1,289 @@
+"""Value rules of the model: vocabularies, and the normalised plain-data shape of each value.
+
+Events carry only JSON-ready data (strings, numbers, lists, dicts), so stored events decode fast
+and never need a custom transcoding. Timestamps are kept as ISO-8601 strings in UTC with
+microseconds, which sort correctly as text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from timeline.domain.errors import InvalidValue
+
+KINDS = (
+    "strike",
+    "shelling",
+    "battle",
+    "ceasefire",
+    "violation",
+    "mobilisation",
+    "deployment",
+    "assessment",
+    "diplomacy",
+    "other",
+)
+STANCES = (
+    "claim",
+    "denial",
+    "confirmation",
+    "correction",
+    "retraction",
+    "assessment",
+    "announcement",
+)
+SOURCE_TYPES = (
+    "government",
+    "military",
+    "official",
+    "media",
+    "journalist",
+    "intelligence",
+    "ngo",
+    "analyst",
+    "other",
+)
+QUALIFIERS = ("exact", "about", "at_least", "at_most", "up_to")
+PRECISIONS = ("minute", "hour", "day", "week", "month")
+COMMON_METRICS = (
+    "killed",
+    "wounded",
+    "killed_or_wounded",
+    "troops",
+    "missiles",
+    "conscripts",
+    "buildings_damaged",
+)
+AMENDABLE_FIELDS = ("title", "kind", "occurred", "location", "actors", "tags")
+
+_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
+_SIDE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
+_TAG = re.compile(r"^[\w][\w .:/-]{0,63}$")
+
+Data = dict[str, Any]
+
+
+def timestamp(value: object, field: str) -> str:
+    """An aware datetime as canonical UTC text; naive or non-datetime values are refused."""
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value)
+        except ValueError:
+            raise InvalidValue("Not a valid ISO-8601 timestamp.", field) from None
+    if not isinstance(value, datetime):
+        raise InvalidValue("Not a valid timestamp.", field)
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise InvalidValue("Timestamp must include a UTC offset.", field)
+    return value.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def parse_timestamp(text: str) -> datetime:
+    """The inverse of :func:`timestamp`, for code that compares stored times."""
+    return datetime.fromisoformat(text)
+
+
+def text(value: object, field: str, *, max_length: int = 10_000, required: bool = True) -> str:
+    """A stripped, non-empty string of bounded length."""
+    if not isinstance(value, str) or (required and not value.strip()):
+        raise InvalidValue("Must be a non-empty string.", field)
+    if len(value) > max_length:
+        raise InvalidValue(f"Must be at most {max_length} characters.", field)
+    return value.strip()
+
+
+def choice(value: object, allowed: Iterable[str], field: str) -> str:
+    """One of a closed vocabulary; the error lists what is allowed."""
+    options = tuple(allowed)
+    if value not in options:
+        raise InvalidValue(f"Must be one of: {', '.join(options)}.", field)
+    return str(value)
+
+
+def side(value: object, field: str) -> str:
+    """An affiliation code such as RU, UA, GB or independent."""
+    if not isinstance(value, str) or not _SIDE.match(value):
+        raise InvalidValue("Must be a side code such as RU, UA, GB or independent.", field)
+    return value
+
+
+def _number(value: object, field: str) -> float | int:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InvalidValue("Must be a number.", field)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise InvalidValue("Must be a finite number.", field)
+    return value
+
+
+def _only(data: Mapping[str, Any], allowed: Iterable[str], field: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise InvalidValue(f"Unknown field(s): {', '.join(unknown)}.", f"{field}.{unknown[0]}")
+
+
+def occurred(data: object, field: str = "occurred") -> Data:
+    """When it happened: start, optional end (not before start), and how precise that is."""
+    if not isinstance(data, Mapping):
+        raise InvalidValue("Must be an object with start, end and precision.", field)
+    _only(data, ("start", "end", "precision"), field)
+    start = timestamp(data.get("start"), f"{field}.start")
+    end = None
+    if data.get("end") is not None:
+        end = timestamp(data["end"], f"{field}.end")
+        if end < start:
+            raise InvalidValue("End must not be before start.", f"{field}.end")
+    precision = choice(data.get("precision") or "minute", PRECISIONS, f"{field}.precision")
+    return {"start": start, "end": end, "precision": precision}
+
+
+def location(data: object, field: str = "location") -> Data | None:
+    """Where: a place name, optional region and country, optional coordinates (both or neither)."""
+    if data is None:
+        return None
+    if not isinstance(data, Mapping):
+        raise InvalidValue("Must be an object with at least a name.", field)
+    _only(data, ("name", "admin1", "country", "lat", "lon", "precision"), field)
+    result: Data = {"name": text(data.get("name"), f"{field}.name", max_length=200)}
+    for key in ("admin1", "country", "precision"):
+        value = data.get(key)
+        result[key] = text(value, f"{field}.{key}", max_length=200) if value is not None else None
+    lat, lon = data.get("lat"), data.get("lon")
+    if (lat is None) != (lon is None):
+        raise InvalidValue("Give both lat and lon, or neither.", f"{field}.{'lat' if lat is None else 'lon'}")
+    if lat is not None:
+        lat_f, lon_f = _number(lat, f"{field}.lat"), _number(lon, f"{field}.lon")
+        if not -90 <= lat_f <= 90:
+            raise InvalidValue("Latitude must be between -90 and 90.", f"{field}.lat")
+        if not -180 <= lon_f <= 180:
+            raise InvalidValue("Longitude must be between -180 and 180.", f"{field}.lon")
+        lat, lon = lat_f, lon_f
+    result["lat"], result["lon"] = lat, lon
+    return result
+
+
+def string_list(values: object, field: str, item: Any = None) -> list[str]:
+    """A list of distinct codes or tags, order kept."""
+    if values is None:
+        return []
+    if not isinstance(values, list | tuple):
+        raise InvalidValue("Must be a list.", field)
+    result: list[str] = []
+    for index, value in enumerate(values):
+        name = f"{field}.{index}"
+        checked = item(value, name) if item else text(value, name, max_length=64)
+        if item is None and not _TAG.match(checked):
+            raise InvalidValue("Tags are short words (letters, digits, _ . : / -).", name)
+        if checked not in result:
+            result.append(checked)
+    return result
+
+
+def source(data: object, field: str = "source") -> Data:
+    """Who said it: a name, the side it speaks for, and what kind of source it is."""
+    if not isinstance(data, Mapping):
+        raise InvalidValue("Must be an object with name, side and type.", field)
+    _only(data, ("name", "side", "type"), field)
+    return {
+        "name": text(data.get("name"), f"{field}.name", max_length=200),
+        "side": side(data.get("side"), f"{field}.side"),
+        "type": choice(data.get("type"), SOURCE_TYPES, f"{field}.type"),
+    }
+
+
+def figure(data: object, field: str) -> Data:
+    """A number a source gave: value with optional range, qualifier and whom it counts."""
+    if not isinstance(data, Mapping):
+        raise InvalidValue("Must be an object with metric and value.", field)
+    _only(data, ("metric", "value", "low", "high", "qualifier", "subject"), field)
+    metric = data.get("metric")
+    if not isinstance(metric, str) or not _METRIC.match(metric):
+        raise InvalidValue(
+            "Must be a snake_case word, e.g. " + ", ".join(COMMON_METRICS) + ".", f"{field}.metric"
+        )
+    value = _number(data.get("value"), f"{field}.value")
+    low = _number(data["low"], f"{field}.low") if data.get("low") is not None else None
+    high = _number(data["high"], f"{field}.high") if data.get("high") is not None else None
+    if low is not None and low > value:
+        raise InvalidValue("low must not be greater than value.", f"{field}.low")
+    if high is not None and high < value:
+        raise InvalidValue("high must not be less than value.", f"{field}.high")
+    subject = data.get("subject")
+    return {
+        "metric": metric,
+        "value": value,
+        "low": low,
+        "high": high,
+        "qualifier": choice(data.get("qualifier") or "exact", QUALIFIERS, f"{field}.qualifier"),
+        "subject": side(subject, f"{field}.subject") if subject is not None else None,
+    }
+
+
+def citation(data: object, field: str) -> Data:
+    """Where the statement was published: an http(s) URL, the outlet and when."""
+    if not isinstance(data, Mapping):
+        raise InvalidValue("Must be an object with a url.", field)
+    _only(data, ("url", "outlet", "published_at"), field)
+    url = text(data.get("url"), f"{field}.url", max_length=2000)
+    if not re.match(r"^https?://[^\s/]+", url):
+        raise InvalidValue("Must be an http(s) URL.", f"{field}.url")
+    outlet = data.get("outlet")
+    published = data.get("published_at")
+    return {
+        "url": url,
+        "outlet": text(outlet, f"{field}.outlet", max_length=200) if outlet is not None else None,
+        "published_at": timestamp(published, f"{field}.published_at") if published else None,
+    }
+
+
+def _items(values: object, field: str, each: Any) -> list[Data]:
+    if values is None:
+        return []
+    if not isinstance(values, list | tuple):
+        raise InvalidValue("Must be a list.", field)
+    return [each(value, f"{field}.{index}") for index, value in enumerate(values)]
+
+
+def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
+    """The validated, normalised fields of an incident (all of them, or only those given)."""
+    _only(data, AMENDABLE_FIELDS, "incident")
+    checks: dict[str, Any] = {
+        "title": lambda v: text(v, "title", max_length=500),
+        "kind": lambda v: choice(v, KINDS, "kind"),
+        "occurred": occurred,
+        "location": location,
+        "actors": lambda v: string_list(v, "actors", side),
+        "tags": lambda v: string_list(v, "tags"),
+    }
+    result: Data = {}
+    for name, check in checks.items():
+        if name in data:
+            result[name] = check(data[name])
+        elif not partial:
+            if name in ("title", "kind", "occurred"):
+                raise InvalidValue("Missing data for required field.", name)
+            result[name] = None if name == "location" else []
+    return result
+
+
+def statement_fields(data: Mapping[str, Any]) -> Data:
+    """The validated, normalised fields of a statement, before it is checked against its incident."""
+    _only(
+        data,
+        ("source", "stance", "responds_to", "text", "stated_at", "figures", "citations"),
+        "statement",
+    )
+    for required in ("source", "stance", "text", "stated_at"):
+        if data.get(required) is None:
+            raise InvalidValue("Missing data for required field.", required)
+    responds_to = data.get("responds_to")
+    return {
+        "source": source(data["source"]),
+        "stance": choice(data["stance"], STANCES, "stance"),
+        "responds_to": str(responds_to) if responds_to is not None else None,
+        "text": text(data["text"], "text"),
+        "stated_at": timestamp(data["stated_at"], "stated_at"),
+        "figures": _items(data.get("figures"), "figures", figure),
+        "citations": _items(data.get("citations"), "citations", citation),
+    }

@@ -1,0 +1,13 @@
+"""Read models built from the log by background workers, and the machinery they share."""
+
+from timeline.projections.catchup import Projection
+from timeline.projections.timeline import TimelineProjection
+
+
+def all_projections() -> dict[str, Projection]:
+    """Every projection the service maintains, by name."""
+    projections: list[Projection] = [TimelineProjection()]
+    return {p.name: p for p in projections}
+
+
+__all__ = ["Projection", "all_projections"]

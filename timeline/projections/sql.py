@@ -1,0 +1,178 @@
+"""A small SQL gateway for read models: one API over a SQLite file or a PostgreSQL schema.
+
+SQL is written once with ``?`` placeholders and portable syntax (``ON CONFLICT``, row values);
+the PostgreSQL side swaps in ``%s``. Rows come back as dicts on both.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Literal, Protocol
+
+Row = dict[str, Any]
+Dialect = Literal["sqlite", "postgres"]
+
+
+class Cursor(Protocol):
+    """What projections and queries may do inside a transaction."""
+
+    dialect: Dialect
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int: ...
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    def fetchall(self) -> list[Row]: ...
+
+    def fetchone(self) -> Row | None: ...
+
+
+class ViewDatabase(Protocol):
+    """A database holding read models and their positions."""
+
+    dialect: Dialect
+
+    def transaction(self) -> AbstractContextManager[Cursor]: ...
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    def close(self) -> None: ...
+
+
+class _SQLiteCursor:
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, cursor: sqlite3.Cursor) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._cursor.execute(sql, params)
+        return self._cursor.rowcount
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        self._cursor.executemany(sql, rows)
+
+    def fetchall(self) -> list[Row]:
+        return [dict(row) for row in self._cursor.fetchall()]
+
+    def fetchone(self) -> Row | None:
+        row = self._cursor.fetchone()
+        return dict(row) if row is not None else None
+
+
+class SQLiteViews:
+    """Read models in a SQLite file (WAL), one connection per thread."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, path: Path, timeout: float = 30.0) -> None:
+        self.path = path
+        self.timeout = timeout
+        self._local = threading.local()
+
+    def _connection(self) -> sqlite3.Connection:
+        connection: sqlite3.Connection | None = getattr(self._local, "connection", None)
+        if connection is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            connection = sqlite3.connect(
+                self.path, timeout=self.timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.row_factory = sqlite3.Row
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA synchronous=NORMAL")
+            self._local.connection = connection
+        return connection
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """A write transaction: taken with BEGIN IMMEDIATE so writers queue instead of failing."""
+        connection = self._connection()
+        cursor = connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        try:
+            yield _SQLiteCursor(cursor)
+        except BaseException:
+            connection.rollback()
+            raise
+        else:
+            connection.commit()
+        finally:
+            cursor.close()
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """A read outside any write transaction."""
+        cursor = self._connection().execute(sql, params)
+        try:
+            return [dict(row) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def close(self) -> None:
+        """Close this thread's connection (others close when their threads end)."""
+        connection = getattr(self._local, "connection", None)
+        if connection is not None:
+            connection.close()
+            self._local.connection = None
+
+
+class _PostgresCursor:
+    dialect: Dialect = "postgres"
+
+    def __init__(self, cursor: Any) -> None:
+        self._cursor = cursor
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        self._cursor.execute(sql.replace("?", "%s"), params)
+        return int(self._cursor.rowcount)
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if rows:
+            self._cursor.executemany(sql.replace("?", "%s"), rows)
+
+    def fetchall(self) -> list[Row]:
+        return list(self._cursor.fetchall())
+
+    def fetchone(self) -> Row | None:
+        row = self._cursor.fetchone()
+        return dict(row) if row is not None else None
+
+
+class PostgresViews:
+    """Read models in a PostgreSQL schema, through a connection pool."""
+
+    dialect: Dialect = "postgres"
+
+    def __init__(self, conninfo: str, schema: str = "public", pool_size: int = 5) -> None:
+        from psycopg.rows import dict_row
+        from psycopg_pool import ConnectionPool
+
+        self.schema = schema
+        self._pool = ConnectionPool(
+            conninfo,
+            min_size=1,
+            max_size=pool_size,
+            kwargs={"row_factory": dict_row, "options": f"-c search_path={schema}"},
+            open=True,
+            check=ConnectionPool.check_connection,
+        )
+
+    @contextmanager
+    def transaction(self) -> Iterator[Cursor]:
+        """One transaction on a pooled connection; committed on success, rolled back on error."""
+        with self._pool.connection() as connection, connection.transaction():
+            with connection.cursor() as cursor:
+                yield _PostgresCursor(cursor)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """A read on a pooled connection."""
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            cursor.execute(sql.replace("?", "%s"), params)
+            return list(cursor.fetchall())
+
+    def close(self) -> None:
+        """Close the pool."""
+        self._pool.close()

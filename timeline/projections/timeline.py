@@ -1,0 +1,349 @@
+"""The `timeline` read model: one row per incident and per statement, bitemporal.
+
+Each row version is valid in system time from the log position (and time) that made it until the
+one that replaced or withdrew it (``sys_to``; NULL while current). An amendment closes every
+current row of its incident and opens copies with the new incident fields, so a query "as of T"
+sees the incident exactly as it was described at T. Rows sort by ``at``: when the incident
+occurred, or when the statement was made.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from timeline.log import LogEntry
+from timeline.projections.sql import Cursor, Row, ViewDatabase
+
+COLUMNS = (
+    "item_id",
+    "sys_from_pos",
+    "sys_from",
+    "sys_to_pos",
+    "sys_to",
+    "item_type",
+    "incident_id",
+    "kind",
+    "title",
+    "occurred_start",
+    "occurred_end",
+    "occurred_precision",
+    "location",
+    "country",
+    "lat",
+    "lon",
+    "actors",
+    "tags",
+    "at",
+    "recorded_at",
+    "source_name",
+    "source_side",
+    "source_type",
+    "stance",
+    "responds_to",
+    "text",
+    "stated_at",
+    "figures",
+    "citations",
+)
+INCIDENT_COLUMNS = (
+    "kind",
+    "title",
+    "occurred_start",
+    "occurred_end",
+    "occurred_precision",
+    "location",
+    "country",
+    "lat",
+    "lon",
+    "actors",
+    "tags",
+)
+_INSERT = (
+    f"INSERT INTO timeline_items ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
+
+
+def _utc(entry: LogEntry) -> str:
+    return entry.recorded_at.isoformat(timespec="microseconds")
+
+
+def _incident_columns(fields: dict[str, Any]) -> dict[str, Any]:
+    location = fields.get("location") or {}
+    return {
+        "kind": fields["kind"],
+        "title": fields["title"],
+        "occurred_start": fields["occurred"]["start"],
+        "occurred_end": fields["occurred"].get("end"),
+        "occurred_precision": fields["occurred"].get("precision"),
+        "location": json.dumps(location) if location else None,
+        "country": location.get("country"),
+        "lat": location.get("lat"),
+        "lon": location.get("lon"),
+        "actors": json.dumps(fields.get("actors") or []),
+        "tags": json.dumps(fields.get("tags") or []),
+    }
+
+
+class TimelineProjection:
+    """Keeps `timeline_items` in step with the log."""
+
+    name = "timeline"
+    version = 1
+    tables = ("timeline_items",)
+
+    def create_tables(self, cursor: Cursor) -> None:
+        """Create the table and the indexes its queries use."""
+        real = "DOUBLE PRECISION" if cursor.dialect == "postgres" else "REAL"
+        cursor.execute(
+            f"""CREATE TABLE IF NOT EXISTS timeline_items (
+                item_id TEXT NOT NULL, sys_from_pos BIGINT NOT NULL, sys_from TEXT NOT NULL,
+                sys_to_pos BIGINT, sys_to TEXT, item_type TEXT NOT NULL, incident_id TEXT NOT NULL,
+                kind TEXT NOT NULL, title TEXT NOT NULL, occurred_start TEXT NOT NULL,
+                occurred_end TEXT, occurred_precision TEXT, location TEXT, country TEXT, lat {real}, lon {real},
+                actors TEXT NOT NULL, tags TEXT NOT NULL, at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+                source_name TEXT, source_side TEXT, source_type TEXT, stance TEXT,
+                responds_to TEXT, text TEXT, stated_at TEXT, figures TEXT, citations TEXT,
+                PRIMARY KEY (item_id, sys_from_pos))"""
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS timeline_current ON timeline_items (at, item_id) "
+            "WHERE sys_to_pos IS NULL"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id, sys_to_pos)"
+        )
+        cursor.execute("CREATE INDEX IF NOT EXISTS timeline_sys ON timeline_items (sys_from, at)")
+
+    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
+        """Insert rows for new incidents and statements; close and reopen rows on amendments."""
+        batch = _Batch(cursor)
+        for entry in entries:
+            if entry.type == "IncidentReported":
+                batch.report(entry)
+            elif entry.type == "StatementRecorded":
+                batch.record(entry)
+            elif entry.type == "IncidentAmended":
+                batch.amend(entry)
+            elif entry.type == "StatementWithdrawn":
+                batch.withdraw(entry)
+        batch.flush()
+
+
+class _Batch:
+    """Buffers inserts so a batch of appends costs one executemany."""
+
+    def __init__(self, cursor: Cursor) -> None:
+        self.cursor = cursor
+        self.pending: list[tuple[Any, ...]] = []
+        self.incidents: dict[str, dict[str, Any]] = {}
+
+    def flush(self) -> None:
+        if self.pending:
+            self.cursor.executemany(_INSERT, self.pending)
+            self.pending = []
+
+    def _insert(self, row: dict[str, Any]) -> None:
+        self.pending.append(tuple(row.get(c) for c in COLUMNS))
+
+    def _incident(self, incident_id: str) -> dict[str, Any]:
+        if incident_id not in self.incidents:
+            self.cursor.execute(
+                f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM timeline_items "
+                "WHERE item_id = ? AND sys_to_pos IS NULL",
+                (incident_id,),
+            )
+            row = self.cursor.fetchone()
+            if row is None:
+                raise LookupError(f"timeline has no incident {incident_id} to attach to")
+            self.incidents[incident_id] = row
+        return self.incidents[incident_id]
+
+    def report(self, entry: LogEntry) -> None:
+        columns = _incident_columns(entry.data)
+        self.incidents[entry.incident_id] = columns
+        self._insert(
+            {
+                **columns,
+                "item_id": entry.incident_id,
+                "sys_from_pos": entry.position,
+                "sys_from": _utc(entry),
+                "item_type": "incident",
+                "incident_id": entry.incident_id,
+                "at": columns["occurred_start"],
+                "recorded_at": _utc(entry),
+            }
+        )
+
+    def record(self, entry: LogEntry) -> None:
+        statement = entry.data["statement"]
+        source = statement["source"]
+        self._insert(
+            {
+                **self._incident(entry.incident_id),
+                "item_id": statement["id"],
+                "sys_from_pos": entry.position,
+                "sys_from": _utc(entry),
+                "item_type": "statement",
+                "incident_id": entry.incident_id,
+                "at": statement["stated_at"],
+                "recorded_at": _utc(entry),
+                "source_name": source["name"],
+                "source_side": source["side"],
+                "source_type": source["type"],
+                "stance": statement["stance"],
+                "responds_to": statement["responds_to"],
+                "text": statement["text"],
+                "stated_at": statement["stated_at"],
+                "figures": json.dumps(statement["figures"]),
+                "citations": json.dumps(statement["citations"]),
+            }
+        )
+
+    def _close(self, where: str, params: tuple[Any, ...], entry: LogEntry) -> list[Row]:
+        self.flush()
+        self.cursor.execute(
+            f"SELECT {', '.join(COLUMNS)} FROM timeline_items WHERE {where} AND sys_to_pos IS NULL",
+            params,
+        )
+        rows = self.cursor.fetchall()
+        self.cursor.execute(
+            f"UPDATE timeline_items SET sys_to_pos = ?, sys_to = ? "
+            f"WHERE {where} AND sys_to_pos IS NULL",
+            (entry.position, _utc(entry), *params),
+        )
+        return rows
+
+    def amend(self, entry: LogEntry) -> None:
+        current = self._incident(entry.incident_id)
+        fields = {
+            "kind": current["kind"],
+            "title": current["title"],
+            "occurred": {
+                "start": current["occurred_start"],
+                "end": current["occurred_end"],
+                "precision": current["occurred_precision"],
+            },
+            "location": json.loads(current["location"]) if current["location"] else None,
+            "actors": json.loads(current["actors"]),
+            "tags": json.loads(current["tags"]),
+            **entry.data["changes"],
+        }
+        columns = _incident_columns(fields)
+        self.incidents[entry.incident_id] = columns
+        for row in self._close("incident_id = ?", (entry.incident_id,), entry):
+            row.update(columns, sys_from_pos=entry.position, sys_from=_utc(entry))
+            row.update(sys_to_pos=None, sys_to=None)
+            if row["item_type"] == "incident":
+                row["at"] = columns["occurred_start"]
+            self._insert(row)
+
+    def withdraw(self, entry: LogEntry) -> None:
+        self._close("item_id = ?", (entry.data["statement_id"],), entry)
+
+
+@dataclass(frozen=True)
+class TimelineFilter:
+    """What a dashboard may ask of the timeline; all optional, combined with AND."""
+
+    start: str | None = None
+    end: str | None = None
+    kind: Sequence[str] = ()
+    side: Sequence[str] = ()
+    source: str | None = None
+    stance: Sequence[str] = ()
+    incident: str | None = None
+    item_type: str | None = None
+    q: str | None = None
+    bbox: tuple[float, float, float, float] | None = None
+    as_of: str | None = None
+
+
+def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
+    return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
+
+
+def query_timeline(
+    db: ViewDatabase, where: TimelineFilter, after: tuple[str, str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """Rows matching the filter in (at, id) order, after a cursor key, at most ``limit``."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if where.as_of is not None:
+        clauses.append("sys_from <= ? AND (sys_to IS NULL OR sys_to > ?)")
+        params += [where.as_of, where.as_of]
+    else:
+        clauses.append("sys_to_pos IS NULL")
+    simple = {"at >= ?": where.start, "at <= ?": where.end}
+    simple |= {"source_name = ?": where.source, "incident_id = ?": where.incident}
+    simple |= {"item_type = ?": where.item_type}
+    for clause, value in simple.items():
+        if value is not None:
+            clauses.append(clause)
+            params.append(value)
+    for column, values in (("kind", where.kind), ("source_side", where.side), ("stance", where.stance)):
+        if values:
+            clause, more = _in(column, values)
+            clauses.append(clause)
+            params += more
+    if where.q:
+        pattern = "%" + where.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        clauses.append(
+            "(lower(title) LIKE ? ESCAPE '\\' OR lower(COALESCE(text, '')) LIKE ? ESCAPE '\\')"
+        )
+        params += [pattern, pattern]
+    if where.bbox is not None:
+        min_lon, min_lat, max_lon, max_lat = where.bbox
+        clauses.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
+        params += [min_lat, max_lat, min_lon, max_lon]
+    if after is not None:
+        clauses.append("(at > ? OR (at = ? AND item_id > ?))")
+        params += [after[0], after[0], after[1]]
+    sql = (
+        f"SELECT {', '.join(COLUMNS)} FROM timeline_items WHERE {' AND '.join(clauses)} "
+        "ORDER BY at, item_id LIMIT ?"
+    )
+    return [_item(row) for row in db.query(sql, (*params, limit))]
+
+
+def _item(row: Row) -> dict[str, Any]:
+    """A row as the API's timeline item: incident context, plus the statement when it is one."""
+    item: dict[str, Any] = {
+        "type": row["item_type"],
+        "id": row["item_id"],
+        "at": row["at"],
+        "recorded_at": row["recorded_at"],
+        "position": row["sys_from_pos"],
+        "incident": {
+            "id": row["incident_id"],
+            "title": row["title"],
+            "kind": row["kind"],
+            "occurred": {
+                "start": row["occurred_start"],
+                "end": row["occurred_end"],
+                "precision": row["occurred_precision"],
+            },
+            "location": json.loads(row["location"]) if row["location"] else None,
+            "actors": json.loads(row["actors"]),
+            "tags": json.loads(row["tags"]),
+        },
+    }
+    if row["item_type"] == "statement":
+        item["statement"] = {
+            "id": row["item_id"],
+            "source": {
+                "name": row["source_name"],
+                "side": row["source_side"],
+                "type": row["source_type"],
+            },
+            "stance": row["stance"],
+            "responds_to": row["responds_to"],
+            "text": row["text"],
+            "stated_at": row["stated_at"],
+            "figures": json.loads(row["figures"]),
+            "citations": json.loads(row["citations"]),
+        }
+    return item

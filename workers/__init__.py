@@ -1,0 +1,1 @@
+"""RQ job functions and the worker process that runs them. Thin: they call into ``timeline``."""
