@@ -45,7 +45,7 @@ def check(needed: str) -> None:
             message="Unknown API key.",
             headers={"WWW-Authenticate": 'Bearer realm="timeline", error="invalid_token"'},
         )
-    if RANK[scope] < RANK[needed]:
+    if scope is None or RANK[scope] < RANK[needed]:
         abort(403, message=f"This API key has scope '{scope}'; this action needs '{needed}'.")
 
 

@@ -19,7 +19,7 @@ blp = Blueprint(
 
 
 class BatchItem(IncidentAmendment):
-    """A new incident (its fields, optional ``id``) or an existing one (``id`` only), with statements."""
+    """A new incident (fields, optional ``id``) or an existing one (``id``), with statements."""
 
     id = fields.UUID()
     reason = fields.String(load_default=None, dump_default=None, allow_none=True)

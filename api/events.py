@@ -6,7 +6,7 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.services import services
@@ -46,7 +46,7 @@ class Events(MethodView):
     """The event log."""
 
     @require("read")
-    @blp.arguments(EventsArgs, location="query")
+    @blp.arguments(EventsArgs, location="query", unknown=RAISE)
     @blp.response(200, EventsPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Events after a position, in log order."""

@@ -6,18 +6,18 @@ from typing import Any
 
 from marshmallow import fields
 
-AWARE_ERRORS = {
+AWARE_ERRORS: dict[str, str | list[Any] | dict[Any, Any]] = {
     "invalid_awareness": "Timestamp must include a UTC offset.",
     "invalid": "Not a valid ISO-8601 timestamp.",
 }
 
 
-def Timestamp(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802 - reads like a field class
+def Timestamp(**kwargs: Any) -> fields.AwareDateTime:
     """An ISO-8601 timestamp that must carry a UTC offset (naive times are ambiguous)."""
     return fields.AwareDateTime(format="iso", error_messages=AWARE_ERRORS, **kwargs)
 
 
-def StoredTimestamp(**kwargs: Any) -> fields.String:  # noqa: N802
+def StoredTimestamp(**kwargs: Any) -> fields.String:
     """A timestamp already normalised to UTC text by the domain, passed through as is."""
     metadata = {"format": "date-time", **kwargs.pop("metadata", {})}
     return fields.String(metadata=metadata, **kwargs)

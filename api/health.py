@@ -60,8 +60,13 @@ class Ready(MethodView):
             statuses = svc.status()
             answer["head"] = statuses[0].head if statuses else svc.app.head()
             answer["projections"] = [
-                {"name": s.name, "version": s.version, "position": s.position, "head": s.head,
-                 "lag": s.lag}
+                {
+                    "name": s.name,
+                    "version": s.version,
+                    "position": s.position,
+                    "head": s.head,
+                    "lag": s.lag,
+                }
                 for s in statuses
             ]
         except Exception as error:  # any driver error means "not ready", never a 500

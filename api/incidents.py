@@ -7,7 +7,7 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.fields import StoredTimestamp, Timestamp
@@ -137,9 +137,7 @@ class Incidents(MethodView):
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Report an incident, optionally with its first statements."""
         statements = [as_domain(s) for s in body.get("statements", [])]
-        written = services().app.report_incident(
-            incident_fields(body), body.get("id"), statements
-        )
+        written = services().app.report_incident(incident_fields(body), body.get("id"), statements)
         answer = {
             "id": written.incident_id,
             "version": written.version,
@@ -155,7 +153,7 @@ class IncidentResource(MethodView):
     """One incident."""
 
     @require("read")
-    @blp.arguments(AsOfArgs, location="query")
+    @blp.arguments(AsOfArgs, location="query", unknown=RAISE)
     @blp.response(200, IncidentOut)
     @blp.alt_response(404, description="No such incident, or not yet known at as_of.")
     def get(self, args: dict[str, Any], incident_id: UUID) -> dict[str, Any]:

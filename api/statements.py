@@ -62,12 +62,15 @@ class StatementIn(Schema):
     citations = fields.List(fields.Nested(CitationSchema), load_default=list)
 
 
-class FigureOut(FigureSchema):
-    """A stored figure (numbers kept as given)."""
+class FigureOut(Schema):
+    """A stored figure (whole numbers stay whole)."""
 
-    value = fields.Raw()
-    low = fields.Raw(allow_none=True)
-    high = fields.Raw(allow_none=True)
+    metric = fields.String()
+    value = fields.Raw(metadata={"type": "number"})
+    low = fields.Raw(allow_none=True, metadata={"type": "number"})
+    high = fields.Raw(allow_none=True, metadata={"type": "number"})
+    qualifier = fields.String()
+    subject = fields.String(allow_none=True)
 
 
 class CitationOut(Schema):

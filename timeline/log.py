@@ -44,7 +44,7 @@ def read_log(app: Application[Any], after: int, limit: int) -> list[LogEntry]:
     )
     entries = []
     for notification in notifications:
-        event = app.mapper.to_domain_event(notification)
+        event: Any = app.mapper.to_domain_event(notification)
         fields = event.__dict__
         entries.append(
             LogEntry(

@@ -25,7 +25,7 @@ class Incident(Aggregate):
     @event("IncidentReported")
     def __init__(
         self,
-        id: UUID,  # noqa: A002 - the library takes the aggregate id from this argument
+        id: UUID,
         title: str,
         kind: str,
         occurred: dict[str, Any],

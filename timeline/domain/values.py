@@ -151,7 +151,9 @@ def location(data: object, field: str = "location") -> Data | None:
         result[key] = text(value, f"{field}.{key}", max_length=200) if value is not None else None
     lat, lon = data.get("lat"), data.get("lon")
     if (lat is None) != (lon is None):
-        raise InvalidValue("Give both lat and lon, or neither.", f"{field}.{'lat' if lat is None else 'lon'}")
+        raise InvalidValue(
+            "Give both lat and lon, or neither.", f"{field}.{'lat' if lat is None else 'lon'}"
+        )
     if lat is not None:
         lat_f, lon_f = _number(lat, f"{field}.lat"), _number(lon, f"{field}.lon")
         if not -90 <= lat_f <= 90:
@@ -268,7 +270,7 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
 
 
 def statement_fields(data: Mapping[str, Any]) -> Data:
-    """The validated, normalised fields of a statement, before it is checked against its incident."""
+    """The validated, normalised fields of a statement (its incident checks responds_to)."""
     _only(
         data,
         ("source", "stance", "responds_to", "text", "stated_at", "figures", "citations"),

@@ -31,7 +31,7 @@ class Projection(Protocol):
 
     name: str
     version: int
-    tables: Sequence[str]
+    tables: tuple[str, ...]
 
     def create_tables(self, cursor: Cursor) -> None:
         """Create the tables and indexes if missing (idempotent)."""
@@ -98,7 +98,9 @@ def position(db: ViewDatabase, name: str) -> int:
     return int(rows[0]["position"]) if rows else 0
 
 
-def status(app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]) -> list[Status]:
+def status(
+    app: Application[Any], db: ViewDatabase, projections: Sequence[Projection]
+) -> list[Status]:
     """Position, head and lag of each projection, for /ready and the CLI."""
     head = head_position(app)
     rows = db.query("SELECT name, version, position FROM projection_positions")
@@ -114,11 +116,14 @@ def status(app: Application[Any], db: ViewDatabase, projections: Sequence[Projec
     ]
 
 
-def apply_batch(db: ViewDatabase, projection: Projection, entries: Sequence[LogEntry], start: int) -> int:
+def apply_batch(
+    db: ViewDatabase, projection: Projection, entries: Sequence[LogEntry], start: int
+) -> int:
     """Apply entries and move the position from ``start`` to the last entry, atomically."""
     end = entries[-1].position
     with db.transaction() as cursor:
-        projection.apply(cursor, entries)
+        # Move the position first: on PostgreSQL this also locks the row, so an overlapping
+        # run waits here and then finds the position moved, before touching any view table.
         moved = cursor.execute(
             "UPDATE projection_positions SET position = ?, updated_at = ? "
             "WHERE name = ? AND position = ? AND version = ?",
@@ -126,6 +131,7 @@ def apply_batch(db: ViewDatabase, projection: Projection, entries: Sequence[LogE
         )
         if moved != 1:
             raise PositionMoved(projection.name)
+        projection.apply(cursor, entries)
     return end
 
 

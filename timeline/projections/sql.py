@@ -163,15 +163,18 @@ class PostgresViews:
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """One transaction on a pooled connection; committed on success, rolled back on error."""
-        with self._pool.connection() as connection, connection.transaction():
-            with connection.cursor() as cursor:
-                yield _PostgresCursor(cursor)
+        with (
+            self._pool.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            yield _PostgresCursor(cursor)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """A read on a pooled connection."""
         with self._pool.connection() as connection, connection.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), params)
-            return list(cursor.fetchall())
+            return [dict(row) for row in cursor.fetchall()]
 
     def close(self) -> None:
         """Close the pool."""

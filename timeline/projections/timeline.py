@@ -62,8 +62,7 @@ INCIDENT_COLUMNS = (
     "tags",
 )
 _INSERT = (
-    f"INSERT INTO timeline_items ({', '.join(COLUMNS)}) "
-    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+    f"INSERT INTO timeline_items ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
 
@@ -93,7 +92,7 @@ class TimelineProjection:
 
     name = "timeline"
     version = 1
-    tables = ("timeline_items",)
+    tables: tuple[str, ...] = ("timeline_items",)
 
     def create_tables(self, cursor: Cursor) -> None:
         """Create the table and the indexes its queries use."""
@@ -103,8 +102,9 @@ class TimelineProjection:
                 item_id TEXT NOT NULL, sys_from_pos BIGINT NOT NULL, sys_from TEXT NOT NULL,
                 sys_to_pos BIGINT, sys_to TEXT, item_type TEXT NOT NULL, incident_id TEXT NOT NULL,
                 kind TEXT NOT NULL, title TEXT NOT NULL, occurred_start TEXT NOT NULL,
-                occurred_end TEXT, occurred_precision TEXT, location TEXT, country TEXT, lat {real}, lon {real},
-                actors TEXT NOT NULL, tags TEXT NOT NULL, at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+                occurred_end TEXT, occurred_precision TEXT, location TEXT, country TEXT,
+                lat {real}, lon {real}, actors TEXT NOT NULL, tags TEXT NOT NULL,
+                at TEXT NOT NULL, recorded_at TEXT NOT NULL,
                 source_name TEXT, source_side TEXT, source_type TEXT, stance TEXT,
                 responds_to TEXT, text TEXT, stated_at TEXT, figures TEXT, citations TEXT,
                 PRIMARY KEY (item_id, sys_from_pos))"""
@@ -114,7 +114,8 @@ class TimelineProjection:
             "WHERE sys_to_pos IS NULL"
         )
         cursor.execute(
-            "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id, sys_to_pos)"
+            "CREATE INDEX IF NOT EXISTS timeline_incident "
+            "ON timeline_items (incident_id, sys_to_pos)"
         )
         cursor.execute("CREATE INDEX IF NOT EXISTS timeline_sys ON timeline_items (sys_from, at)")
 
@@ -284,13 +285,21 @@ def query_timeline(
         if value is not None:
             clauses.append(clause)
             params.append(value)
-    for column, values in (("kind", where.kind), ("source_side", where.side), ("stance", where.stance)):
+    for column, values in (
+        ("kind", where.kind),
+        ("source_side", where.side),
+        ("stance", where.stance),
+    ):
         if values:
             clause, more = _in(column, values)
             clauses.append(clause)
             params += more
     if where.q:
-        pattern = "%" + where.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        pattern = (
+            "%"
+            + where.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            + "%"
+        )
         clauses.append(
             "(lower(title) LIKE ? ESCAPE '\\' OR lower(COALESCE(text, '')) LIKE ? ESCAPE '\\')"
         )

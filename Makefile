@@ -1,0 +1,41 @@
+# The two commands a newcomer needs: `make run` and `make test`. Each sets up .venv itself.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export TIMELINE_API_KEYS ?= admin:demo-admin-key,write:demo-write-key,read:demo-read-key
+
+.PHONY: run test lint typecheck pytest bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+## run: serve http://$(HOST):$(PORT)/api/v1 with the demo data (embedded SQLite + Redis)
+run: $(BIN)/.installed
+	$(BIN)/timeline serve --demo --host $(HOST) --port $(PORT)
+
+## test: lint, type-check and run the whole test suite
+test: lint typecheck pytest
+
+lint: $(BIN)/.installed
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(BIN)/.installed
+	$(BIN)/mypy
+
+pytest: $(BIN)/.installed
+	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## bench: the benchmark scripts (figures go to bench/RESULTS.md by hand)
+bench: $(BIN)/.installed
+	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/catchup.py
+	$(BIN)/python bench/lag.py
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

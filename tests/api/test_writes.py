@@ -1,0 +1,242 @@
+"""Write endpoints through the Flask test client: shapes, auth, and every kind of bad input."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from tests.conftest import READ_KEY
+from tests.factories import a_statement, an_incident, as_json
+from timeline.bootstrap import Services
+
+
+def incident_json(**overrides: Any) -> dict[str, Any]:
+    return as_json(an_incident(**overrides))  # type: ignore[no-any-return]
+
+
+def statement_json(**overrides: Any) -> dict[str, Any]:
+    return as_json(a_statement(**overrides))  # type: ignore[no-any-return]
+
+
+def report(client: FlaskClient, writer: dict[str, str], **body: Any) -> dict[str, Any]:
+    response = client.post("/api/v1/incidents", json={**incident_json(), **body}, headers=writer)
+    assert response.status_code == 201, response.json
+    return response.json  # type: ignore[return-value]
+
+
+def test_report_returns_id_version_position(client: FlaskClient, writer: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/incidents",
+        json={**incident_json(), "statements": [statement_json()]},
+        headers=writer,
+    )
+    assert response.status_code == 201
+    body = response.json
+    assert body["version"] == 2 and body["position"] == 2
+    assert response.headers["Location"] == f"/api/v1/incidents/{body['id']}"
+    assert body["statements"][0]["figures"][0]["value"] == 600
+
+
+def test_record_statement_and_withdraw(client: FlaskClient, writer: dict[str, str]) -> None:
+    incident = report(client, writer)
+    url = f"/api/v1/incidents/{incident['id']}/statements"
+    recorded = client.post(url, json=statement_json(), headers=writer)
+    assert recorded.status_code == 201
+    assert set(recorded.json) >= {"id", "incident_id", "position", "recorded_at"}
+    sid = recorded.json["id"]
+    withdrawal = f"{url}/{sid}/withdrawal"
+    assert (
+        client.post(withdrawal, json={"reason": "wrong incident"}, headers=writer).status_code
+        == 201
+    )
+    again = client.post(withdrawal, json={"reason": "again"}, headers=writer)
+    assert again.status_code == 409
+    assert "already withdrawn" in again.json["message"]
+    shown = client.get(f"/api/v1/incidents/{incident['id']}").json
+    assert shown["statements"][0]["withdrawn"]["reason"] == "wrong incident"
+
+
+def test_a_retried_statement_with_its_id_is_not_recorded_twice(
+    client: FlaskClient, writer: dict[str, str]
+) -> None:
+    incident = report(client, writer)
+    url = f"/api/v1/incidents/{incident['id']}/statements"
+    body = {**statement_json(), "id": "6f1c7a52-1f0e-4d3b-9a55-3a8f7f0d9a11"}
+    assert client.post(url, json=body, headers=writer).status_code == 201
+    assert client.post(url, json=body, headers=writer).status_code == 409
+    assert len(client.get(f"/api/v1/incidents/{incident['id']}").json["statements"]) == 1
+
+
+def test_amend_needs_a_reason_and_shows_changes(
+    client: FlaskClient, writer: dict[str, str]
+) -> None:
+    incident = report(client, writer)
+    url = f"/api/v1/incidents/{incident['id']}"
+    missing = client.patch(url, json={"title": "New"}, headers=writer)
+    assert missing.status_code == 422
+    assert "reason" in missing.json["errors"]["json"]
+    amended = client.patch(url, json={"title": "New", "reason": "clearer"}, headers=writer)
+    assert amended.status_code == 200
+    assert amended.json["changes"] == {"title": "New"}
+    assert client.get(url).json["title"] == "New"
+
+
+def test_writes_need_a_write_key(client: FlaskClient) -> None:
+    anonymous = client.post("/api/v1/incidents", json=incident_json())
+    assert anonymous.status_code == 401
+    assert anonymous.headers["WWW-Authenticate"].startswith("Bearer")
+    wrong = client.post(
+        "/api/v1/incidents", json=incident_json(), headers={"Authorization": "Bearer nope"}
+    )
+    assert wrong.status_code == 401
+    reader = client.post(
+        "/api/v1/incidents", json=incident_json(), headers={"Authorization": f"Bearer {READ_KEY}"}
+    )
+    assert reader.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"kind": "massacre"}, ["kind"]),
+        ({"title": None}, ["title"]),
+        ({"colour": "red"}, ["colour"]),
+        ({"occurred": {"start": "2023-01-08T01:00:00"}}, ["occurred", "start"]),
+        ({"occurred": {"start": "not a time"}}, ["occurred", "start"]),
+        (
+            {"occurred": {"start": "2023-01-08T01:00:00Z", "end": "2023-01-07T01:00:00Z"}},
+            ["occurred", "end"],
+        ),
+        ({"location": {"name": "X", "lat": 95, "lon": 1}}, ["location", "lat"]),
+        (
+            {"statements": [{**as_json(a_statement()), "stance": "rumour"}]},
+            ["statements", "0", "stance"],
+        ),
+    ],
+)
+def test_bad_incidents_are_422_naming_the_field(
+    client: FlaskClient,
+    writer: dict[str, str],
+    services: Services,
+    body: dict[str, Any],
+    path: list[str],
+) -> None:
+    response = client.post("/api/v1/incidents", json={**incident_json(), **body}, headers=writer)
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]["json"]
+    for part in path:
+        errors = errors[part]
+    assert errors
+    assert services.app.head() == 0
+
+
+@pytest.mark.parametrize(
+    ("body", "path"),
+    [
+        ({"stated_at": "2023-01-08T10:00:00"}, ["stated_at"]),
+        ({"stance": "rumour"}, ["stance"]),
+        ({"source": {"name": "MoD", "side": "RU"}}, ["source", "type"]),
+        ({"text": None}, ["text"]),
+        ({"unknown": 1}, ["unknown"]),
+        ({"figures": [{"metric": "killed", "value": 5, "low": 9}]}, ["figures", "0", "low"]),
+        ({"figures": [{"metric": "killed", "value": 5, "high": 1}]}, ["figures", "0", "high"]),
+        ({"responds_to": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}, ["responds_to"]),
+        ({"responds_to": "not-a-uuid"}, ["responds_to"]),
+        ({"citations": [{"url": "javascript:alert(1)"}]}, ["citations", "0", "url"]),
+    ],
+)
+def test_bad_statements_are_422_naming_the_field_and_write_nothing(
+    client: FlaskClient,
+    writer: dict[str, str],
+    services: Services,
+    body: dict[str, Any],
+    path: list[str],
+) -> None:
+    incident = report(client, writer)
+    head = services.app.head()
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/statements",
+        json={**statement_json(), **body},
+        headers=writer,
+    )
+    assert response.status_code == 422, response.json
+    errors = response.json["errors"]["json"]
+    for part in path:
+        errors = errors[part]
+    assert errors and response.json["message"]
+    assert services.app.head() == head
+
+
+def test_malformed_json_is_400(client: FlaskClient, writer: dict[str, str]) -> None:
+    response = client.post(
+        "/api/v1/incidents",
+        data="{not json",
+        headers={**writer, "Content-Type": "application/json"},
+    )
+    assert response.status_code == 400
+    assert response.json["code"] == 400 and "JSON" in response.json["message"]
+
+
+def test_unknown_incident_is_404(client: FlaskClient, writer: dict[str, str]) -> None:
+    url = "/api/v1/incidents/1b4e28ba-2fa1-11d2-883f-0016d3cca427"
+    assert client.get(url).status_code == 404
+    assert (
+        client.post(f"{url}/statements", json=statement_json(), headers=writer).status_code == 404
+    )
+    assert client.patch(url, json={"title": "x", "reason": "y"}, headers=writer).status_code == 404
+    assert client.get("/api/v1/incidents/not-a-uuid").status_code == 404
+
+
+def test_unknown_statement_withdrawal_is_404(client: FlaskClient, writer: dict[str, str]) -> None:
+    incident = report(client, writer)
+    url = (
+        f"/api/v1/incidents/{incident['id']}/statements/"
+        "1b4e28ba-2fa1-11d2-883f-0016d3cca427/withdrawal"
+    )
+    assert client.post(url, json={"reason": "x"}, headers=writer).status_code == 404
+
+
+def test_a_body_over_the_limit_is_413(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    huge = "x" * (services.settings.max_body_bytes + 1)
+    response = client.post(
+        "/api/v1/incidents", json={**incident_json(), "title": huge}, headers=writer
+    )
+    assert response.status_code == 413
+    assert response.json["code"] == 413
+    assert services.app.head() == 0
+
+
+def test_batch_is_all_or_nothing(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    existing = report(client, writer)
+    good = {**incident_json(), "statements": [statement_json()]}
+    bad = {
+        "id": existing["id"],
+        "statements": [
+            statement_json(stance="claim", responds_to="1b4e28ba-2fa1-11d2-883f-0016d3cca427")
+        ],
+    }
+    head = services.app.head()
+    rejected = client.post("/api/v1/batch", json={"items": [good, bad]}, headers=writer)
+    assert rejected.status_code == 422
+    assert "responds_to" in rejected.json["errors"]["json"]["items"]["1"]["statements"]["0"]
+    assert services.app.head() == head
+    accepted = client.post(
+        "/api/v1/batch",
+        json={"items": [good, {"id": existing["id"], "statements": [statement_json()]}]},
+        headers=writer,
+    )
+    assert accepted.status_code == 201
+    assert [len(i["statements"]) for i in accepted.json["items"]] == [1, 1]
+    assert accepted.json["position"] == services.app.head()
+
+
+def test_batch_needs_fields_for_a_new_incident(client: FlaskClient, writer: dict[str, str]) -> None:
+    response = client.post("/api/v1/batch", json={"items": [{"statements": []}]}, headers=writer)
+    assert response.status_code == 422
+    assert "items" in response.json["errors"]["json"]

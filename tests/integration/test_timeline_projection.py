@@ -1,0 +1,135 @@
+"""The timeline projection on real databases: exactly once, bitemporal, rebuildable."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+
+from tests.factories import a_statement, an_incident
+from tests.integration.helpers import table_rows
+from timeline.bootstrap import Services
+from timeline.log import read_log
+from timeline.projections.catchup import (
+    PositionMoved,
+    apply_batch,
+    catch_up,
+    migrate,
+    position,
+    rebuild,
+)
+from timeline.projections.timeline import TimelineFilter, TimelineProjection, query_timeline
+
+
+def project(services: Services) -> int:
+    return catch_up(services.app, services.views, services.projections["timeline"], 7)
+
+
+def current(services: Services, **filters: object) -> list[dict[str, object]]:
+    return query_timeline(services.views, TimelineFilter(**filters), None, 1000)  # type: ignore[arg-type]
+
+
+def test_every_incident_and_statement_gets_a_row(services: Services) -> None:
+    app = services.app
+    for _ in range(3):
+        app.report_incident(an_incident(), statements=[a_statement(), a_statement(stance="denial")])
+    assert project(services) == 9
+    rows = current(services)
+    assert len(rows) == 9
+    assert sum(r["type"] == "statement" for r in rows) == 6
+    assert position(services.views, "timeline") == app.head()
+    assert [r["at"] for r in rows] == sorted(r["at"] for r in rows)
+
+
+def test_running_twice_applies_nothing_twice(services: Services) -> None:
+    services.app.report_incident(an_incident(), statements=[a_statement()])
+    assert project(services) == 2
+    assert project(services) == 0
+    assert len(current(services)) == 2
+
+
+def test_a_stale_runner_rolls_back_instead_of_double_applying(services: Services) -> None:
+    services.app.report_incident(an_incident(), statements=[a_statement()])
+    projection = services.projections["timeline"]
+    entries = read_log(services.app, 0, 10)
+    apply_batch(services.views, projection, entries, 0)
+    with pytest.raises(PositionMoved):
+        apply_batch(services.views, projection, entries, 0)  # as if a second run overlapped
+    assert len(current(services)) == 2
+
+
+def test_withdrawn_statements_leave_the_timeline_but_not_the_past(services: Services) -> None:
+    app = services.app
+    written = app.report_incident(an_incident(), statements=[a_statement()])
+    statement_id = written.statements[0]["id"]
+    withdrawn = app.withdraw_statement(UUID(written.incident_id), statement_id, "duplicate")
+    project(services)
+    assert [r["type"] for r in current(services)] == ["incident"]
+    before = written.recorded_at.isoformat(timespec="microseconds")
+    assert len(current(services, as_of=before)) == 2
+    after = withdrawn.recorded_at.isoformat(timespec="microseconds")
+    assert len(current(services, as_of=after)) == 1
+
+
+def test_amendments_reopen_rows_with_the_new_fields(services: Services) -> None:
+    app = services.app
+    written = app.report_incident(an_incident(), statements=[a_statement()])
+    project(services)  # amendment in a later batch than the report
+    amended = app.amend_incident(UUID(written.incident_id), {"kind": "shelling"}, "reclassified")
+    project(services)
+    assert {r["incident"]["kind"] for r in current(services)} == {"shelling"}  # type: ignore[index]
+    assert current(services, kind=["strike"]) == []
+    old = written.recorded_at.isoformat(timespec="microseconds")
+    assert len(current(services, as_of=old, kind=["strike"])) == 2
+    new = amended.recorded_at.isoformat(timespec="microseconds")
+    assert len(current(services, as_of=new, kind=["shelling"])) == 2
+
+
+def test_filters_combine(services: Services) -> None:
+    app = services.app
+    app.report_incident(
+        an_incident(),
+        statements=[
+            a_statement(),
+            a_statement(
+                stance="denial",
+                text="This is propaganda",
+                figures=[],
+                source={"name": "Ukrainian army", "side": "UA", "type": "military"},
+            ),
+        ],
+    )
+    app.report_incident(an_incident(kind="ceasefire", title="Truce", location=None))
+    project(services)
+    assert len(current(services, side=["UA"])) == 1
+    assert len(current(services, stance=["claim", "denial"])) == 2
+    assert len(current(services, q="PROPAGANDA")) == 1
+    assert len(current(services, q="100%")) == 0
+    assert len(current(services, kind=["ceasefire"])) == 1
+    assert len(current(services, bbox=(37.0, 48.0, 38.0, 49.0))) == 3
+    assert len(current(services, item_type="incident")) == 2
+
+
+def test_rebuild_equals_the_incremental_build(services: Services) -> None:
+    app = services.app
+    for n in range(4):
+        written = app.report_incident(an_incident(), statements=[a_statement() for _ in range(3)])
+        if n % 2:
+            app.amend_incident(UUID(written.incident_id), {"title": f"Title {n}"}, "edit")
+            app.withdraw_statement(UUID(written.incident_id), written.statements[0]["id"], "dup")
+        project(services)
+    incremental = table_rows(services.views, "timeline_items")
+    rebuild(services.app, services.views, services.projections["timeline"], 5)
+    assert table_rows(services.views, "timeline_items") == incremental
+
+
+def test_a_new_schema_version_starts_over(services: Services) -> None:
+    services.app.report_incident(an_incident())
+    project(services)
+
+    class NextVersion(TimelineProjection):
+        version = TimelineProjection.version + 1
+
+    migrate(services.views, NextVersion())
+    assert position(services.views, "timeline") == 0
+    assert catch_up(services.app, services.views, NextVersion()) == 1

@@ -1,0 +1,71 @@
+"""Projection triggers, locks and the sweep, on a real Redis with a real RQ worker (burst)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pytest
+from rq import Queue
+
+from tests.factories import a_statement, an_incident
+from timeline.bootstrap import Services, build
+from timeline.config import Settings
+from workers.worker import run_worker
+
+
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """Trigger logic does not depend on the storage backend."""
+    return str(request.param)
+
+
+def queued(services: Services) -> int:
+    return len(Queue(services.settings.queue_name, connection=services.redis))
+
+
+def test_a_burst_of_appends_costs_one_job(services: Services) -> None:
+    incident = UUID(services.app.report_incident(an_incident()).incident_id)
+    for _ in range(200):
+        services.app.record_statement(incident, a_statement())
+    assert queued(services) == 1
+
+
+def test_the_worker_drains_the_queue_and_the_projection_catches_up(services: Services) -> None:
+    services.app.apply_batch([an_incident() for _ in range(120)])
+    run_worker(services, burst=True, with_scheduler=False)
+    assert services.position("timeline") == services.app.head() == 120
+    assert queued(services) == 0
+    # an append after the job cleared its flag triggers a new job
+    services.app.report_incident(an_incident())
+    assert queued(services) == 1
+
+
+def test_writes_succeed_when_redis_is_down(settings: Settings) -> None:
+    broken = build(settings.with_changes(redis_url="redis://127.0.0.1:1/0"))
+    try:
+        written = broken.app.report_incident(an_incident(), statements=[a_statement()])
+        assert broken.app.get_incident(UUID(written.incident_id))["version"] == 2
+    finally:
+        broken.close()
+
+
+def test_the_sweep_triggers_only_lagging_projections(services: Services) -> None:
+    assert services.sweep() == []
+    services.redis.flushdb()  # as if the append's trigger was lost
+    services.app.report_incident(an_incident())
+    services.redis.flushdb()
+    assert services.sweep() == ["timeline"]
+    assert queued(services) == 1
+
+
+def test_one_catch_up_at_a_time(services: Services) -> None:
+    services.app.report_incident(an_incident())
+    lock = services.redis.lock("timeline:lock:timeline", timeout=5)
+    assert lock.acquire(blocking=False)
+    try:
+        with pytest.raises(TimeoutError):
+            services.run_catch_up("timeline", wait=0.3)
+        assert services.position("timeline") == 0
+    finally:
+        lock.release()
+    assert services.run_catch_up("timeline") == 1
