@@ -55,7 +55,7 @@ class Batch(MethodView):
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
-    @blp.arguments(BatchIn)
+    @blp.arguments(BatchIn())
     @blp.response(201, BatchOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
         """Report incidents and record statements in bulk, all or nothing."""

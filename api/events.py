@@ -46,7 +46,7 @@ class Events(MethodView):
     """The event log."""
 
     @require("read")
-    @blp.arguments(EventsArgs, location="query", unknown=RAISE)
+    @blp.arguments(EventsArgs(), location="query", unknown=RAISE)
     @blp.response(200, EventsPage)
     def get(self, args: dict[str, Any]) -> dict[str, Any]:
         """Events after a position, in log order."""

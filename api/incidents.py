@@ -131,7 +131,7 @@ class Incidents(MethodView):
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
-    @blp.arguments(IncidentIn)
+    @blp.arguments(IncidentIn())
     @blp.response(201, IncidentWritten)
     @blp.alt_response(409, description="An incident with this id exists.")
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
@@ -153,7 +153,7 @@ class IncidentResource(MethodView):
     """One incident."""
 
     @require("read")
-    @blp.arguments(AsOfArgs, location="query", unknown=RAISE)
+    @blp.arguments(AsOfArgs(), location="query", unknown=RAISE)
     @blp.response(200, IncidentOut)
     @blp.alt_response(404, description="No such incident, or not yet known at as_of.")
     def get(self, args: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
@@ -163,7 +163,7 @@ class IncidentResource(MethodView):
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
-    @blp.arguments(IncidentAmendment)
+    @blp.arguments(IncidentAmendment())
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
     def patch(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:

@@ -154,7 +154,7 @@ class Statements(MethodView):
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
-    @blp.arguments(StatementIn)
+    @blp.arguments(StatementIn())
     @blp.response(201, StatementWritten)
     @blp.alt_response(404, description="No such incident.")
     def post(self, statement: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
@@ -177,7 +177,7 @@ class Withdrawal(MethodView):
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
-    @blp.arguments(WithdrawalIn)
+    @blp.arguments(WithdrawalIn())
     @blp.response(201, WithdrawalWritten)
     @blp.alt_response(404, description="No such incident or statement.")
     @blp.alt_response(409, description="Already withdrawn.")

@@ -17,6 +17,7 @@ from api.incidents import LocationSchema, OccurredOut
 from api.services import services
 from api.statements import StatementOut
 from timeline.domain.values import KINDS, STANCES, timestamp
+from timeline.projections.catchup import read_position
 from timeline.projections.timeline import TimelineFilter, query_timeline
 
 blp = Blueprint(
@@ -122,11 +123,11 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return str(at), str(item_id)
 
 
-def await_position(wanted: int | None) -> int:
-    """The projection's position, after waiting briefly for ``wanted`` when asked."""
-    svc = services()
+def await_position(wanted: int | None) -> None:
+    """Wait briefly for the projection to reach ``wanted``; 503 if it does not in time."""
     if wanted is None:
-        return svc.position(PROJECTION)
+        return
+    svc = services()
     reached = svc.wait_for(PROJECTION, wanted, svc.settings.min_position_wait)
     if reached < wanted:
         abort(
@@ -135,7 +136,6 @@ def await_position(wanted: int | None) -> int:
             f"min_position {wanted}; retry shortly.",
             headers={"Retry-After": "1"},
         )
-    return reached
 
 
 @blp.route("")
@@ -143,11 +143,11 @@ class Timeline(MethodView):
     """The timeline."""
 
     @require("read")
-    @blp.arguments(TimelineArgs, location="query", unknown=RAISE)
+    @blp.arguments(TimelineArgs(), location="query", unknown=RAISE)
     @blp.response(200, TimelinePage)
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
-        position = await_position(args.get("min_position"))
+        await_position(args.get("min_position"))
         where = TimelineFilter(
             start=timestamp(args["start"], "from") if args.get("start") else None,
             end=timestamp(args["end"], "to") if args.get("end") else None,
@@ -163,7 +163,9 @@ class Timeline(MethodView):
         )
         after = decode_cursor(args["cursor"]) if args.get("cursor") else None
         limit = args["limit"]
-        rows = query_timeline(services().views, where, after, limit + 1)
+        with services().views.snapshot() as cursor:
+            position = read_position(cursor, PROJECTION)
+            rows = query_timeline(cursor, where, after, limit + 1)
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:

@@ -7,10 +7,12 @@ again. Queries return plain data, never live aggregates.
 
 from __future__ import annotations
 
+import random
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
@@ -42,6 +44,9 @@ class TimelineApp(Application[UUID]):
     """The event-sourced application: every write is an event on an incident's stream."""
 
     name = "Timeline"
+    # A snapshot every 200 events bounds the replay behind a cold load (the aggregate cache
+    # serves warm ones); each snapshot writes the whole state, so not more often.
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Incident: 200}
 
     def __init__(self, env: Mapping[str, str] | None = None) -> None:
         super().__init__(env)
@@ -100,7 +105,7 @@ class TimelineApp(Application[UUID]):
         existing one (``id`` and ``statements`` only). Any rejected item rejects the whole batch,
         naming the item (``items.N.…``); nothing is written.
         """
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             incidents: list[Incident] = []
             recorded: list[list[dict[str, Any]]] = []
             for index, item in enumerate(items):
@@ -114,7 +119,8 @@ class TimelineApp(Application[UUID]):
             try:
                 recordings = self.save(*incidents)
             except IntegrityError:
-                continue  # a concurrent writer got there first: reload everything and retry
+                _back_off(attempt)  # a concurrent writer got there first: reload and retry
+                continue
             position = _last_position(recordings)
             return [
                 Written(
@@ -148,12 +154,12 @@ class TimelineApp(Application[UUID]):
         return incident, recorded
 
     def _retrying(self, incident_id: UUID, command: Callable[[Incident], T]) -> T:
-        for _ in range(MAX_ATTEMPTS):
+        for attempt in range(MAX_ATTEMPTS):
             incident = self._load(incident_id)
             try:
                 return command(incident)
             except IntegrityError:
-                continue  # another writer saved first: reload and apply again
+                _back_off(attempt)  # another writer saved first: reload and apply again
         raise Conflict("The incident kept changing under concurrent writers; try again.", None)
 
     def _load(self, incident_id: UUID) -> Incident:
@@ -251,6 +257,11 @@ def incident_view(events: Sequence[Any]) -> dict[str, Any]:
         "updated_at": incident.modified_on,
         "statements": statements,
     }
+
+
+def _back_off(attempt: int) -> None:
+    """Sleep a little, longer after each lost race, with jitter so writers stop colliding."""
+    time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
 
 
 def _uuid(raw: object, field: str) -> UUID | None:

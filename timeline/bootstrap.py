@@ -28,14 +28,19 @@ from timeline.projections.sql import PostgresViews, SQLiteViews, ViewDatabase
 log = logging.getLogger(__name__)
 
 CATCH_UP_JOB = "workers.jobs.catch_up"
-LOCK_TIMEOUT = 60
 PENDING_TTL = 120
 
 
 def event_store_env(settings: Settings, create_table: bool | None = None) -> dict[str, str]:
     """The eventsourcing library's environment for this deployment's event store."""
     create = settings.create_tables if create_table is None else create_table
-    env = {"CREATE_TABLE": "y" if create else "n"}
+    env = {
+        "CREATE_TABLE": "y" if create else "n",
+        # Recently used incidents stay in memory and are fast-forwarded from the store on load,
+        # so a command reads only the events it has not seen (correct across processes).
+        "AGGREGATE_CACHE_MAXSIZE": "1000",
+        "AGGREGATE_CACHE_FASTFORWARD": "y",
+    }
     pg = settings.postgres
     if pg is None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
@@ -123,7 +128,10 @@ class Services:
     def _exclusive(self, name: str, wait: float) -> Iterator[Callable[[], object]]:
         """Hold the projection's Redis lock; yields a function that renews it."""
         lock = Lock(
-            self.redis, f"timeline:lock:{name}", timeout=LOCK_TIMEOUT, blocking_timeout=wait
+            self.redis,
+            f"timeline:lock:{name}",
+            timeout=self.settings.lock_timeout,
+            blocking_timeout=wait,
         )
         if not lock.acquire():
             raise TimeoutError(f"projection {name} is locked by another run")
@@ -136,11 +144,15 @@ class Services:
                 log.warning("lock of projection %s expired before release", name)
 
     def run_catch_up(
-        self, name: str, on_batch: Callable[[int], None] | None = None, wait: float = LOCK_TIMEOUT
+        self, name: str, on_batch: Callable[[int], None] | None = None, wait: float | None = None
     ) -> int:
-        """Catch one projection up under its Redis lock (one run at a time per projection)."""
+        """Catch one projection up under its Redis lock (one run at a time per projection).
+
+        A run killed while holding the lock delays the next one by at most the lock's expiry.
+        """
         projection = self.projections[name]
         self.redis.delete(_pending_key(name))
+        wait = self.settings.lock_timeout if wait is None else wait
         with self._exclusive(name, wait) as renew:
             return catch_up(
                 self.app,
@@ -153,7 +165,7 @@ class Services:
     def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
         """Rebuild one projection from position 0, holding its lock so workers wait meanwhile."""
         projection = self.projections[name]
-        with self._exclusive(name, LOCK_TIMEOUT) as renew:
+        with self._exclusive(name, self.settings.lock_timeout) as renew:
             return rebuild(
                 self.app,
                 self.views,

@@ -89,6 +89,7 @@ class Settings:
     projection_batch_size: int = 1000
     min_position_wait: float = 5.0
     sweep_interval: float = 5.0
+    lock_timeout: float = 30.0
     create_tables: bool = True
     queue_name: str = "timeline"
 
@@ -126,6 +127,7 @@ class Settings:
             ),
             min_position_wait=number("MIN_POSITION_WAIT", defaults.min_position_wait, float),
             sweep_interval=number("SWEEP_INTERVAL", defaults.sweep_interval, float),
+            lock_timeout=number("LOCK_TIMEOUT", defaults.lock_timeout, float),
             create_tables=_bool(get("CREATE_TABLES") or "yes"),
             queue_name=get("QUEUE") or defaults.queue_name,
         )

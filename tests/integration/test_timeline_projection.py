@@ -26,7 +26,8 @@ def project(services: Services) -> int:
 
 
 def current(services: Services, **filters: object) -> list[dict[str, object]]:
-    return query_timeline(services.views, TimelineFilter(**filters), None, 1000)  # type: ignore[arg-type]
+    with services.views.snapshot() as cursor:
+        return query_timeline(cursor, TimelineFilter(**filters), None, 1000)  # type: ignore[arg-type]
 
 
 def test_every_incident_and_statement_gets_a_row(services: Services) -> None:

@@ -142,3 +142,19 @@ def test_amend_keeps_only_real_changes_and_needs_a_reason() -> None:
     with pytest.raises(InvalidValue) as caught:
         incident.amend({"kind": "massacre"}, "bad kind")
     assert caught.value.field == "kind"
+
+
+def test_a_copy_does_not_share_what_later_changes() -> None:
+    import copy
+
+    incident = reported()
+    incident.record_statement(a_statement())
+    incident.collect_events()
+    clone = copy.deepcopy(incident)
+    statement = clone.record_statement(a_statement())
+    clone.withdraw_statement(statement["id"], "test")
+    clone.amend({"tags": ["x"]}, "tagging")
+    assert len(incident.statements) == 1 and incident.withdrawals == {}
+    assert incident.tags == [] and incident.version == 2
+    assert len(incident.collect_events()) == 0
+    assert len(clone.collect_events()) == 3

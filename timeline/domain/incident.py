@@ -101,6 +101,18 @@ class Incident(Aggregate):
     def _statement_withdrawn(self, statement_id: str, reason: str) -> None:
         self.withdrawals[statement_id] = reason
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> Incident:
+        """Copy cheaply: recorded values are never changed in place, only containers grow.
+
+        The application's aggregate cache hands out a deep copy on every load; copying each
+        top-level container (not every statement inside it) keeps loads of long-lived incidents
+        fast while leaving the cached original untouched by the caller's changes.
+        """
+        clone = object.__new__(type(self))
+        for name, value in self.__dict__.items():
+            clone.__dict__[name] = value.copy() if isinstance(value, dict | list) else value
+        return clone
+
     def fields(self) -> dict[str, Any]:
         """The incident's own fields as plain data."""
         return {name: getattr(self, name) for name in values.AMENDABLE_FIELDS}

@@ -92,10 +92,20 @@ def _reset(cursor: Cursor, projection: Projection) -> None:
     )
 
 
+def read_position(cursor: Cursor, name: str) -> int:
+    """The named projection's position as seen by this transaction (0 when never run).
+
+    Read in the same snapshot as view rows, it says exactly which log position they reflect.
+    """
+    cursor.execute("SELECT position FROM projection_positions WHERE name = ?", (name,))
+    row = cursor.fetchone()
+    return int(row["position"]) if row else 0
+
+
 def position(db: ViewDatabase, name: str) -> int:
     """The last log position applied to the named projection (0 when never run)."""
-    rows = db.query("SELECT position FROM projection_positions WHERE name = ?", (name,))
-    return int(rows[0]["position"]) if rows else 0
+    with db.snapshot() as cursor:
+        return read_position(cursor, name)
 
 
 def status(

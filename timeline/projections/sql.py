@@ -38,6 +38,8 @@ class ViewDatabase(Protocol):
 
     def transaction(self) -> AbstractContextManager[Cursor]: ...
 
+    def snapshot(self) -> AbstractContextManager[Cursor]: ...
+
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]: ...
 
     def close(self) -> None: ...
@@ -101,6 +103,18 @@ class SQLiteViews:
         else:
             connection.commit()
         finally:
+            cursor.close()
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """Several reads that see one consistent state (a deferred transaction under WAL)."""
+        connection = self._connection()
+        cursor = connection.cursor()
+        cursor.execute("BEGIN")
+        try:
+            yield _SQLiteCursor(cursor)
+        finally:
+            connection.rollback()
             cursor.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
@@ -168,6 +182,17 @@ class PostgresViews:
             connection.transaction(),
             connection.cursor() as cursor,
         ):
+            yield _PostgresCursor(cursor)
+
+    @contextmanager
+    def snapshot(self) -> Iterator[Cursor]:
+        """Several reads that see one consistent state (REPEATABLE READ, read only)."""
+        with (
+            self._pool.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield _PostgresCursor(cursor)
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:

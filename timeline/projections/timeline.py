@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from timeline.log import LogEntry
-from timeline.projections.sql import Cursor, Row, ViewDatabase
+from timeline.projections.sql import Cursor, Row
 
 COLUMNS = (
     "item_id",
@@ -268,7 +268,7 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
 
 
 def query_timeline(
-    db: ViewDatabase, where: TimelineFilter, after: tuple[str, str] | None, limit: int
+    cursor: Cursor, where: TimelineFilter, after: tuple[str, str] | None, limit: int
 ) -> list[dict[str, Any]]:
     """Rows matching the filter in (at, id) order, after a cursor key, at most ``limit``."""
     clauses: list[str] = []
@@ -315,7 +315,8 @@ def query_timeline(
         f"SELECT {', '.join(COLUMNS)} FROM timeline_items WHERE {' AND '.join(clauses)} "
         "ORDER BY at, item_id LIMIT ?"
     )
-    return [_item(row) for row in db.query(sql, (*params, limit))]
+    cursor.execute(sql, (*params, limit))
+    return [_item(row) for row in cursor.fetchall()]
 
 
 def _item(row: Row) -> dict[str, Any]:

@@ -1,0 +1,113 @@
+"""Shared bench helpers: a throwaway deployment, a served API, memory and percentiles."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+import requests
+
+from tests.e2e.processes import clean_env, free_port, start, stop, wait_until
+from timeline.config import Settings
+
+POSTGRES_URL = os.environ.get(
+    "TIMELINE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+REDIS_URL = os.environ.get("TIMELINE_TEST_REDIS_URL", "redis://127.0.0.1:6379/9")
+KEY = "bench-write-key"
+
+
+@contextmanager
+def deployment(backend: str) -> Iterator[Settings]:
+    """Settings for an empty deployment on the backend (a temp dir, or a temp PG schema)."""
+    with tempfile.TemporaryDirectory(prefix="timeline-bench-") as tmp:
+        settings = Settings(
+            data_dir=Path(tmp) / "var",
+            redis_url=REDIS_URL,
+            api_keys={KEY: "write"},
+            queue_name=f"bench-{os.getpid()}",
+        )
+        if backend == "sqlite":
+            yield settings
+            return
+        schema = f"bench_{os.getpid()}"
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+            connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
+            connection.execute(f"CREATE SCHEMA {schema}")
+        try:
+            yield settings.with_changes(database_url=POSTGRES_URL, database_schema=schema)
+        finally:
+            with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
+                connection.execute(f"DROP SCHEMA {schema} CASCADE")
+
+
+def env_of(settings: Settings) -> dict[str, str]:
+    """Environment variables reproducing ``settings`` in a child process."""
+    values = {
+        "data_dir": str(settings.data_dir),
+        "redis_url": settings.redis_url or "",
+        "queue": settings.queue_name,
+        "api_keys": f"write:{KEY}",
+    }
+    if settings.database_url:
+        values |= {
+            "database_url": settings.database_url,
+            "database_schema": settings.database_schema,
+        }
+    return clean_env(**values)
+
+
+@contextmanager
+def served(settings: Settings, *args: str) -> Iterator[str]:
+    """`timeline serve` on a free port; yields the API base URL."""
+    port = free_port()
+    log = settings.data_dir.parent / "serve.log"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    process = start(["serve", "--port", str(port), *args], env_of(settings), log)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        wait_until(lambda: requests.get(f"{base}/health", timeout=1).ok, 60, "server start")
+        yield base
+    finally:
+        stop(process)
+
+
+def rss_mb() -> float:
+    """Resident memory of this process, in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (0-100) of the values."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))]
+
+
+def rate(count: int, seconds: float) -> float:
+    """Items per second."""
+    return count / seconds if seconds > 0 else float("inf")
+
+
+def timed(fn: Any, *args: Any) -> float:
+    """Seconds taken by one call."""
+    start_time = time.perf_counter()
+    fn(*args)
+    return time.perf_counter() - start_time
+
+
+def median(values: list[float]) -> float:
+    """The median."""
+    return statistics.median(values)

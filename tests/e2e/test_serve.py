@@ -1,0 +1,86 @@
+"""`timeline serve` as a real process: HTTP in, the real worker builds the timeline."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from tests.conftest import WRITE_KEY
+from tests.e2e.processes import clean_env, free_port, start, stop, wait_until
+from tests.factories import a_statement, an_incident, as_json
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(params=["embedded", "postgres"])
+def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The base URL of a running `timeline serve` (embedded default, or PostgreSQL + Redis)."""
+    port = free_port()
+    env = {"data_dir": str(tmp_path / "var"), "api_keys": f"write:{WRITE_KEY}"}
+    if request.param == "postgres":
+        env |= {
+            "database_url": request.getfixturevalue("postgres_server"),
+            "database_schema": request.getfixturevalue("postgres_schema"),
+            "redis_url": request.getfixturevalue("redis_url"),
+        }
+    process = start(
+        ["serve", "--port", str(port), "--demo"], clean_env(**env), tmp_path / "serve.log"
+    )
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        wait_until(lambda: requests.get(f"{base}/health", timeout=1).ok, 60, "the server to start")
+        yield base
+    finally:
+        stop(process)
+        print((tmp_path / "serve.log").read_text()[-3000:])
+
+
+def test_posted_statements_appear_in_the_timeline(served: str) -> None:
+    headers = {"Authorization": f"Bearer {WRITE_KEY}"}
+    incident = requests.post(
+        f"{served}/incidents",
+        json=as_json(an_incident(title="E2E strike")),
+        headers=headers,
+        timeout=10,
+    )
+    assert incident.status_code == 201, incident.text
+    incident_id = incident.json()["id"]
+    positions = []
+    for n in range(5):
+        recorded = requests.post(
+            f"{served}/incidents/{incident_id}/statements",
+            json=as_json(a_statement(text=f"statement {n}")),
+            headers=headers,
+            timeout=10,
+        )
+        assert recorded.status_code == 201, recorded.text
+        positions.append(recorded.json()["position"])
+
+    def visible() -> Any:
+        page = requests.get(f"{served}/timeline", params={"incident": incident_id}, timeout=5)
+        return page.ok and len(page.json()["items"]) == 6 and page.json()
+
+    page = wait_until(visible, 30, "the worker to project the statements")
+    assert page["position"] >= max(positions)  # type: ignore[index]
+    texts = {item["statement"]["text"] for item in page["items"] if item["type"] == "statement"}  # type: ignore[index]
+    assert texts == {f"statement {n}" for n in range(5)}
+
+    waited = requests.get(f"{served}/timeline", params={"min_position": max(positions)}, timeout=10)
+    assert waited.status_code == 200
+
+
+def test_demo_data_is_served(served: str) -> None:
+    def demo_loaded() -> Any:
+        page = requests.get(
+            f"{served}/timeline", params={"q": "Kramatorsk", "limit": 500}, timeout=5
+        )
+        return page.ok and page.json()["items"]
+
+    items = wait_until(demo_loaded, 30, "the demo timeline")
+    assert any(i["type"] == "incident" for i in items)  # type: ignore[attr-defined]
+    ready = requests.get(f"{served}/ready", timeout=5).json()
+    assert ready["ready"] and ready["redis"] == "ok"
