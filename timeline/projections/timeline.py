@@ -17,7 +17,7 @@ from typing import Any
 from timeline.log import LogEntry
 from timeline.projections.sql import Cursor, Row
 
-COLUMNS = (
+HEAD_COLUMNS = (
     "item_id",
     "sys_from_pos",
     "sys_from",
@@ -25,28 +25,8 @@ COLUMNS = (
     "sys_to",
     "item_type",
     "incident_id",
-    "kind",
-    "title",
-    "occurred_start",
-    "occurred_end",
-    "occurred_precision",
-    "location",
-    "country",
-    "lat",
-    "lon",
-    "actors",
-    "tags",
     "at",
     "recorded_at",
-    "source_name",
-    "source_side",
-    "source_type",
-    "stance",
-    "responds_to",
-    "text",
-    "stated_at",
-    "figures",
-    "citations",
 )
 INCIDENT_COLUMNS = (
     "kind",
@@ -61,30 +41,46 @@ INCIDENT_COLUMNS = (
     "actors",
     "tags",
 )
+STATEMENT_COLUMNS = (
+    "source_name",
+    "source_side",
+    "source_type",
+    "stance",
+    "responds_to",
+    "text",
+    "stated_at",
+    "figures",
+    "citations",
+)
+COLUMNS = HEAD_COLUMNS + INCIDENT_COLUMNS + STATEMENT_COLUMNS
+NO_STATEMENT = (None,) * len(STATEMENT_COLUMNS)
 _INSERT = (
     f"INSERT INTO timeline_items ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
 )
 
 
 def _utc(entry: LogEntry) -> str:
+    """When the event was recorded, as the canonical UTC text the domain uses."""
     return entry.recorded_at.isoformat(timespec="microseconds")
 
 
-def _incident_columns(fields: dict[str, Any]) -> dict[str, Any]:
+def _incident_columns(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """An incident's fields as the values of INCIDENT_COLUMNS, in order."""
     location = fields.get("location") or {}
-    return {
-        "kind": fields["kind"],
-        "title": fields["title"],
-        "occurred_start": fields["occurred"]["start"],
-        "occurred_end": fields["occurred"].get("end"),
-        "occurred_precision": fields["occurred"].get("precision"),
-        "location": json.dumps(location) if location else None,
-        "country": location.get("country"),
-        "lat": location.get("lat"),
-        "lon": location.get("lon"),
-        "actors": json.dumps(fields.get("actors") or []),
-        "tags": json.dumps(fields.get("tags") or []),
-    }
+    occurred = fields["occurred"]
+    return (
+        fields["kind"],
+        fields["title"],
+        occurred["start"],
+        occurred.get("end"),
+        occurred.get("precision"),
+        json.dumps(location) if location else None,
+        location.get("country"),
+        location.get("lat"),
+        location.get("lon"),
+        json.dumps(fields.get("actors") or []),
+        json.dumps(fields.get("tags") or []),
+    )
 
 
 class TimelineProjection:
@@ -106,18 +102,19 @@ class TimelineProjection:
                 lat {real}, lon {real}, actors TEXT NOT NULL, tags TEXT NOT NULL,
                 at TEXT NOT NULL, recorded_at TEXT NOT NULL,
                 source_name TEXT, source_side TEXT, source_type TEXT, stance TEXT,
-                responds_to TEXT, text TEXT, stated_at TEXT, figures TEXT, citations TEXT,
-                PRIMARY KEY (item_id, sys_from_pos))"""
+                responds_to TEXT, text TEXT, stated_at TEXT, figures TEXT, citations TEXT)"""
         )
+        # Only two indexes, neither keyed by a random id first: rows arrive roughly in time
+        # order, so (at, item_id) grows at its end, and an incident's current rows cluster.
+        # (at, item_id) serves the current timeline and "as of" reads, which walk it in order
+        # and stop at the page limit; the partial index finds an incident's current rows for
+        # amendments, withdrawals and the incident filter. A random-keyed primary key made
+        # catch-up three times slower at 100,000 rows (bench/RESULTS.md).
+        cursor.execute("CREATE INDEX IF NOT EXISTS timeline_order ON timeline_items (at, item_id)")
         cursor.execute(
-            "CREATE INDEX IF NOT EXISTS timeline_current ON timeline_items (at, item_id) "
+            "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id) "
             "WHERE sys_to_pos IS NULL"
         )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS timeline_incident "
-            "ON timeline_items (incident_id, sys_to_pos)"
-        )
-        cursor.execute("CREATE INDEX IF NOT EXISTS timeline_sys ON timeline_items (sys_from, at)")
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Insert rows for new incidents and statements; close and reopen rows on amendments."""
@@ -135,73 +132,64 @@ class TimelineProjection:
 
 
 class _Batch:
-    """Buffers inserts so a batch of appends costs one executemany."""
+    """Builds row tuples and buffers them, so a batch of appends costs one executemany."""
 
     def __init__(self, cursor: Cursor) -> None:
         self.cursor = cursor
         self.pending: list[tuple[Any, ...]] = []
-        self.incidents: dict[str, dict[str, Any]] = {}
+        self.incidents: dict[str, tuple[Any, ...]] = {}
 
     def flush(self) -> None:
         if self.pending:
             self.cursor.executemany(_INSERT, self.pending)
             self.pending = []
 
-    def _insert(self, row: dict[str, Any]) -> None:
-        self.pending.append(tuple(row.get(c) for c in COLUMNS))
-
-    def _incident(self, incident_id: str) -> dict[str, Any]:
+    def _incident(self, incident_id: str) -> tuple[Any, ...]:
         if incident_id not in self.incidents:
             self.cursor.execute(
                 f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM timeline_items "
-                "WHERE item_id = ? AND sys_to_pos IS NULL",
+                "WHERE incident_id = ? AND sys_to_pos IS NULL AND item_type = 'incident'",
                 (incident_id,),
             )
             row = self.cursor.fetchone()
             if row is None:
                 raise LookupError(f"timeline has no incident {incident_id} to attach to")
-            self.incidents[incident_id] = row
+            self.incidents[incident_id] = tuple(row[c] for c in INCIDENT_COLUMNS)
         return self.incidents[incident_id]
 
     def report(self, entry: LogEntry) -> None:
-        columns = _incident_columns(entry.data)
-        self.incidents[entry.incident_id] = columns
-        self._insert(
-            {
-                **columns,
-                "item_id": entry.incident_id,
-                "sys_from_pos": entry.position,
-                "sys_from": _utc(entry),
-                "item_type": "incident",
-                "incident_id": entry.incident_id,
-                "at": columns["occurred_start"],
-                "recorded_at": _utc(entry),
-            }
-        )
+        incident = _incident_columns(entry.data)
+        self.incidents[entry.incident_id] = incident
+        now = _utc(entry)
+        head = (entry.incident_id, entry.position, now, None, None, "incident")
+        self.pending.append((*head, entry.incident_id, incident[2], now, *incident, *NO_STATEMENT))
 
     def record(self, entry: LogEntry) -> None:
         statement = entry.data["statement"]
         source = statement["source"]
-        self._insert(
-            {
-                **self._incident(entry.incident_id),
-                "item_id": statement["id"],
-                "sys_from_pos": entry.position,
-                "sys_from": _utc(entry),
-                "item_type": "statement",
-                "incident_id": entry.incident_id,
-                "at": statement["stated_at"],
-                "recorded_at": _utc(entry),
-                "source_name": source["name"],
-                "source_side": source["side"],
-                "source_type": source["type"],
-                "stance": statement["stance"],
-                "responds_to": statement["responds_to"],
-                "text": statement["text"],
-                "stated_at": statement["stated_at"],
-                "figures": json.dumps(statement["figures"]),
-                "citations": json.dumps(statement["citations"]),
-            }
+        now = _utc(entry)
+        self.pending.append(
+            (
+                statement["id"],
+                entry.position,
+                now,
+                None,
+                None,
+                "statement",
+                entry.incident_id,
+                statement["stated_at"],
+                now,
+                *self._incident(entry.incident_id),
+                source["name"],
+                source["side"],
+                source["type"],
+                statement["stance"],
+                statement["responds_to"],
+                statement["text"],
+                statement["stated_at"],
+                json.dumps(statement["figures"]),
+                json.dumps(statement["citations"]),
+            )
         )
 
     def _close(self, where: str, params: tuple[Any, ...], entry: LogEntry) -> list[Row]:
@@ -219,7 +207,7 @@ class _Batch:
         return rows
 
     def amend(self, entry: LogEntry) -> None:
-        current = self._incident(entry.incident_id)
+        current = dict(zip(INCIDENT_COLUMNS, self._incident(entry.incident_id), strict=True))
         fields = {
             "kind": current["kind"],
             "title": current["title"],
@@ -233,17 +221,20 @@ class _Batch:
             "tags": json.loads(current["tags"]),
             **entry.data["changes"],
         }
-        columns = _incident_columns(fields)
-        self.incidents[entry.incident_id] = columns
+        incident = _incident_columns(fields)
+        self.incidents[entry.incident_id] = incident
+        reopened = dict(zip(INCIDENT_COLUMNS, incident, strict=True))
+        reopened |= {"sys_from_pos": entry.position, "sys_from": _utc(entry)}
+        reopened |= {"sys_to_pos": None, "sys_to": None}
         for row in self._close("incident_id = ?", (entry.incident_id,), entry):
-            row.update(columns, sys_from_pos=entry.position, sys_from=_utc(entry))
-            row.update(sys_to_pos=None, sys_to=None)
+            row.update(reopened)
             if row["item_type"] == "incident":
-                row["at"] = columns["occurred_start"]
-            self._insert(row)
+                row["at"] = row["occurred_start"]
+            self.pending.append(tuple(row[c] for c in COLUMNS))
 
     def withdraw(self, entry: LogEntry) -> None:
-        self._close("item_id = ?", (entry.data["statement_id"],), entry)
+        statement_id = entry.data["statement_id"]
+        self._close("incident_id = ? AND item_id = ?", (entry.incident_id, statement_id), entry)
 
 
 @dataclass(frozen=True)
