@@ -72,8 +72,8 @@ def main() -> None:
     print(f"backend: {args.backend}, {head} events, batches of {args.batch}")
     print(f"bare read+decode: {bare:9.0f} events/s")
     print(
-        f"timeline catch-up: {projected:8.0f} events/s ({seconds:.1f} s)  ratio {projected / bare:.2f}"
-        " (targets >= 20,000/s on SQLite, ratio >= 0.15)"
+        f"timeline catch-up: {projected:8.0f} events/s ({seconds:.1f} s)  "
+        f"ratio {projected / bare:.2f} (targets >= 20,000/s on SQLite, ratio >= 0.15)"
     )
     print(
         f"resident memory: {memory['early']:.0f} MB at {head // 10} events, {memory['end']:.0f} MB "

@@ -81,7 +81,8 @@ def main() -> None:
         watcher.join()
     lags = [visible_at[p] - t for p, t in acknowledged if p in visible_at]
     print(
-        f"backend: {args.backend}; {len(acknowledged)} statements at {len(acknowledged) / sent_for:.0f}/s"
+        f"backend: {args.backend}; {len(acknowledged)} statements "
+        f"at {len(acknowledged) / sent_for:.0f}/s"
     )
     print(
         f"lag append→visible: p50 {percentile(lags, 50) * 1000:.0f} ms, "
