@@ -102,22 +102,27 @@ class TimelineApp(Application[UUID]):
         """Report incidents and record statements in bulk, all in one transaction.
 
         Each item is either a new incident (its fields, optional ``id``, ``statements``) or an
-        existing one (``id`` and ``statements`` only). Any rejected item rejects the whole batch,
-        naming the item (``items.N.…``); nothing is written.
+        existing one (``id`` and ``statements`` only); an incident may appear in several items.
+        Any rejected item rejects the whole batch, naming the item (``items.N.…``); nothing is
+        written.
         """
         for attempt in range(MAX_ATTEMPTS):
+            touched: dict[UUID, Incident] = {}
             incidents: list[Incident] = []
             recorded: list[list[dict[str, Any]]] = []
             for index, item in enumerate(items):
                 try:
-                    incident, statements = self._batch_item(item)
-                except (InvalidValue, Conflict, IncidentNotFound) as error:
+                    incident, statements = self._batch_item(item, touched)
+                except IncidentNotFound as error:
+                    raise InvalidValue(error.message, f"items.{index}.id") from None
+                except (InvalidValue, Conflict) as error:
                     error.field = f"items.{index}" + (f".{error.field}" if error.field else "")
                     raise
+                touched[incident.id] = incident
                 incidents.append(incident)
                 recorded.append(statements)
             try:
-                recordings = self.save(*incidents)
+                recordings = self.save(*touched.values())
             except IntegrityError:
                 _back_off(attempt)  # a concurrent writer got there first: reload and retry
                 continue
@@ -134,16 +139,18 @@ class TimelineApp(Application[UUID]):
             ]
         raise Conflict("The batch kept colliding with concurrent writers; try again.", None)
 
-    def _batch_item(self, item: Mapping[str, Any]) -> tuple[Incident, list[dict[str, Any]]]:
+    def _batch_item(
+        self, item: Mapping[str, Any], touched: Mapping[UUID, Incident]
+    ) -> tuple[Incident, list[dict[str, Any]]]:
         statements = item.get("statements") or []
         fields = {k: v for k, v in item.items() if k not in ("id", "statements")}
         incident_id = _uuid(item.get("id"), "id")
         if fields or incident_id is None:
-            if incident_id is not None and self.exists(incident_id):
+            if incident_id is not None and (incident_id in touched or self.exists(incident_id)):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
             incident = Incident.report(fields, incident_id)
         else:
-            incident = self._load(incident_id)
+            incident = touched.get(incident_id) or self._load(incident_id)
         recorded = []
         for index, statement in enumerate(statements):
             try:

@@ -95,6 +95,25 @@ def test_batch_writes_everything_in_one_go(services: Services) -> None:
     assert all(w.position == 15 for w in written)
 
 
+def test_a_batch_may_name_one_incident_in_several_items(services: Services) -> None:
+    app = services.app
+    chosen = str(uuid4())
+    written = app.apply_batch(
+        [
+            {**an_incident(), "id": chosen, "statements": [a_statement()]},
+            {"id": chosen, "statements": [a_statement(), a_statement()]},
+        ]
+    )
+    assert [w.version for w in written] == [4, 4]
+    assert len(app.get_incident(UUID(chosen))["statements"]) == 3
+
+
+def test_a_batch_naming_an_unknown_incident_names_the_item(services: Services) -> None:
+    with pytest.raises(InvalidValue) as caught:
+        services.app.apply_batch([{"id": str(uuid4()), "statements": [a_statement()]}])
+    assert caught.value.field == "items.0.id"
+
+
 def test_two_writers_on_one_incident_both_succeed(services: Services) -> None:
     app = services.app
     incident_id = UUID(app.report_incident(an_incident()).incident_id)
