@@ -59,7 +59,6 @@ def demo() -> None:
     """Load the demo incidents (January 2023 news report); loading twice changes nothing."""
     services = build(Settings.from_env())
     written = load_demo(services.app)
-    services.notify_appended(services.app.head())
     services.close()
     console.print(f"demo: {written} incident(s) written")
 

@@ -80,17 +80,22 @@ class OccurredOut(Schema):
     precision = fields.String()
 
 
-class IncidentOut(Schema):
-    """An incident with its statements, as known at the time asked for."""
+class IncidentSummary(Schema):
+    """An incident's own fields."""
 
     id = fields.String()
-    version = fields.Integer()
     title = fields.String()
     kind = fields.String()
     occurred = fields.Nested(OccurredOut)
     location = fields.Nested(LocationSchema, allow_none=True)
     actors = fields.List(fields.String())
     tags = fields.List(fields.String())
+
+
+class IncidentOut(IncidentSummary):
+    """An incident with its statements, as known at the time asked for."""
+
+    version = fields.Integer()
     reported_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
     statements = fields.List(fields.Nested(StatementOut))

@@ -13,7 +13,7 @@ from webargs.fields import DelimitedList
 
 from api.auth import require
 from api.fields import StoredTimestamp, Timestamp
-from api.incidents import LocationSchema, OccurredOut
+from api.incidents import IncidentSummary
 from api.services import services
 from api.statements import StatementOut
 from timeline.domain.values import KINDS, STANCES, timestamp
@@ -67,18 +67,6 @@ class TimelineArgs(Schema):
             )
 
 
-class IncidentBrief(Schema):
-    """The incident a timeline item belongs to."""
-
-    id = fields.String()
-    title = fields.String()
-    kind = fields.String()
-    occurred = fields.Nested(OccurredOut)
-    location = fields.Nested(LocationSchema, allow_none=True)
-    actors = fields.List(fields.String())
-    tags = fields.List(fields.String())
-
-
 class TimelineStatement(StatementOut):
     """A statement on the timeline (withdrawn ones are not on it)."""
 
@@ -94,7 +82,7 @@ class TimelineItem(Schema):
     at = StoredTimestamp(metadata={"description": "When it occurred or was said."})
     recorded_at = StoredTimestamp()
     position = fields.Integer()
-    incident = fields.Nested(IncidentBrief)
+    incident = fields.Nested(IncidentSummary)
     statement = fields.Nested(TimelineStatement)
 
 

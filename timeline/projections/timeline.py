@@ -83,6 +83,22 @@ def _incident_columns(fields: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
+def _incident_fields(columns: Row) -> dict[str, Any]:
+    """The inverse of :func:`_incident_columns`: stored columns back to the incident's fields."""
+    return {
+        "title": columns["title"],
+        "kind": columns["kind"],
+        "occurred": {
+            "start": columns["occurred_start"],
+            "end": columns["occurred_end"],
+            "precision": columns["occurred_precision"],
+        },
+        "location": json.loads(columns["location"]) if columns["location"] else None,
+        "actors": json.loads(columns["actors"]),
+        "tags": json.loads(columns["tags"]),
+    }
+
+
 class TimelineProjection:
     """Keeps `timeline_items` in step with the log."""
 
@@ -208,20 +224,7 @@ class _Batch:
 
     def amend(self, entry: LogEntry) -> None:
         current = dict(zip(INCIDENT_COLUMNS, self._incident(entry.incident_id), strict=True))
-        fields = {
-            "kind": current["kind"],
-            "title": current["title"],
-            "occurred": {
-                "start": current["occurred_start"],
-                "end": current["occurred_end"],
-                "precision": current["occurred_precision"],
-            },
-            "location": json.loads(current["location"]) if current["location"] else None,
-            "actors": json.loads(current["actors"]),
-            "tags": json.loads(current["tags"]),
-            **entry.data["changes"],
-        }
-        incident = _incident_columns(fields)
+        incident = _incident_columns(_incident_fields(current) | entry.data["changes"])
         self.incidents[entry.incident_id] = incident
         reopened = dict(zip(INCIDENT_COLUMNS, incident, strict=True))
         reopened |= {"sys_from_pos": entry.position, "sys_from": _utc(entry)}
@@ -318,19 +321,7 @@ def _item(row: Row) -> dict[str, Any]:
         "at": row["at"],
         "recorded_at": row["recorded_at"],
         "position": row["sys_from_pos"],
-        "incident": {
-            "id": row["incident_id"],
-            "title": row["title"],
-            "kind": row["kind"],
-            "occurred": {
-                "start": row["occurred_start"],
-                "end": row["occurred_end"],
-                "precision": row["occurred_precision"],
-            },
-            "location": json.loads(row["location"]) if row["location"] else None,
-            "actors": json.loads(row["actors"]),
-            "tags": json.loads(row["tags"]),
-        },
+        "incident": {"id": row["incident_id"], **_incident_fields(row)},
     }
     if row["item_type"] == "statement":
         item["statement"] = {
