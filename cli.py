@@ -89,7 +89,7 @@ def rebuild(name: str | None) -> None:
     with _progress() as progress:
         for each in names:
             task = progress.add_task(each, total=head or 1)
-            services.rebuild(each, partial(_advance, progress, task))
+            services.runner.rebuild(each, partial(_advance, progress, task))
             progress.update(task, completed=head or 1)
     services.close()
 
@@ -102,7 +102,7 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
 def status() -> None:
     """Show each projection's position, the log head and the lag."""
     services = build(Settings.from_env())
-    for each in services.status():
+    for each in services.runner.status():
         console.print(
             f"{each.name:12} position {each.position:>10}  head {each.head:>10}  lag {each.lag}"
         )

@@ -57,7 +57,7 @@ class Ready(MethodView):
         svc = services()
         answer: dict[str, Any] = {"database": "ok", "redis": "ok", "head": None, "projections": []}
         try:
-            statuses = svc.status()
+            statuses = svc.runner.status()
             answer["head"] = statuses[0].head if statuses else svc.app.head()
             answer["projections"] = [
                 {

@@ -95,7 +95,7 @@ class TimelinePage(Schema):
 
 
 def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(services().secret_key(), salt="timeline-cursor")
+    return URLSafeSerializer(services().secret_key, salt="timeline-cursor")
 
 
 def decode_cursor(cursor: str) -> tuple[str, str]:
@@ -116,7 +116,7 @@ def await_position(wanted: int | None) -> None:
     if wanted is None:
         return
     svc = services()
-    reached = svc.wait_for(PROJECTION, wanted, svc.settings.min_position_wait)
+    reached = svc.runner.wait_for(PROJECTION, wanted, svc.settings.min_position_wait)
     if reached < wanted:
         abort(
             503,
@@ -133,6 +133,8 @@ class Timeline(MethodView):
     @require("read")
     @blp.arguments(TimelineArgs(), location="query", unknown=RAISE)
     @blp.response(200, TimelinePage)
+    @blp.alt_response(400, description="The cursor was altered.")
+    @blp.alt_response(503, description="The projection did not reach min_position in time.")
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
         await_position(args.get("min_position"))

@@ -38,13 +38,18 @@ def main() -> None:
         acknowledged: list[tuple[int, float]] = []
         visible_at: dict[int, float] = {}
         done = threading.Event()
+        errors: list[str] = []
         lock = threading.Lock()
 
         def poll() -> None:
             poller = requests.Session()
             while not done.is_set():
-                ready = poller.get(f"{base}/ready").json()
-                reached = ready["projections"][0]["position"]
+                try:
+                    ready = poller.get(f"{base}/ready", timeout=5).json()
+                    reached = ready["projections"][0]["position"]
+                except (requests.RequestException, KeyError, IndexError, ValueError) as error:
+                    errors.append(repr(error))
+                    continue
                 now = time.perf_counter()
                 with lock:
                     for position, _ in acknowledged:
@@ -80,6 +85,8 @@ def main() -> None:
         done.set()
         watcher.join()
     lags = [visible_at[p] - t for p, t in acknowledged if p in visible_at]
+    if errors:
+        print(f"{len(errors)} failed polls, first: {errors[0]}")
     print(
         f"backend: {args.backend}; {len(acknowledged)} statements "
         f"at {len(acknowledged) / sent_for:.0f}/s"

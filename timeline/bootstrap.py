@@ -9,26 +9,24 @@ catches up whatever a lost trigger missed).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import secrets
-import time
-from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import redis
-from redis.lock import Lock
 
 from timeline.application import TimelineApp
 from timeline.config import Settings
 from timeline.projections import Projection, all_projections
-from timeline.projections.catchup import Status, catch_up, migrate, position, rebuild, status
+from timeline.projections.catchup import migrate
+from timeline.projections.runner import ProjectionRunner
 from timeline.projections.sql import PostgresViews, SQLiteViews, ViewDatabase
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_JOB = "workers.jobs.catch_up"
-PENDING_TTL = 120
 
 
 def event_store_env(settings: Settings, create_table: bool | None = None) -> dict[str, str]:
@@ -103,101 +101,30 @@ class Services:
 
         return Queue(self.settings.queue_name, connection=self.redis)
 
-    # -------------------------------------------------------------- projections
+    @functools.cached_property
+    def runner(self) -> ProjectionRunner:
+        """Triggers, runs and sweeps the projections (Redis is reached only when used)."""
+        return ProjectionRunner(
+            self.app,
+            self.views,
+            self.projections,
+            connection=lambda: self.redis,
+            enqueue=self._enqueue_catch_up,
+            batch_size=self.settings.projection_batch_size,
+            lock_timeout=self.settings.lock_timeout,
+        )
 
-    def trigger(self, names: list[str] | None = None) -> None:
-        """Ask the workers to catch projections up; a burst of calls costs one job each.
-
-        The pending flag is set with NX: while a job is queued and not yet started, further
-        triggers do nothing. The job clears the flag before it reads the log.
-        """
-        for name in names or list(self.projections):
-            if self.redis.set(_pending_key(name), "1", nx=True, ex=PENDING_TTL):
-                self.queue().enqueue(
-                    CATCH_UP_JOB, name, result_ttl=0, failure_ttl=86400, job_timeout=3600
-                )
+    def _enqueue_catch_up(self, name: str) -> None:
+        self.queue().enqueue(CATCH_UP_JOB, name, result_ttl=0, failure_ttl=86400, job_timeout=3600)
 
     def notify_appended(self, position: int) -> None:
         """Best-effort trigger after an append; the append is already durable."""
         try:
-            self.trigger()
+            self.runner.trigger()
         except (redis.RedisError, OSError) as error:
             log.warning("projection trigger failed after position %s: %s", position, error)
 
-    @contextlib.contextmanager
-    def _exclusive(self, name: str, wait: float) -> Iterator[Callable[[], object]]:
-        """Hold the projection's Redis lock; yields a function that renews it."""
-        lock = Lock(
-            self.redis,
-            f"timeline:lock:{name}",
-            timeout=self.settings.lock_timeout,
-            blocking_timeout=wait,
-        )
-        if not lock.acquire():
-            raise TimeoutError(f"projection {name} is locked by another run")
-        try:
-            yield lock.reacquire
-        finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                log.warning("lock of projection %s expired before release", name)
-
-    def run_catch_up(
-        self, name: str, on_batch: Callable[[int], None] | None = None, wait: float | None = None
-    ) -> int:
-        """Catch one projection up under its Redis lock (one run at a time per projection).
-
-        A run killed while holding the lock delays the next one by at most the lock's expiry.
-        """
-        projection = self.projections[name]
-        self.redis.delete(_pending_key(name))
-        wait = self.settings.lock_timeout if wait is None else wait
-        with self._exclusive(name, wait) as renew:
-            return catch_up(
-                self.app,
-                self.views,
-                projection,
-                self.settings.projection_batch_size,
-                _then(renew, on_batch),
-            )
-
-    def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
-        """Rebuild one projection from position 0, holding its lock so workers wait meanwhile."""
-        projection = self.projections[name]
-        with self._exclusive(name, self.settings.lock_timeout) as renew:
-            return rebuild(
-                self.app,
-                self.views,
-                projection,
-                self.settings.projection_batch_size,
-                _then(renew, on_batch),
-            )
-
-    def sweep(self) -> list[str]:
-        """Trigger every projection that lags the log: the safety net for lost triggers."""
-        behind = [s.name for s in self.status() if s.lag > 0]
-        if behind:
-            self.trigger(behind)
-        return behind
-
-    def status(self) -> list[Status]:
-        """Position, head and lag of every projection."""
-        return status(self.app, self.views, list(self.projections.values()))
-
-    def position(self, name: str) -> int:
-        """The log position a projection's reads reflect."""
-        return position(self.views, name)
-
-    def wait_for(self, name: str, wanted: int, timeout: float) -> int:
-        """Wait (briefly) until a projection has reached a position; returns where it is."""
-        deadline = time.monotonic() + timeout
-        reached = self.position(name)
-        while reached < wanted and time.monotonic() < deadline:
-            time.sleep(0.05)
-            reached = self.position(name)
-        return reached
-
+    @functools.cached_property
     def secret_key(self) -> str:
         """The key that signs pagination cursors: configured, or made once per data directory."""
         if self.settings.secret_key:
@@ -221,21 +148,6 @@ class Services:
         self.app.close()
         if self._redis is not None:
             self._redis.close()
-
-
-def _then(
-    renew: Callable[[], object], on_batch: Callable[[int], None] | None
-) -> Callable[[int], None]:
-    def after_batch(position: int) -> None:
-        renew()
-        if on_batch is not None:
-            on_batch(position)
-
-    return after_batch
-
-
-def _pending_key(name: str) -> str:
-    return f"timeline:pending:{name}"
 
 
 def build(settings: Settings, *, create_tables: bool | None = None) -> Services:

@@ -27,4 +27,4 @@ def use_services(prepared: Services | None) -> None:
 
 def catch_up(name: str) -> int:
     """Bring one projection up to the head of the log; raises so RQ records failures."""
-    return services().run_catch_up(name)
+    return services().runner.run(name)

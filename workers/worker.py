@@ -30,7 +30,7 @@ class Sweeper(threading.Thread):
         """Sweep until stopped; errors are logged and the next round tries again."""
         while not self.stopped.wait(self.interval):
             try:
-                self.services.sweep()
+                self.services.runner.sweep()
             except Exception as error:  # Redis or the database may be briefly away
                 log.warning("sweep failed: %s", error)
 
@@ -38,7 +38,7 @@ class Sweeper(threading.Thread):
 def run_worker(services: Services, *, burst: bool = False, with_scheduler: bool = True) -> None:
     """Run jobs in this process (no fork per job: the services and connections are reused)."""
     jobs.use_services(services)
-    services.sweep()
+    services.runner.sweep()
     sweeper = Sweeper(services, services.settings.sweep_interval)
     if not burst:
         sweeper.start()

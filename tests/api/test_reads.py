@@ -19,7 +19,7 @@ def load(services: Services, incidents: int = 3, statements: int = 2) -> None:
             for _ in range(incidents)
         ]
     )
-    services.run_catch_up("timeline")
+    services.runner.run("timeline")
 
 
 def test_timeline_pages_with_a_cursor_until_the_end(
@@ -94,7 +94,7 @@ def test_min_position_waits_then_answers_503(client: FlaskClient, services: Serv
 def test_timeline_as_of_shows_the_past(client: FlaskClient, services: Services) -> None:
     first = services.app.report_incident(an_incident())
     services.app.report_incident(an_incident())
-    services.run_catch_up("timeline")
+    services.runner.run("timeline")
     as_of = first.recorded_at.isoformat()
     page = client.get("/api/v1/timeline", query_string={"as_of": as_of}).json
     assert [i["id"] for i in page["items"]] == [first.incident_id]

@@ -76,17 +76,19 @@ def test_a_worker_killed_mid_catch_up_ends_equal_to_a_rebuild(
         env = env_for(settings)
         worker = start(["worker"], env, tmp_path / "worker1.log")
         reached = wait_until(
-            lambda: 0 < services.position("timeline") < head and True,
+            lambda: 0 < services.runner.position("timeline") < head and True,
             60,
             "the worker to start catching up",
         )
         stop(worker, signal.SIGKILL)
-        killed_at = services.position("timeline")
+        killed_at = services.runner.position("timeline")
         assert reached and 0 < killed_at < head, "the kill must land mid catch-up"
 
         survivor = start(["worker"], env, tmp_path / "worker2.log")
         try:
-            wait_until(lambda: services.position("timeline") == head, 120, "the catch-up to finish")
+            wait_until(
+                lambda: services.runner.position("timeline") == head, 120, "the catch-up to finish"
+            )
         finally:
             stop(survivor)
 

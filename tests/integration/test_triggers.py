@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 import pytest
@@ -33,7 +34,7 @@ def test_a_burst_of_appends_costs_one_job(services: Services) -> None:
 def test_the_worker_drains_the_queue_and_the_projection_catches_up(services: Services) -> None:
     services.app.apply_batch([an_incident() for _ in range(120)])
     run_worker(services, burst=True, with_scheduler=False)
-    assert services.position("timeline") == services.app.head() == 120
+    assert services.runner.position("timeline") == services.app.head() == 120
     assert queued(services) == 0
     # an append after the job cleared its flag triggers a new job
     services.app.report_incident(an_incident())
@@ -50,11 +51,11 @@ def test_writes_succeed_when_redis_is_down(settings: Settings) -> None:
 
 
 def test_the_sweep_triggers_only_lagging_projections(services: Services) -> None:
-    assert services.sweep() == []
+    assert services.runner.sweep() == []
     services.redis.flushdb()  # as if the append's trigger was lost
     services.app.report_incident(an_incident())
     services.redis.flushdb()
-    assert services.sweep() == ["timeline"]
+    assert services.runner.sweep() == ["timeline"]
     assert queued(services) == 1
 
 
@@ -64,8 +65,42 @@ def test_one_catch_up_at_a_time(services: Services) -> None:
     assert lock.acquire(blocking=False)
     try:
         with pytest.raises(TimeoutError):
-            services.run_catch_up("timeline", wait=0.3)
-        assert services.position("timeline") == 0
+            services.runner.run("timeline", wait=0.3)
+        assert services.runner.position("timeline") == 0
     finally:
         lock.release()
-    assert services.run_catch_up("timeline") == 1
+    assert services.runner.run("timeline") == 1
+
+
+def test_appends_while_a_job_runs_enqueue_nothing_and_are_not_left_behind(
+    services: Services,
+) -> None:
+    incident = UUID(services.app.report_incident(an_incident()).incident_id)
+    assert queued(services) == 1  # the report claimed the flag and enqueued the job
+    appended = 0
+
+    def append_during_batches(position: int) -> None:
+        nonlocal appended
+        if appended < 30:  # each batch of the running job sees new appends arrive
+            for _ in range(10):
+                services.app.record_statement(incident, a_statement())
+            appended += 10
+
+    services.runner.run("timeline", on_batch=append_during_batches)
+    assert appended == 30
+    assert services.runner.position("timeline") == services.app.head() == 31
+    assert queued(services) == 1  # still only the job that was enqueued first
+
+
+def test_a_dead_jobs_flag_expires_and_the_sweep_recovers(settings: Settings) -> None:
+    services = build(settings.with_changes(lock_timeout=1.0))
+    try:
+        services.app.report_incident(an_incident())  # claims the flag; its job never runs
+        Queue(settings.queue_name, connection=services.redis).empty()
+        services.app.report_incident(an_incident())
+        assert queued(services) == 0  # the flag still says a job is coming
+        time.sleep(1.5)
+        assert services.runner.sweep() == ["timeline"]
+        assert queued(services) == 1
+    finally:
+        services.close()
