@@ -120,6 +120,7 @@ def settings(
         secret_key="test-secret",
         projection_batch_size=50,
         min_position_wait=1.0,
+        job_linger=0.0,
         queue_name=f"timeline-{uuid.uuid4().hex[:8]}",
         **database,
     )

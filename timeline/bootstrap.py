@@ -112,6 +112,7 @@ class Services:
             enqueue=self._enqueue_catch_up,
             batch_size=self.settings.projection_batch_size,
             lock_timeout=self.settings.lock_timeout,
+            linger=self.settings.job_linger,
         )
 
     def _enqueue_catch_up(self, name: str) -> None:

@@ -90,6 +90,7 @@ class Settings:
     min_position_wait: float = 5.0
     sweep_interval: float = 5.0
     lock_timeout: float = 30.0
+    job_linger: float = 0.25
     create_tables: bool = True
     queue_name: str = "timeline"
 
@@ -128,6 +129,7 @@ class Settings:
             min_position_wait=number("MIN_POSITION_WAIT", defaults.min_position_wait, float),
             sweep_interval=number("SWEEP_INTERVAL", defaults.sweep_interval, float),
             lock_timeout=number("LOCK_TIMEOUT", defaults.lock_timeout, float),
+            job_linger=number("JOB_LINGER", defaults.job_linger, float),
             create_tables=_bool(get("CREATE_TABLES") or "yes"),
             queue_name=get("QUEUE") or defaults.queue_name,
         )

@@ -26,6 +26,9 @@ from timeline.projections.sql import ViewDatabase
 
 log = logging.getLogger(__name__)
 
+# A job stops lingering after this long, so one job never runs for ever under steady load.
+MAX_JOB_SECONDS = 60.0
+
 
 class ProjectionRunner:
     """Triggers, runs, rebuilds and sweeps the projections of one deployment."""
@@ -39,6 +42,7 @@ class ProjectionRunner:
         enqueue: Callable[[str], None],
         batch_size: int = 1000,
         lock_timeout: float = 30.0,
+        linger: float = 0.0,
     ) -> None:
         self.app = app
         self.views = views
@@ -47,6 +51,7 @@ class ProjectionRunner:
         self._enqueue = enqueue
         self.batch_size = batch_size
         self.lock_timeout = lock_timeout
+        self.linger = linger
 
     def trigger(self, names: list[str] | None = None) -> int:
         """Make sure a job will catch these projections up; returns how many jobs it enqueued."""
@@ -64,23 +69,47 @@ class ProjectionRunner:
     def run(
         self, name: str, on_batch: Callable[[int], None] | None = None, wait: float | None = None
     ) -> int:
-        """The job: catch one projection up, and keep at it while appends keep arriving."""
+        """The job: catch one projection up, and keep at it while appends keep arriving.
+
+        Once drained it lingers (``linger`` seconds, polling the log head) before letting go of
+        the flag: under a steady stream of appends one job then serves many of them, instead of
+        each job's fixed cost (dequeue, lock, bookkeeping) being paid for a handful of events.
+        """
         projection = self.projections[name]
         connection = self._redis()
         applied = 0
         with self._exclusive(name, self.lock_timeout if wait is None else wait, on_batch) as renew:
+            started = renewed = time.monotonic()
 
             def after_batch(reached: int) -> None:
-                connection.expire(_pending_key(name), max(int(self.lock_timeout), 1))
-                renew(reached)
+                nonlocal renewed
+                if time.monotonic() - renewed > self.lock_timeout / 3:
+                    connection.expire(_pending_key(name), max(int(self.lock_timeout), 1))
+                    renewed = time.monotonic()
+                    renew(reached)
+                elif on_batch is not None:
+                    on_batch(reached)
 
             while True:
                 applied += catch_up(self.app, self.views, projection, self.batch_size, after_batch)
+                lingering = time.monotonic() - started < MAX_JOB_SECONDS
+                if lingering and self._more_within(self.linger, name):
+                    continue
                 connection.delete(_pending_key(name))
                 if head_position(self.app) <= position(self.views, name):
                     return applied  # drained; a later append will claim the flag itself
                 if not self._claim(name):
                     return applied  # a later append claimed it and enqueued the next job
+
+    def _more_within(self, seconds: float, name: str) -> bool:
+        """Whether new events reach the log within ``seconds`` (polled every 10 ms)."""
+        deadline = time.monotonic() + seconds
+        reached = position(self.views, name)
+        while time.monotonic() < deadline:
+            if head_position(self.app) > reached:
+                return True
+            time.sleep(0.01)
+        return False
 
     def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
         """Rebuild one projection from position 0, holding its lock so workers wait meanwhile."""
