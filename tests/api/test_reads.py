@@ -10,6 +10,7 @@ from api import create_app
 from tests.conftest import READ_KEY
 from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services
+from timeline.projections.timeline import TimelineProjection
 
 
 def load(services: Services, incidents: int = 3, statements: int = 2) -> None:
@@ -133,7 +134,13 @@ def test_health_and_readiness_report_lag(client: FlaskClient, services: Services
     ready = client.get("/api/v1/ready").json
     assert ready["ready"] and ready["redis"] == "ok" and ready["database"] == "ok"
     assert ready["projections"] == [
-        {"name": "timeline", "version": 1, "position": 0, "head": 1, "lag": 1}
+        {
+            "name": "timeline",
+            "version": TimelineProjection.version,
+            "position": 0,
+            "head": 1,
+            "lag": 1,
+        }
     ]
 
 

@@ -103,20 +103,25 @@ class TimelineProjection:
     """Keeps `timeline_items` in step with the log."""
 
     name = "timeline"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("timeline_items",)
 
     def create_tables(self, cursor: Cursor) -> None:
         """Create the table and the indexes its queries use."""
-        real = "DOUBLE PRECISION" if cursor.dialect == "postgres" else "REAL"
+        postgres = cursor.dialect == "postgres"
+        real = "DOUBLE PRECISION" if postgres else "REAL"
+        # Keys compare as bytes on both backends (SQLite's default); a PostgreSQL database
+        # with a linguistic collation would otherwise order ids and times differently.
+        key = 'TEXT COLLATE "C"' if postgres else "TEXT"
         cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS timeline_items (
-                item_id TEXT NOT NULL, sys_from_pos BIGINT NOT NULL, sys_from TEXT NOT NULL,
-                sys_to_pos BIGINT, sys_to TEXT, item_type TEXT NOT NULL, incident_id TEXT NOT NULL,
+                item_id {key} NOT NULL, sys_from_pos BIGINT NOT NULL, sys_from {key} NOT NULL,
+                sys_to_pos BIGINT, sys_to {key}, item_type TEXT NOT NULL,
+                incident_id {key} NOT NULL,
                 kind TEXT NOT NULL, title TEXT NOT NULL, occurred_start TEXT NOT NULL,
                 occurred_end TEXT, occurred_precision TEXT, location TEXT, country TEXT,
                 lat {real}, lon {real}, actors TEXT NOT NULL, tags TEXT NOT NULL,
-                at TEXT NOT NULL, recorded_at TEXT NOT NULL,
+                at {key} NOT NULL, recorded_at TEXT NOT NULL,
                 source_name TEXT, source_side TEXT, source_type TEXT, stance TEXT,
                 responds_to TEXT, text TEXT, stated_at TEXT, figures TEXT, citations TEXT)"""
         )
