@@ -99,6 +99,36 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
 
 
 @main.command()
+def verify() -> None:
+    """Recompute the ledger's hash chain from the stored events; exit 1 at the first bad one.
+
+    Detects an event whose stored content was edited, deleted or inserted after it was chained.
+    """
+    from timeline.ledger import verify as verify_chain
+    from timeline.projections.ledger import stored_links
+
+    services = build(Settings.from_env())
+    head = services.app.head()
+    with _progress() as progress:
+        task = progress.add_task("verify", total=head or 1)
+        verdict = verify_chain(
+            services.app, stored_links(services.views), partial(_advance, progress, task)
+        )
+        progress.update(task, completed=head or 1)
+    services.close()
+    if not verdict.ok:
+        console.print(
+            f"[red]ledger mismatch at position {verdict.first_bad_position}[/red]: "
+            f"{verdict.reason} ({verdict.checked} events verified before it)"
+        )
+        raise SystemExit(1)
+    console.print(
+        f"[green]ledger ok[/green]: {verdict.checked} events verified"
+        + (f", {verdict.unchained} newer events not yet chained" if verdict.unchained else "")
+    )
+
+
+@main.command()
 def status() -> None:
     """Show each projection's position, the log head and the lag."""
     services = build(Settings.from_env())

@@ -128,20 +128,33 @@ def test_events_follow_the_log_by_position(client: FlaskClient, services: Servic
     assert client.get("/api/v1/events?limit=5000").status_code == 422
 
 
+def test_ledger_head_follows_the_chain(client: FlaskClient, services: Services) -> None:
+    assert client.get("/api/v1/ledger").json == {
+        "position": 0,
+        "hash": None,
+        "log_head": 0,
+        "algorithm": "sha256-chain-v1",
+    }
+    load(services, incidents=1, statements=1)
+    services.runner.run("ledger")
+    body = client.get("/api/v1/ledger").json
+    assert body["position"] == body["log_head"] == 2
+    assert len(body["hash"]) == 64
+
+
 def test_health_and_readiness_report_lag(client: FlaskClient, services: Services) -> None:
     assert client.get("/api/v1/health").json == {"status": "ok"}
     services.app.report_incident(an_incident())
     ready = client.get("/api/v1/ready").json
     assert ready["ready"] and ready["redis"] == "ok" and ready["database"] == "ok"
-    assert ready["projections"] == [
-        {
-            "name": "timeline",
-            "version": TimelineProjection.version,
-            "position": 0,
-            "head": 1,
-            "lag": 1,
-        }
-    ]
+    assert ready["projections"][0] == {
+        "name": "timeline",
+        "version": TimelineProjection.version,
+        "position": 0,
+        "head": 1,
+        "lag": 1,
+    }
+    assert [p["name"] for p in ready["projections"]] == list(services.projections)
 
 
 def test_openapi_document_lists_the_contract(client: FlaskClient) -> None:

@@ -1,0 +1,50 @@
+"""HTTP shape of the tamper-evident ledger: the head of the hash chain."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from api.auth import require
+from api.services import services
+from timeline.projections.ledger import head
+
+blp = Blueprint(
+    "ledger",
+    __name__,
+    url_prefix="/api/v1/ledger",
+    description="Tamper evidence: a SHA-256 hash chain over the event log.",
+)
+
+
+class LedgerHead(Schema):
+    """The newest link of the chain, and how far the log has grown beyond it."""
+
+    position = fields.Integer(metadata={"description": "Last chained log position (0: empty)."})
+    hash = fields.String(allow_none=True, metadata={"description": "Hex SHA-256 at that position."})
+    log_head = fields.Integer(metadata={"description": "Newest position in the log."})
+    algorithm = fields.String()
+
+
+@blp.route("")
+class Ledger(MethodView):
+    """The ledger."""
+
+    @require("read")
+    @blp.response(200, LedgerHead)
+    def get(self) -> dict[str, Any]:
+        """The chain's head: publish or archive it; `timeline verify` checks the log against it.
+
+        hash[n] = sha256(hash[n-1] || canonical JSON of event n), from 32 zero bytes.
+        """
+        svc = services()
+        newest = head(svc.views)
+        return {
+            "position": newest[0] if newest else 0,
+            "hash": newest[1] if newest else None,
+            "log_head": svc.app.head(),
+            "algorithm": "sha256-chain-v1",
+        }

@@ -1,0 +1,115 @@
+"""The tamper-evident ledger on real databases: editing a stored event row is detected."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from uuid import UUID
+
+import psycopg
+import pytest
+
+from tests.e2e.test_faults import env_for
+from tests.factories import a_statement, an_incident
+from timeline.bootstrap import Services
+from timeline.ledger import GENESIS, chain, link, verify
+from timeline.log import read_log
+from timeline.projections.ledger import head, stored_links
+
+
+def chained(services: Services) -> None:
+    app = services.app
+    for _ in range(3):
+        written = app.report_incident(an_incident(), statements=[a_statement(), a_statement()])
+    app.amend_incident(UUID(written.incident_id), {"title": "Amended"}, "precision")
+    services.runner.run("ledger")
+
+
+def tamper(services: Services, position: int, old: bytes, new: bytes) -> None:
+    """Edit one stored event in place, as someone with database access could."""
+    settings = services.settings
+    if settings.postgres is None:
+        import sqlite3
+
+        with sqlite3.connect(settings.events_path) as connection:
+            (state,) = connection.execute(
+                "SELECT state FROM stored_events WHERE rowid = ?", (position,)
+            ).fetchone()
+            assert old in state
+            connection.execute(
+                "UPDATE stored_events SET state = ? WHERE rowid = ?",
+                (state.replace(old, new), position),
+            )
+        return
+    table = f"{settings.database_schema}.{services.app.recorder.events_table_name}"
+    with psycopg.connect(settings.postgres.conninfo(), autocommit=True) as connection:
+        (state,) = connection.execute(
+            f"SELECT state FROM {table} WHERE notification_id = %s", (position,)
+        ).fetchone()
+        assert old in bytes(state)
+        connection.execute(
+            f"UPDATE {table} SET state = %s WHERE notification_id = %s",
+            (bytes(state).replace(old, new), position),
+        )
+
+
+def test_links_chain_from_genesis(services: Services) -> None:
+    chained(services)
+    entries = read_log(services.app, 0, 100)
+    expected = GENESIS
+    for entry in entries:
+        expected = link(expected, entry)
+    assert head(services.views) == (entries[-1].position, expected.hex())
+    assert [p for p, _ in chain(services.app)] == [e.position for e in entries]
+
+
+def test_an_untouched_log_verifies(services: Services) -> None:
+    chained(services)
+    verdict = verify(services.app, stored_links(services.views))
+    assert verdict.ok and verdict.checked == services.app.head() and verdict.unchained == 0
+    services.app.report_incident(an_incident())
+    assert verify(services.app, stored_links(services.views)).unchained == 1
+
+
+def test_an_edited_event_is_named_by_position(services: Services) -> None:
+    chained(services)
+    tamper(services, 5, b'"value":600', b'"value":60')  # a statement's claimed figure
+    verdict = verify(services.app, stored_links(services.views))
+    assert not verdict.ok
+    assert verdict.first_bad_position == 5
+    assert verdict.checked == 4
+
+
+def test_timeline_verify_exits_non_zero_naming_the_position(services: Services) -> None:
+    chained(services)
+    ok = subprocess.run(
+        [sys.executable, "-m", "cli", "verify"],
+        env=env_for(services.settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert "ledger ok" in ok.stderr
+    tamper(services, 4, b"Missile strike", b"Missile strikes")  # the second incident's report
+    bad = subprocess.run(
+        [sys.executable, "-m", "cli", "verify"],
+        env=env_for(services.settings),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bad.returncode == 1
+    assert "ledger mismatch at position 4" in bad.stderr
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=False)
+def test_a_deleted_event_is_named(services: Services, backend: str) -> None:
+    import sqlite3
+
+    chained(services)
+    with sqlite3.connect(services.settings.events_path) as connection:
+        connection.execute("DELETE FROM stored_events WHERE rowid = 4")
+    verdict = verify(services.app, stored_links(services.views))
+    assert verdict.first_bad_position == 4
+    assert "missing" in (verdict.reason or "")
