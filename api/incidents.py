@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from flask_smorest import Blueprint, abort
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require
+from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
 from timeline.domain.values import KINDS, PRECISIONS
+from timeline.projections.catchup import read_position
+from timeline.projections.history import incident_history
+
+HISTORY = "history"
 
 blp = Blueprint(
     "incidents",
@@ -181,3 +187,105 @@ class IncidentResource(MethodView):
             "recorded_at": written.recorded_at,
             "changes": written.changes,
         }
+
+
+class DiffArgs(Schema):
+    """The two moments to compare, and which clock they are on."""
+
+    start = Timestamp(data_key="from", required=True)
+    end = Timestamp(data_key="to", metadata={"description": "Defaults to now."})
+    clock = fields.String(load_default="recorded", validate=validate.OneOf(("recorded", "stated")))
+
+    @validates_schema
+    def check_order(self, data: dict[str, Any], **_: Any) -> None:
+        """``from`` must not be after ``to``."""
+        if data.get("end") and data["start"] > data["end"]:
+            raise ValidationError("'from' must not be after 'to'.", "from")
+
+
+class FigureRange(Schema):
+    """The spread of one figure across the statements that gave it."""
+
+    low = fields.Raw(metadata={"type": "number"})
+    high = fields.Raw(metadata={"type": "number"})
+    statements = fields.Integer()
+
+
+class FigureChange(Schema):
+    """A figure whose range changed between the two moments."""
+
+    metric = fields.String()
+    subject = fields.String(allow_none=True)
+    start = fields.Nested(FigureRange, data_key="from", attribute="from", allow_none=True)
+    end = fields.Nested(FigureRange, data_key="to", attribute="to", allow_none=True)
+
+
+class IncidentDiff(Schema):
+    """What changed between two moments."""
+
+    id = fields.String()
+    from_version = fields.Integer(metadata={"description": "0: not yet known at 'from'."})
+    to_version = fields.Integer()
+    statements_added = fields.List(fields.Nested(StatementOut))
+    statements_withdrawn = fields.List(fields.Nested(StatementOut))
+    fields_amended = fields.Dict(metadata={"description": "field → {from, to}"})
+    figures_changed = fields.List(fields.Nested(FigureChange))
+
+
+class HistoryArgs(Schema):
+    """Read-your-writes for the history."""
+
+    min_position = MinPosition()
+
+
+class Version(Schema):
+    """One version of an incident: the event that made it."""
+
+    version = fields.Integer()
+    position = fields.Integer()
+    recorded_at = StoredTimestamp()
+    type = fields.String()
+    summary = fields.String()
+
+
+class History(Schema):
+    """Every version of an incident, oldest first."""
+
+    id = fields.String()
+    items = fields.List(fields.Nested(Version))
+    position = fields.Integer(metadata={"description": "The log position this reflects."})
+
+
+@blp.route("/<uuid:incident_id>/diff")
+class Diff(MethodView):
+    """Changes between two moments."""
+
+    @require("read")
+    @blp.arguments(DiffArgs(), location="query", unknown=RAISE)
+    @blp.response(200, IncidentDiff)
+    @blp.alt_response(404, description="No such incident, or not yet known at 'to'.")
+    def get(self, args: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+        """Statements added and withdrawn, fields amended and figure ranges changed."""
+        end = args.get("end") or datetime.now(UTC)
+        return services().app.diff_incident(incident_id, args["start"], end, args["clock"])
+
+
+@blp.route("/<uuid:incident_id>/history")
+class IncidentHistory(MethodView):
+    """Versions of one incident."""
+
+    @require("read")
+    @blp.arguments(HistoryArgs(), location="query", unknown=RAISE)
+    @blp.response(200, History)
+    @blp.alt_response(404, description="No such incident.")
+    def get(self, args: dict[str, Any], incident_id: UUID) -> Any:
+        """Every version: log position, when recorded, event type and a one-line summary."""
+        svc = services()
+        await_position(HISTORY, args.get("min_position"))
+        if not svc.app.exists(incident_id):
+            abort(404, message=f"No incident {incident_id}.")
+        with svc.views.snapshot() as cursor:
+            position = read_position(cursor, HISTORY)
+            items = incident_history(cursor, str(incident_id))
+        body = History().dump({"id": str(incident_id), "items": items, "position": position})
+        return with_position(body, position)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import make_response
 from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from itsdangerous import BadSignature, URLSafeSerializer
@@ -12,6 +11,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from webargs.fields import DelimitedList
 
 from api.auth import require
+from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
 from api.incidents import IncidentSummary
 from api.services import services
@@ -50,10 +50,7 @@ class TimelineArgs(Schema):
     as_of = Timestamp(metadata={"description": "The timeline as it was known at this time."})
     cursor = fields.String(validate=validate.Length(max=500))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
-    min_position = fields.Integer(
-        validate=validate.Range(min=0),
-        metadata={"description": "Wait briefly until the projection has reached this position."},
-    )
+    min_position = MinPosition()
 
     @validates_schema
     def check_ranges(self, data: dict[str, Any], **_: Any) -> None:
@@ -111,21 +108,6 @@ def decode_cursor(cursor: str) -> tuple[str, str]:
     return str(at), str(item_id)
 
 
-def await_position(wanted: int | None) -> None:
-    """Wait briefly for the projection to reach ``wanted``; 503 if it does not in time."""
-    if wanted is None:
-        return
-    svc = services()
-    reached = svc.runner.wait_for(PROJECTION, wanted, svc.settings.min_position_wait)
-    if reached < wanted:
-        abort(
-            503,
-            message=f"The {PROJECTION} projection is at position {reached}, behind the requested "
-            f"min_position {wanted}; retry shortly.",
-            headers={"Retry-After": "1"},
-        )
-
-
 @blp.route("")
 class Timeline(MethodView):
     """The timeline."""
@@ -137,7 +119,7 @@ class Timeline(MethodView):
     @blp.alt_response(503, description="The projection did not reach min_position in time.")
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
-        await_position(args.get("min_position"))
+        await_position(PROJECTION, args.get("min_position"))
         where = TimelineFilter(
             start=timestamp(args["start"], "from") if args.get("start") else None,
             end=timestamp(args["end"], "to") if args.get("end") else None,
@@ -163,6 +145,4 @@ class Timeline(MethodView):
         page = TimelinePage().dump(
             {"items": items, "next_cursor": next_cursor, "position": position}
         )
-        response = make_response(page)
-        response.headers["X-Projection-Position"] = str(position)
-        return response
+        return with_position(page, position)

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
 
+from timeline.diff import incident_diff
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
 from timeline.log import LogEntry, head_position, read_log
 
@@ -227,6 +228,19 @@ class TimelineApp(Application[UUID]):
                     "as_of",
                 )
         return view
+
+    def diff_incident(
+        self, incident_id: UUID, start: datetime, end: datetime, clock: Clock = "recorded"
+    ) -> dict[str, Any]:
+        """What changed in the incident between ``start`` and ``end`` (see timeline.diff)."""
+        if start > end:
+            raise InvalidValue("'from' must not be after 'to'.", "from")
+        after = self.get_incident(incident_id, end, clock)
+        try:
+            before: dict[str, Any] | None = self.get_incident(incident_id, start, clock)
+        except IncidentNotFound:
+            before = None  # not yet known then: everything it has by `end` is new
+        return incident_diff(before, after)
 
     def read_events(self, after: int, limit: int) -> list[LogEntry]:
         """The raw log after a position, for consumers that follow it."""

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+from uuid import UUID
+
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
 from tests.conftest import READ_KEY
-from tests.factories import a_statement, an_incident
+from tests.factories import T0, a_statement, an_incident
 from timeline.bootstrap import Services
 from timeline.projections.timeline import TimelineProjection
 
@@ -195,3 +198,84 @@ def test_unknown_routes_and_methods_are_json(client: FlaskClient, app: Flask) ->
     assert missing.status_code == 404 and missing.json["code"] == 404
     wrong = client.delete("/api/v1/timeline")
     assert wrong.status_code == 405 and wrong.json["code"] == 405
+
+
+def test_history_lists_every_version_with_its_position(
+    client: FlaskClient, services: Services
+) -> None:
+    written = services.app.report_incident(an_incident(), statements=[a_statement()])
+    incident_id = UUID(written.incident_id)
+    amended = services.app.amend_incident(incident_id, {"title": "Strike"}, "shorter")
+    services.runner.run("history")
+    body = client.get(f"/api/v1/incidents/{incident_id}/history").json
+    assert [(v["version"], v["position"], v["type"]) for v in body["items"]] == [
+        (1, 1, "IncidentReported"),
+        (2, 2, "StatementRecorded"),
+        (3, 3, "IncidentAmended"),
+    ]
+    assert body["items"][1]["summary"] == (
+        "Russian Ministry of Defence (RU) claim: killed at least 600"
+    )
+    assert body["items"][2]["summary"] == "Amended title: shorter"
+    assert body["position"] == amended.position
+    missing = client.get("/api/v1/incidents/1b4e28ba-2fa1-11d2-883f-0016d3cca427/history")
+    assert missing.status_code == 404
+
+
+def test_diff_between_two_times_on_either_clock(client: FlaskClient, services: Services) -> None:
+    claim = a_statement(stated_at=T0 + timedelta(hours=1))
+    written = services.app.report_incident(an_incident(), statements=[claim])
+    incident_id = UUID(written.incident_id)
+    denial = a_statement(
+        stance="denial",
+        responds_to=written.statements[0]["id"],
+        stated_at=T0 + timedelta(hours=5),
+        figures=[{"metric": "killed", "value": 0, "subject": "UA"}],
+    )
+    later = services.app.record_statement(incident_id, denial)
+    url = f"/api/v1/incidents/{incident_id}/diff"
+
+    recorded = client.get(
+        url,
+        query_string={"from": written.recorded_at.isoformat(), "to": later.recorded_at.isoformat()},
+    ).json
+    assert [s["stance"] for s in recorded["statements_added"]] == ["denial"]
+    assert recorded["figures_changed"] == [
+        {
+            "metric": "killed",
+            "subject": "UA",
+            "from": {"low": 600, "high": 600, "statements": 1},
+            "to": {"low": 0, "high": 600, "statements": 2},
+        }
+    ]
+    stated = client.get(
+        url,
+        query_string={
+            "from": (T0 + timedelta(hours=2)).isoformat(),
+            "to": (T0 + timedelta(hours=6)).isoformat(),
+            "clock": "stated",
+        },
+    ).json
+    assert [s["stance"] for s in stated["statements_added"]] == ["denial"]
+    from_nothing = client.get(url, query_string={"from": "2000-01-01T00:00:00Z"}).json
+    assert from_nothing["from_version"] == 0 and len(from_nothing["statements_added"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("query", "status", "field"),
+    [
+        ({"from": "2023-02-01T00:00:00Z", "to": "2023-01-01T00:00:00Z"}, 422, "from"),
+        ({"from": "2023-02-01T00:00:00"}, 422, "from"),
+        ({"to": "2023-02-01T00:00:00Z"}, 422, "from"),
+        ({"from": "yesterday"}, 422, "from"),
+        ({"from": "2000-01-01T00:00:00Z", "to": "2000-01-02T00:00:00Z"}, 404, None),
+    ],
+)
+def test_bad_diff_queries(
+    client: FlaskClient, services: Services, query: dict[str, str], status: int, field: str | None
+) -> None:
+    written = services.app.report_incident(an_incident())
+    response = client.get(f"/api/v1/incidents/{written.incident_id}/diff", query_string=query)
+    assert response.status_code == status, response.json
+    if field:
+        assert field in response.json["errors"]["query"]

@@ -1,13 +1,14 @@
 """Read models built from the log by background workers, and the machinery they share."""
 
 from timeline.projections.catchup import Projection
+from timeline.projections.history import HistoryProjection
 from timeline.projections.ledger import LedgerProjection
 from timeline.projections.timeline import TimelineProjection
 
 
 def all_projections() -> dict[str, Projection]:
     """Every projection the service maintains, by name."""
-    projections: list[Projection] = [TimelineProjection(), LedgerProjection()]
+    projections: list[Projection] = [TimelineProjection(), HistoryProjection(), LedgerProjection()]
     return {p.name: p for p in projections}
 
 
