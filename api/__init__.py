@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from flask import Flask
 
-from api import batch, errors, events, health, incidents, ledger, statements, timeline
+from api import (
+    batch,
+    claims,
+    errors,
+    events,
+    health,
+    incidents,
+    ledger,
+    statements,
+    timeline,
+)
 from api.auth import BEARER
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 
-BLUEPRINTS = (incidents, statements, batch, timeline, events, ledger, health)
+BLUEPRINTS = (incidents, statements, batch, timeline, claims, events, ledger, health)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

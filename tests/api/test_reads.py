@@ -279,3 +279,22 @@ def test_bad_diff_queries(
     assert response.status_code == status, response.json
     if field:
         assert field in response.json["errors"]["query"]
+
+
+def test_claims_endpoint_with_filters_and_as_of(client: FlaskClient, services: Services) -> None:
+    written = services.app.report_incident(an_incident(), statements=[a_statement()])
+    services.runner.run("claims")
+    page = client.get("/api/v1/claims", query_string={"incident": written.incident_id}).json
+    assert page["position"] == 2
+    assert page["items"][0]["figures"][0]["qualifier"] == "at_least"
+    early = client.get("/api/v1/claims", query_string={"as_of": "2000-01-01T00:00:00Z"}).json
+    assert early["items"] == []
+    for query in (
+        {"metric": "Killed People"},
+        {"as_of": "2023-01-01T00:00:00"},
+        {"incident": "nope"},
+        {"colour": "red"},
+    ):
+        bad = client.get("/api/v1/claims", query_string=query)
+        assert bad.status_code == 422, query
+        assert set(bad.json["errors"]["query"]) == set(query)

@@ -1,6 +1,7 @@
 """Read models built from the log by background workers, and the machinery they share."""
 
 from timeline.projections.catchup import Projection
+from timeline.projections.claims import ClaimsProjection
 from timeline.projections.history import HistoryProjection
 from timeline.projections.ledger import LedgerProjection
 from timeline.projections.timeline import TimelineProjection
@@ -8,7 +9,12 @@ from timeline.projections.timeline import TimelineProjection
 
 def all_projections() -> dict[str, Projection]:
     """Every projection the service maintains, by name."""
-    projections: list[Projection] = [TimelineProjection(), HistoryProjection(), LedgerProjection()]
+    projections: list[Projection] = [
+        TimelineProjection(),
+        HistoryProjection(),
+        ClaimsProjection(),
+        LedgerProjection(),
+    ]
     return {p.name: p for p in projections}
 
 

@@ -1,0 +1,113 @@
+"""HTTP shape of contested figures: who claimed which number, who disputed it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, fields, validate
+
+from api.auth import require
+from api.consistency import MinPosition, await_position, with_position
+from api.fields import StoredTimestamp, Timestamp
+from api.services import services
+from api.statements import SourceSchema
+from timeline.domain.values import COMMON_METRICS, timestamp
+from timeline.projections.catchup import read_position
+from timeline.projections.claims import ClaimsFilter, query_claims
+
+PROJECTION = "claims"
+
+blp = Blueprint(
+    "claims",
+    __name__,
+    url_prefix="/api/v1/claims",
+    description="Contested figures, built by the `claims` projection.",
+)
+
+
+class ClaimsArgs(Schema):
+    """Which figures, and as known when."""
+
+    incident = fields.UUID()
+    metric = fields.String(
+        validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="Must be a snake_case metric."),
+        metadata={"description": f"e.g. {', '.join(COMMON_METRICS)}"},
+    )
+    subject = fields.String(validate=validate.Length(1, 32))
+    as_of = Timestamp()
+    min_position = MinPosition()
+
+
+class ClaimedFigure(Schema):
+    """One figure one source gave."""
+
+    statement_id = fields.String()
+    source = fields.Nested(SourceSchema)
+    stance = fields.String()
+    qualifier = fields.String()
+    value = fields.Raw(metadata={"type": "number"})
+    low = fields.Raw(allow_none=True, metadata={"type": "number"})
+    high = fields.Raw(allow_none=True, metadata={"type": "number"})
+    stated_at = StoredTimestamp()
+    superseded = fields.Boolean(metadata={"description": "Corrected or retracted by its source."})
+
+
+class Dispute(Schema):
+    """A denial answering one of the group's statements."""
+
+    statement_id = fields.String()
+    source = fields.Nested(SourceSchema)
+    responds_to = fields.String()
+    stated_at = StoredTimestamp()
+
+
+class IncidentRef(Schema):
+    """The incident a group belongs to."""
+
+    id = fields.String()
+    title = fields.String()
+    kind = fields.String()
+
+
+class ClaimGroup(Schema):
+    """Every figure for one incident, metric, subject."""
+
+    incident = fields.Nested(IncidentRef)
+    metric = fields.String()
+    subject = fields.String(allow_none=True)
+    figures = fields.List(fields.Nested(ClaimedFigure))
+    disputed_by = fields.List(fields.Nested(Dispute))
+    low = fields.Raw(allow_none=True, metadata={"type": "number"})
+    high = fields.Raw(allow_none=True, metadata={"type": "number"})
+    contested = fields.Boolean()
+
+
+class ClaimsPage(Schema):
+    """The groups, and the log position they reflect."""
+
+    items = fields.List(fields.Nested(ClaimGroup))
+    position = fields.Integer()
+
+
+@blp.route("")
+class Claims(MethodView):
+    """Contested figures."""
+
+    @require("read")
+    @blp.arguments(ClaimsArgs(), location="query", unknown=RAISE)
+    @blp.response(200, ClaimsPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Per incident, metric, subject: every figure by source, the range, contested or not."""
+        await_position(PROJECTION, args.get("min_position"))
+        where = ClaimsFilter(
+            incident=str(args["incident"]) if args.get("incident") else None,
+            metric=args.get("metric"),
+            subject=args.get("subject"),
+            as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+        )
+        with services().views.snapshot() as cursor:
+            position = read_position(cursor, PROJECTION)
+            items = query_claims(cursor, where)
+        return with_position(ClaimsPage().dump({"items": items, "position": position}), position)

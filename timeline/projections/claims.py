@@ -1,0 +1,212 @@
+"""The `claims` read model: contested figures — who claimed which number, and who disputed it.
+
+The table keeps the facts (every statement that gives a figure or answers another one, with
+when it was recorded and withdrawn); :func:`query_claims` groups them per incident, metric and
+subject at query time, so "as of T" is a filter on the same rows. Rules:
+
+- a figure counts toward the low/high range unless its statement is withdrawn (editorially) or
+  superseded: answered by the same source's later ``correction`` (for the metric/subject the
+  correction gives) or ``retraction`` (for all of them);
+- a group is ``contested`` when its live values disagree, or when a ``denial`` answers any of its
+  statements — with or without a figure of its own.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from timeline.log import LogEntry
+from timeline.projections.sql import Cursor
+
+ANSWERING = ("denial", "correction", "retraction", "confirmation")
+COLUMNS = (
+    "statement_id",
+    "incident_id",
+    "source_name",
+    "source_side",
+    "source_type",
+    "stance",
+    "responds_to",
+    "stated_at",
+    "recorded_at",
+    "withdrawn_at",
+    "figures",
+)
+
+
+class ClaimsProjection:
+    """Keeps `claim_statements` and `claim_incidents` in step with the log."""
+
+    name = "claims"
+    version = 1
+    tables: tuple[str, ...] = ("claim_statements", "claim_incidents")
+
+    def create_tables(self, cursor: Cursor) -> None:
+        """Statements with figures or answers; incident titles for display."""
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS claim_statements (statement_id TEXT PRIMARY KEY, "
+            "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, source_side TEXT NOT NULL, "
+            "source_type TEXT NOT NULL, stance TEXT NOT NULL, responds_to TEXT, "
+            "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
+            "figures TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS claim_statements_incident ON claim_statements (incident_id)"
+        )
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS claim_incidents (incident_id TEXT PRIMARY KEY, "
+            "title TEXT NOT NULL, kind TEXT NOT NULL)"
+        )
+
+    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
+        """Record figure-bearing and answering statements; follow titles and withdrawals."""
+        for entry in entries:
+            data = entry.data
+            at = entry.recorded_at.isoformat(timespec="microseconds")
+            if entry.type == "IncidentReported":
+                cursor.execute(
+                    "INSERT INTO claim_incidents (incident_id, title, kind) VALUES (?, ?, ?)",
+                    (entry.incident_id, data["title"], data["kind"]),
+                )
+            elif entry.type == "IncidentAmended" and {"title", "kind"} & data["changes"].keys():
+                changes = data["changes"]
+                cursor.execute(
+                    "UPDATE claim_incidents SET title = COALESCE(?, title), "
+                    "kind = COALESCE(?, kind) WHERE incident_id = ?",
+                    (changes.get("title"), changes.get("kind"), entry.incident_id),
+                )
+            elif entry.type == "StatementRecorded":
+                s = data["statement"]
+                if s["figures"] or s["stance"] in ANSWERING:
+                    source = s["source"]
+                    cursor.execute(
+                        f"INSERT INTO claim_statements ({', '.join(COLUMNS)}) "
+                        f"VALUES ({', '.join('?' for _ in COLUMNS)})",
+                        (
+                            s["id"], entry.incident_id, source["name"], source["side"],
+                            source["type"], s["stance"], s["responds_to"], s["stated_at"], at,
+                            None, json.dumps(s["figures"]),
+                        ),
+                    )  # fmt: skip
+            elif entry.type == "StatementWithdrawn":
+                cursor.execute(
+                    "UPDATE claim_statements SET withdrawn_at = ? WHERE statement_id = ?",
+                    (at, data["statement_id"]),
+                )
+
+
+@dataclass(frozen=True)
+class ClaimsFilter:
+    """Which groups to return, and as known when."""
+
+    incident: str | None = None
+    metric: str | None = None
+    subject: str | None = None
+    as_of: str | None = None
+
+
+def query_claims(cursor: Cursor, where: ClaimsFilter) -> list[dict[str, Any]]:
+    """Figure groups per incident, metric, subject, with range and contested flag."""
+    clauses, params = ["1 = 1"], []
+    if where.incident is not None:
+        clauses.append("s.incident_id = ?")
+        params.append(where.incident)
+    if where.as_of is not None:
+        clauses.append("s.recorded_at <= ? AND (s.withdrawn_at IS NULL OR s.withdrawn_at > ?)")
+        params += [where.as_of, where.as_of]
+    else:
+        clauses.append("s.withdrawn_at IS NULL")
+    cursor.execute(
+        f"SELECT {', '.join('s.' + c for c in COLUMNS)}, i.title, i.kind "
+        "FROM claim_statements s JOIN claim_incidents i ON i.incident_id = s.incident_id "
+        f"WHERE {' AND '.join(clauses)} ORDER BY s.incident_id, s.stated_at, s.statement_id",
+        params,
+    )
+    by_incident: dict[str, list[dict[str, Any]]] = {}
+    for row in cursor.fetchall():
+        by_incident.setdefault(row["incident_id"], []).append(row)
+    groups: list[dict[str, Any]] = []
+    for rows in by_incident.values():
+        groups += _groups(rows, where)
+    return groups
+
+
+def _superseded(rows: list[dict[str, Any]]) -> dict[str, set[tuple[str, str | None]] | None]:
+    """Statement id → the (metric, subject) keys its source later corrected (None: retracted)."""
+    by_id = {row["statement_id"]: row for row in rows}
+    superseded: dict[str, set[tuple[str, str | None]] | None] = {}
+    for row in rows:
+        target = by_id.get(row["responds_to"] or "")
+        if target is None or target["source_name"] != row["source_name"]:
+            continue
+        if row["stance"] == "retraction":
+            superseded[target["statement_id"]] = None
+        elif row["stance"] == "correction":
+            corrected = superseded.setdefault(target["statement_id"], set())
+            if corrected is not None:  # a retraction already took every figure
+                corrected.update((f["metric"], f["subject"]) for f in json.loads(row["figures"]))
+    return superseded
+
+
+def _groups(rows: list[dict[str, Any]], where: ClaimsFilter) -> list[dict[str, Any]]:
+    superseded = _superseded(rows)
+    groups: dict[tuple[str, str | None], dict[str, Any]] = {}
+    for row in rows:
+        for figure in json.loads(row["figures"]):
+            key = (figure["metric"], figure["subject"])
+            if (where.metric and key[0] != where.metric) or (
+                where.subject and key[1] != where.subject
+            ):
+                continue
+            gone = superseded.get(row["statement_id"], set())
+            group = groups.setdefault(key, _new_group(row, key))
+            group["figures"].append(
+                {
+                    "statement_id": row["statement_id"],
+                    "source": {
+                        "name": row["source_name"],
+                        "side": row["source_side"],
+                        "type": row["source_type"],
+                    },
+                    "stance": row["stance"],
+                    "qualifier": figure["qualifier"],
+                    "value": figure["value"],
+                    "low": figure["low"],
+                    "high": figure["high"],
+                    "stated_at": row["stated_at"],
+                    "superseded": gone is None or key in gone,
+                }
+            )
+    for group in groups.values():
+        ids = {f["statement_id"] for f in group["figures"]}
+        group["disputed_by"] = [
+            {
+                "statement_id": row["statement_id"],
+                "source": {"name": row["source_name"], "side": row["source_side"],
+                           "type": row["source_type"]},
+                "responds_to": row["responds_to"],
+                "stated_at": row["stated_at"],
+            }
+            for row in rows
+            if row["stance"] == "denial" and row["responds_to"] in ids
+        ]  # fmt: skip
+        live = [f for f in group["figures"] if not f["superseded"]]
+        lows = [f["low"] if f["low"] is not None else f["value"] for f in live]
+        highs = [f["high"] if f["high"] is not None else f["value"] for f in live]
+        group["low"] = min(lows) if lows else None
+        group["high"] = max(highs) if highs else None
+        values = {(f["value"], f["low"], f["high"]) for f in live}
+        group["contested"] = len(values) > 1 or bool(group["disputed_by"])
+    return [groups[key] for key in sorted(groups, key=lambda k: (k[0], k[1] or ""))]
+
+
+def _new_group(row: dict[str, Any], key: tuple[str, str | None]) -> dict[str, Any]:
+    return {
+        "incident": {"id": row["incident_id"], "title": row["title"], "kind": row["kind"]},
+        "metric": key[0],
+        "subject": key[1],
+        "figures": [],
+    }
