@@ -37,7 +37,7 @@ def test_agreeing_figures_are_not_contested(services: Services) -> None:
 def test_disagreeing_figures_are_contested_with_their_range(services: Services) -> None:
     services.app.report_incident(an_incident(), statements=[
         a_statement(figures=killed(600, "at_least")),
-        a_statement(source=MAYOR, figures=killed(0)),
+        a_statement(source=MAYOR, figures=killed(0), stated_at=T0 + timedelta(days=1)),
     ])  # fmt: skip
     (group,) = claims(services)
     assert group["contested"] and (group["low"], group["high"]) == (0, 600)
