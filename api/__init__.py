@@ -12,6 +12,7 @@ from api import (
     health,
     incidents,
     ledger,
+    sources,
     statements,
     timeline,
 )
@@ -19,7 +20,17 @@ from api.auth import BEARER
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 
-BLUEPRINTS = (incidents, statements, batch, timeline, claims, events, ledger, health)
+BLUEPRINTS = (
+    incidents,
+    statements,
+    batch,
+    timeline,
+    claims,
+    sources,
+    events,
+    ledger,
+    health,
+)
 
 
 def create_app(settings: Settings | None = None, services: Services | None = None) -> Flask:

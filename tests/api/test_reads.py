@@ -298,3 +298,16 @@ def test_claims_endpoint_with_filters_and_as_of(client: FlaskClient, services: S
         bad = client.get("/api/v1/claims", query_string=query)
         assert bad.status_code == 422, query
         assert set(bad.json["errors"]["query"]) == set(query)
+
+
+def test_sources_endpoints(client: FlaskClient, services: Services) -> None:
+    services.app.report_incident(an_incident(), statements=[a_statement()])
+    services.runner.run("sources")
+    page = client.get("/api/v1/sources").json
+    assert [s["name"] for s in page["items"]] == ["Russian Ministry of Defence"]
+    one = client.get("/api/v1/sources/Russian%20Ministry%20of%20Defence")
+    assert one.status_code == 200 and one.json["claims"] == 1 and one.json["position"] == 2
+    assert client.get("/api/v1/sources/Nobody").status_code == 404
+    early = client.get("/api/v1/sources", query_string={"as_of": "2000-01-01T00:00:00Z"}).json
+    assert early["items"] == []
+    assert client.get("/api/v1/sources?as_of=2023-01-01T00:00:00").status_code == 422

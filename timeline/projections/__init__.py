@@ -4,6 +4,7 @@ from timeline.projections.catchup import Projection
 from timeline.projections.claims import ClaimsProjection
 from timeline.projections.history import HistoryProjection
 from timeline.projections.ledger import LedgerProjection
+from timeline.projections.sources import SourcesProjection
 from timeline.projections.timeline import TimelineProjection
 
 
@@ -13,6 +14,7 @@ def all_projections() -> dict[str, Projection]:
         TimelineProjection(),
         HistoryProjection(),
         ClaimsProjection(),
+        SourcesProjection(),
         LedgerProjection(),
     ]
     return {p.name: p for p in projections}
