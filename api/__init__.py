@@ -6,6 +6,7 @@ from flask import Flask
 
 from api import (
     batch,
+    ceasefires,
     claims,
     errors,
     events,
@@ -25,6 +26,7 @@ BLUEPRINTS = (
     statements,
     batch,
     timeline,
+    ceasefires,
     claims,
     sources,
     events,

@@ -311,3 +311,22 @@ def test_sources_endpoints(client: FlaskClient, services: Services) -> None:
     early = client.get("/api/v1/sources", query_string={"as_of": "2000-01-01T00:00:00Z"}).json
     assert early["items"] == []
     assert client.get("/api/v1/sources?as_of=2023-01-01T00:00:00").status_code == 422
+
+
+def test_ceasefires_endpoint(client: FlaskClient, services: Services) -> None:
+    services.app.report_incident(
+        an_incident(
+            kind="ceasefire",
+            actors=["RU", "UA"],
+            occurred={"start": T0, "end": T0 + timedelta(hours=36)},
+        )
+    )
+    services.runner.run("ceasefires")
+    page = client.get("/api/v1/ceasefires", query_string={"party": "RU"}).json
+    assert [c["status"] for c in page["items"]] == ["held"] and page["position"] == 1
+    bad = client.get(
+        "/api/v1/ceasefires",
+        query_string={"from": "2023-02-01T00:00:00Z", "to": "2023-01-01T00:00:00Z"},
+    )
+    assert bad.status_code == 422 and "from" in bad.json["errors"]["query"]
+    assert client.get("/api/v1/ceasefires?as_of=2023-01-01T00:00:00").status_code == 422

@@ -1,6 +1,7 @@
 """Read models built from the log by background workers, and the machinery they share."""
 
 from timeline.projections.catchup import Projection
+from timeline.projections.ceasefires import CeasefiresProjection
 from timeline.projections.claims import ClaimsProjection
 from timeline.projections.history import HistoryProjection
 from timeline.projections.ledger import LedgerProjection
@@ -13,6 +14,7 @@ def all_projections() -> dict[str, Projection]:
     projections: list[Projection] = [
         TimelineProjection(),
         HistoryProjection(),
+        CeasefiresProjection(),
         ClaimsProjection(),
         SourcesProjection(),
         LedgerProjection(),

@@ -1,0 +1,118 @@
+"""HTTP shape of ceasefires against the fighting reported inside their windows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+from api.auth import require
+from api.consistency import MinPosition, await_position, with_position
+from api.fields import StoredTimestamp, Timestamp
+from api.services import services
+from timeline.domain.values import timestamp
+from timeline.projections.catchup import read_position
+from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
+
+PROJECTION = "ceasefires"
+
+blp = Blueprint(
+    "ceasefires",
+    __name__,
+    url_prefix="/api/v1/ceasefires",
+    description="Ceasefire vs violations, built by the `ceasefires` projection.",
+)
+
+
+class CeasefiresArgs(Schema):
+    """Which ceasefires, and as known when."""
+
+    start = Timestamp(data_key="from", metadata={"description": "Windows ending at/after this."})
+    end = Timestamp(data_key="to", metadata={"description": "Windows starting at/before this."})
+    party = fields.String(validate=validate.Length(1, 32), metadata={"example": "RU"})
+    as_of = Timestamp()
+    min_position = MinPosition()
+
+    @validates_schema
+    def check_order(self, data: dict[str, Any], **_: Any) -> None:
+        """``from`` must not be after ``to``."""
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError("'from' must not be after 'to'.", "from")
+
+
+class Speaker(Schema):
+    """A statement's source, briefly."""
+
+    statement_id = fields.String()
+    name = fields.String()
+    side = fields.String()
+    type = fields.String()
+    stance = fields.String()
+    stated_at = StoredTimestamp()
+
+
+class Window(Schema):
+    """When a ceasefire applies; no end means open-ended."""
+
+    start = StoredTimestamp()
+    end = StoredTimestamp(allow_none=True)
+
+
+class Violation(Schema):
+    """Fighting reported inside a ceasefire's window."""
+
+    id = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    start = StoredTimestamp()
+    end = StoredTimestamp(allow_none=True)
+    country = fields.String(allow_none=True)
+    accused = fields.List(fields.String())
+    reported_by = fields.List(fields.Nested(Speaker))
+    denied_by = fields.List(fields.Nested(Speaker))
+    status = fields.String(metadata={"enum": ["reported", "disputed"]})
+
+
+class Ceasefire(Schema):
+    """A ceasefire and what happened during it."""
+
+    id = fields.String()
+    title = fields.String()
+    window = fields.Nested(Window)
+    scope = fields.String(allow_none=True, metadata={"description": "Country, when named."})
+    parties = fields.List(fields.String())
+    declared_by = fields.List(fields.Nested(Speaker))
+    violations = fields.List(fields.Nested(Violation))
+    status = fields.String(metadata={"enum": ["held", "violated", "disputed"]})
+
+
+class CeasefiresPage(Schema):
+    """The ceasefires, and the log position they reflect."""
+
+    items = fields.List(fields.Nested(Ceasefire))
+    position = fields.Integer()
+
+
+@blp.route("")
+class Ceasefires(MethodView):
+    """Ceasefires."""
+
+    @require("read")
+    @blp.arguments(CeasefiresArgs(), location="query", unknown=RAISE)
+    @blp.response(200, CeasefiresPage)
+    def get(self, args: dict[str, Any]) -> Any:
+        """Every ceasefire with the strikes, shelling and battles inside its window."""
+        await_position(PROJECTION, args.get("min_position"))
+        where = CeasefireFilter(
+            start=timestamp(args["start"], "from") if args.get("start") else None,
+            end=timestamp(args["end"], "to") if args.get("end") else None,
+            party=args.get("party"),
+            as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+        )
+        with services().views.snapshot() as cursor:
+            position = read_position(cursor, PROJECTION)
+            items = query_ceasefires(cursor, where)
+        page = CeasefiresPage().dump({"items": items, "position": position})
+        return with_position(page, position)

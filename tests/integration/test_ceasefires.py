@@ -1,0 +1,139 @@
+"""The ceasefires projection's rules, on real databases: overlap edges, scope, disputes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from tests.factories import T0, a_statement, an_incident
+from timeline.bootstrap import Services
+from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
+
+END = T0 + timedelta(hours=36)
+REPORTER = {"name": "Reporter", "side": "independent", "type": "journalist"}
+RU_MOD = {"name": "Russian Ministry of Defence", "side": "RU", "type": "military"}
+
+
+def truce(services: Services, end: datetime | None = END, country: str | None = "UA") -> str:
+    written = services.app.report_incident(
+        an_incident(kind="ceasefire", title="Truce", actors=["RU", "UA"],
+                    occurred={"start": T0, "end": end},
+                    location={"name": "Ukraine", "country": country} if country else None),
+        statements=[a_statement(stance="announcement", figures=[], source={
+            "name": "Kremlin", "side": "RU", "type": "government"})],
+    )  # fmt: skip
+    return written.incident_id
+
+
+def fighting(services: Services, at: datetime, country: str = "UA", **overrides: Any) -> Any:
+    return services.app.report_incident(
+        an_incident(kind="shelling", title="Shelling", actors=["RU"], occurred={"start": at},
+                    location={"name": "Front", "country": country}, **overrides),
+        statements=[a_statement(source=REPORTER, figures=[])],
+    )  # fmt: skip
+
+
+def ceasefires(services: Services, **where: Any) -> list[dict[str, Any]]:
+    services.runner.run("ceasefires")
+    with services.views.snapshot() as cursor:
+        return query_ceasefires(cursor, CeasefireFilter(**where))
+
+
+def test_a_ceasefire_with_nothing_inside_held(services: Services) -> None:
+    truce(services)
+    fighting(services, T0 - timedelta(minutes=1))  # just before
+    fighting(services, END + timedelta(minutes=1))  # just after
+    (ceasefire,) = ceasefires(services)
+    assert ceasefire["status"] == "held" and ceasefire["violations"] == []
+    assert [s["name"] for s in ceasefire["declared_by"]] == ["Kremlin"]
+    assert ceasefire["parties"] == ["RU", "UA"] and ceasefire["scope"] == "UA"
+
+
+def test_fighting_exactly_at_the_windows_end_violates_it(services: Services) -> None:
+    truce(services)
+    fighting(services, END)
+    (ceasefire,) = ceasefires(services)
+    assert ceasefire["status"] == "violated"
+    assert [v["reported_by"][0]["name"] for v in ceasefire["violations"]] == ["Reporter"]
+
+
+def test_an_open_ended_ceasefire_runs_on(services: Services) -> None:
+    truce(services, end=None)
+    fighting(services, T0 + timedelta(days=300))
+    assert ceasefires(services)[0]["status"] == "violated"
+
+
+def test_fighting_outside_the_named_country_does_not_count(services: Services) -> None:
+    truce(services)
+    fighting(services, T0 + timedelta(hours=1), country="RU")
+    assert ceasefires(services)[0]["status"] == "held"
+    truce(services, country=None)  # no scope: everywhere
+    statuses = sorted(c["status"] for c in ceasefires(services))
+    assert statuses == ["held", "violated"]
+
+
+def test_reports_denied_by_the_accused_side_make_it_disputed(services: Services) -> None:
+    truce(services)
+    written = fighting(services, T0 + timedelta(hours=2))
+    services.app.record_statement(
+        UUID(written.incident_id),
+        a_statement(
+            source=RU_MOD, stance="denial", responds_to=written.statements[0]["id"], figures=[]
+        ),
+    )
+    (ceasefire,) = ceasefires(services)
+    assert ceasefire["status"] == "disputed"
+    assert ceasefire["violations"][0]["denied_by"][0]["side"] == "RU"
+    # an independent confirmation that is not denied makes it a violation again
+    services.app.record_statement(
+        UUID(written.incident_id),
+        a_statement(
+            source={"name": "OSCE", "side": "independent", "type": "ngo"},
+            stance="confirmation",
+            responds_to=written.statements[0]["id"],
+            figures=[],
+        ),
+    )
+    assert ceasefires(services)[0]["status"] == "violated"
+
+
+def test_a_withdrawn_report_and_as_of(services: Services) -> None:
+    truce(services)
+    written = fighting(services, T0 + timedelta(hours=2))
+    services.app.record_statement(
+        UUID(written.incident_id),
+        a_statement(
+            source=RU_MOD, stance="denial", responds_to=written.statements[0]["id"], figures=[]
+        ),
+    )
+    disputed_at = services.app.head()
+    withdrawal = services.app.withdraw_statement(
+        UUID(written.incident_id), written.statements[0]["id"], "wrong incident"
+    )
+    (now,) = ceasefires(services)
+    assert now["violations"][0]["reported_by"] == []  # the editors' record of the incident stays
+    assert now["status"] == "violated"
+    before = (withdrawal.recorded_at - timedelta(microseconds=1)).isoformat(timespec="microseconds")
+    assert ceasefires(services, as_of=before)[0]["status"] == "disputed"
+    assert disputed_at > 0
+
+
+def test_amending_a_time_moves_it_out_of_the_window(services: Services) -> None:
+    truce(services)
+    written = fighting(services, T0 + timedelta(hours=2))
+    amended = services.app.amend_incident(
+        UUID(written.incident_id), {"occurred": {"start": END + timedelta(days=1)}}, "misdated"
+    )
+    assert ceasefires(services)[0]["status"] == "held"
+    before = (amended.recorded_at - timedelta(microseconds=1)).isoformat(timespec="microseconds")
+    assert ceasefires(services, as_of=before)[0]["status"] == "violated"
+
+
+def test_filters_by_party_and_time(services: Services) -> None:
+    truce(services)
+    assert len(ceasefires(services, party="UA")) == 1
+    assert ceasefires(services, party="GB") == []
+    late = (END + timedelta(days=1)).isoformat(timespec="microseconds")
+    assert ceasefires(services, start=late) == []
+    assert len(ceasefires(services, end=T0.isoformat(timespec="microseconds"))) == 1
