@@ -84,3 +84,54 @@ def test_demo_data_is_served(served: str) -> None:
     assert any(i["type"] == "incident" for i in items)  # type: ignore[attr-defined]
     ready = requests.get(f"{served}/ready", timeout=5).json()
     assert ready["ready"] and ready["redis"] == "ok"
+
+
+def test_the_demo_tells_the_story(served: str) -> None:
+    """Issue 3's acceptance: the analyses over the demo data, through the real worker."""
+    from timeline.demo import demo_id
+
+    def caught_up() -> Any:
+        ready = requests.get(f"{served}/ready", timeout=5).json()
+        return all(p["lag"] == 0 for p in ready["projections"]) and ready["head"] > 0
+
+    wait_until(caught_up, 60, "every projection to catch up with the demo")
+
+    ceasefires = requests.get(f"{served}/ceasefires", timeout=5).json()["items"]
+    (christmas,) = ceasefires
+    assert christmas["status"] == "violated"
+    assert [v["kind"] for v in christmas["violations"]] == ["shelling"]
+
+    kramatorsk = str(demo_id("kramatorsk"))
+    claims = requests.get(
+        f"{served}/claims", params={"incident": kramatorsk, "metric": "killed"}, timeout=5
+    ).json()["items"]
+    (killed,) = claims
+    assert killed["contested"] and (killed["low"], killed["high"]) == (0, 600)
+    assert killed["disputed_by"][0]["source"]["side"] == "UA"
+
+    makiivka = requests.get(
+        f"{served}/claims", params={"incident": str(demo_id("makiivka"))}, timeout=5
+    ).json()["items"]
+    assert {(g["metric"], g["figures"][0]["source"]["side"]) for g in makiivka} == {
+        ("killed", "RU"),
+        ("killed_or_wounded", "UA"),
+    }
+    mobilisation = requests.get(
+        f"{served}/claims", params={"incident": str(demo_id("second-mobilisation"))}, timeout=5
+    ).json()["items"]
+    assert mobilisation[0]["disputed_by"][0]["source"]["name"] == "Kremlin"
+
+    diff = requests.get(
+        f"{served}/incidents/{kramatorsk}/diff",
+        timeout=5,
+        params={"from": "2023-01-08T09:00:00Z", "to": "2023-01-09T09:00:00Z", "clock": "stated"},
+    ).json()
+    arrived = {s["source"]["name"] for s in diff["statements_added"]}
+    assert {"Serhiy Cherevaty, Ukrainian army spokesman", "Mayor of Kramatorsk"} <= arrived
+
+    history = requests.get(f"{served}/incidents/{kramatorsk}/history", timeout=5).json()
+    assert [v["version"] for v in history["items"]] == list(range(1, 7))
+    sources = {s["name"]: s for s in requests.get(f"{served}/sources", timeout=5).json()["items"]}
+    assert sources["Russian Ministry of Defence"]["denied"] == 1
+    ledger = requests.get(f"{served}/ledger", timeout=5).json()
+    assert ledger["position"] == ledger["log_head"] and len(ledger["hash"]) == 64
