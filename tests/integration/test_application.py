@@ -141,3 +141,14 @@ def test_recorded_at_is_the_servers_clock(services: Services) -> None:
     before = datetime.now(UTC)
     written = services.app.report_incident(an_incident())
     assert before <= written.recorded_at <= datetime.now(UTC)
+
+
+def test_as_of_finds_every_version_by_time_across_snapshots(services: Services) -> None:
+    app = services.app
+    incident_id = UUID(app.report_incident(an_incident()).incident_id)
+    written = [app.record_statement(incident_id, a_statement(text=f"n{n}")) for n in range(450)]
+    for probe in (0, 1, 199, 200, 201, 449):  # either side of the snapshots at 200 and 400
+        view = app.get_incident(incident_id, as_of=written[probe].recorded_at)
+        assert view["version"] == written[probe].version
+        assert len(view["statements"]) == probe + 1
+        assert view["statements"][-1]["recorded_at"] == written[probe].recorded_at

@@ -8,6 +8,7 @@ is triggered, so a rejected command leaves no trace.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -40,7 +41,8 @@ class Incident(Aggregate):
         self.actors = actors
         self.tags = tags
         self.statements: dict[str, dict[str, Any]] = {}
-        self.withdrawals: dict[str, str] = {}
+        self.recorded_at: dict[str, datetime] = {}
+        self.withdrawals: dict[str, dict[str, Any]] = {}
 
     @classmethod
     def report(cls, fields: Mapping[str, Any], incident_id: UUID | None = None) -> Incident:
@@ -81,9 +83,14 @@ class Incident(Aggregate):
         self._statement_recorded(statement)
         return statement
 
+    # A method parameter named ``timestamp`` receives the event's own timestamp (it is not stored
+    # twice): the state then says when each statement was recorded, so snapshots carry it too.
     @event("StatementRecorded")
-    def _statement_recorded(self, statement: dict[str, Any]) -> None:
+    def _statement_recorded(
+        self, statement: dict[str, Any], timestamp: datetime | None = None
+    ) -> None:
         self.statements[statement["id"]] = statement
+        self.recorded_at[statement["id"]] = timestamp or self.modified_on
 
     def withdraw_statement(self, statement_id: str, reason: str) -> None:
         """Editorially withdraw a mis-recorded statement (not a source's own retraction)."""
@@ -98,8 +105,10 @@ class Incident(Aggregate):
             raise Conflict(f"Statement {statement_id} is already withdrawn.", "sid")
 
     @event("StatementWithdrawn")
-    def _statement_withdrawn(self, statement_id: str, reason: str) -> None:
-        self.withdrawals[statement_id] = reason
+    def _statement_withdrawn(
+        self, statement_id: str, reason: str, timestamp: datetime | None = None
+    ) -> None:
+        self.withdrawals[statement_id] = {"reason": reason, "withdrawn_at": timestamp}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Incident:
         """Copy cheaply: recorded values are never changed in place, only containers grow.
