@@ -153,34 +153,30 @@ def query_ceasefires(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, A
         "ORDER BY i.start_at, i.incident_id",
         [*params_i, *FIGHTING],
     )
-    incidents = cursor.fetchall()
-    live_s, params_s = _live("s", "recorded_at", "withdrawn_at", where.as_of)
-    cursor.execute(
-        "SELECT s.statement_id, s.incident_id, s.source_name, s.source_side, s.source_type, "
-        f"s.stance, s.responds_to, s.stated_at FROM ceasefire_statements s WHERE {live_s} "
-        "AND s.incident_id IN (SELECT i.incident_id FROM ceasefire_incidents i "
-        f"WHERE {live_i} AND i.kind IN ('ceasefire', {', '.join('?' for _ in FIGHTING)})) "
-        "ORDER BY s.stated_at, s.statement_id",
-        [*params_s, *params_i, *FIGHTING],
-    )
-    statements: dict[str, list[dict[str, Any]]] = {}
-    for row in cursor.fetchall():
-        statements.setdefault(row["incident_id"], []).append(row)
-    fighting = [_violation(i, statements.get(i["incident_id"], [])) for i in incidents
-                if i["kind"] in FIGHTING]  # fmt: skip
+    rows = cursor.fetchall()
+    ceasefires = [r for r in rows if r["kind"] == "ceasefire" and _wanted(r, where)]
+    inside = {
+        c["incident_id"]: [
+            r
+            for r in rows
+            if r["kind"] != "ceasefire"
+            and _overlaps(c["start_at"], c["end_at"], r["start_at"], r["end_at"])
+            and (c["country"] is None or r["country"] == c["country"])
+        ]
+        for c in ceasefires
+    }
+    wanted = {c["incident_id"] for c in ceasefires}
+    wanted.update(r["incident_id"] for rs in inside.values() for r in rs)
+    statements = _statements(cursor, sorted(wanted), where.as_of)
     result = []
-    for ceasefire in incidents:
-        if ceasefire["kind"] != "ceasefire" or not _wanted(ceasefire, where):
-            continue
-        inside = [
-            v
-            for v in fighting
-            if _overlaps(ceasefire["start_at"], ceasefire["end_at"], v["start"], v["end"])
-            and (ceasefire["country"] is None or v["country"] == ceasefire["country"])
+    for ceasefire in ceasefires:
+        violations = [
+            _violation(r, statements.get(r["incident_id"], []))
+            for r in inside[ceasefire["incident_id"]]
         ]
         status = "held"
-        if inside:
-            disputed = all(v["status"] == "disputed" for v in inside)
+        if violations:
+            disputed = all(v["status"] == "disputed" for v in violations)
             status = "disputed" if disputed else "violated"
         result.append(
             {
@@ -194,11 +190,31 @@ def query_ceasefires(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, A
                     for s in statements.get(ceasefire["incident_id"], [])
                     if s["stance"] in DECLARING
                 ],
-                "violations": inside,
+                "violations": violations,
                 "status": status,
             }
         )
     return result
+
+
+def _statements(
+    cursor: Cursor, incident_ids: list[str], as_of: str | None
+) -> dict[str, list[dict[str, Any]]]:
+    """Live statements of the given incidents, by incident, in the order they were said."""
+    live_s, params_s = _live("s", "recorded_at", "withdrawn_at", as_of)
+    found: dict[str, list[dict[str, Any]]] = {}
+    for start in range(0, len(incident_ids), 500):  # keep each IN list a reasonable size
+        chunk = incident_ids[start : start + 500]
+        cursor.execute(
+            "SELECT s.statement_id, s.incident_id, s.source_name, s.source_side, "
+            "s.source_type, s.stance, s.responds_to, s.stated_at FROM ceasefire_statements s "
+            f"WHERE {live_s} AND s.incident_id IN ({', '.join('?' for _ in chunk)}) "
+            "ORDER BY s.stated_at, s.statement_id",
+            [*params_s, *chunk],
+        )
+        for row in cursor.fetchall():
+            found.setdefault(row["incident_id"], []).append(row)
+    return found
 
 
 def _wanted(ceasefire: dict[str, Any], where: CeasefireFilter) -> bool:
