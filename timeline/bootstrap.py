@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
+import os
 import secrets
 from dataclasses import dataclass, field
 from typing import Any
@@ -132,10 +133,15 @@ class Services:
             return self.settings.secret_key
         path = self.settings.data_dir / "secret.key"
         if not path.exists():
+            # Write aside, then link into place: concurrent starters agree on one key, and
+            # nobody reads a half-written file.
             path.parent.mkdir(parents=True, exist_ok=True)
-            with contextlib.suppress(FileExistsError), open(path, "x") as file:
-                file.write(secrets.token_urlsafe(32))
-            path.chmod(0o600)
+            draft = path.with_name(f"secret.key.{secrets.token_hex(8)}")
+            draft.write_text(secrets.token_urlsafe(32))
+            draft.chmod(0o600)
+            with contextlib.suppress(FileExistsError):
+                os.link(draft, path)
+            draft.unlink()
         return path.read_text().strip()
 
     def migrate(self) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from uuid import UUID
 
@@ -179,14 +180,8 @@ def test_openapi_document_lists_the_contract(client: FlaskClient) -> None:
 
 
 def test_reads_can_require_a_key(services: Services) -> None:
-    strict = create_app(
-        services=services.__class__(
-            **{
-                **services.__dict__,
-                "settings": services.settings.with_changes(read_requires_key=True),
-            }
-        )
-    )
+    settings = services.settings.with_changes(read_requires_key=True)
+    strict = create_app(services=replace(services, settings=settings))
     client = strict.test_client()
     assert client.get("/api/v1/timeline").status_code == 401
     ok = client.get("/api/v1/timeline", headers={"Authorization": f"Bearer {READ_KEY}"})
