@@ -154,7 +154,7 @@ class Incidents(MethodView):
             "version": written.version,
             "position": written.position,
             "recorded_at": written.recorded_at,
-            "statements": [{**s, "recorded_at": written.recorded_at} for s in written.statements],
+            "statements": written.statements,
         }
         return answer, 201, {"Location": f"/api/v1/incidents/{written.incident_id}"}
 

@@ -167,7 +167,7 @@ class Statements(MethodView):
             "version": written.version,
             "position": written.position,
             "recorded_at": written.recorded_at,
-            "statement": {**written.statement, "recorded_at": written.recorded_at},
+            "statement": written.statement,
         }
 
 

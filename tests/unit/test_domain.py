@@ -65,7 +65,9 @@ def test_recording_a_statement_keeps_figures_and_a_stable_id() -> None:
             "subject": "UA",
         }
     ]
+    recorded_at = statement.pop("recorded_at")
     assert incident.statements[statement["id"]] == statement
+    assert recorded_at == incident.recorded_at[statement["id"]] == incident.modified_on
     assert [type(e).__name__ for e in incident.collect_events()] == ["StatementRecorded"]
 
 

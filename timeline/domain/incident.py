@@ -68,7 +68,7 @@ class Incident(Aggregate):
     def record_statement(
         self, fields: Mapping[str, Any], statement_id: UUID | None = None
     ) -> dict[str, Any]:
-        """Record what a source said about this incident; returns the stored statement."""
+        """Record what a source said about this incident; returns it with its recorded time."""
         statement = values.statement_fields(fields)
         sid = str(statement_id or uuid4())
         if sid in self.statements:
@@ -81,7 +81,7 @@ class Incident(Aggregate):
             )
         statement = {"id": sid, **statement}
         self._statement_recorded(statement)
-        return statement
+        return {**statement, "recorded_at": self.recorded_at[sid]}
 
     # A method parameter named ``timestamp`` receives the event's own timestamp (it is not stored
     # twice): the state then says when each statement was recorded, so snapshots carry it too.
