@@ -11,6 +11,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
+from api.paging import Cursor, decode_cursor, encode_cursor
 from api.services import services
 from api.statements import SourceSchema
 from timeline.domain.values import COMMON_METRICS, timestamp
@@ -38,6 +39,12 @@ class ClaimsArgs(Schema):
     subject = fields.String(validate=validate.Length(1, 32))
     as_of = Timestamp()
     min_position = MinPosition()
+    limit = fields.Integer(
+        load_default=100,
+        validate=validate.Range(1, 500),
+        metadata={"description": "Incidents per page (a page holds all their groups)."},
+    )
+    cursor = Cursor()
 
 
 class ClaimedFigure(Schema):
@@ -88,6 +95,7 @@ class ClaimsPage(Schema):
     """The groups, and the log position they reflect."""
 
     items = fields.List(fields.Nested(ClaimGroup))
+    next_cursor = fields.String(allow_none=True)
     position = fields.Integer()
 
 
@@ -107,7 +115,10 @@ class Claims(MethodView):
             subject=args.get("subject"),
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
         )
+        after = decode_cursor(PROJECTION, args["cursor"], 1)[0] if args.get("cursor") else None
         with services().views.snapshot() as cursor:
             position = read_position(cursor, PROJECTION)
-            items = query_claims(cursor, where)
-        return with_position(ClaimsPage().dump({"items": items, "position": position}), position)
+            items, last = query_claims(cursor, where, after, args["limit"])
+        next_cursor = encode_cursor(PROJECTION, [last]) if last else None
+        page = ClaimsPage().dump({"items": items, "next_cursor": next_cursor, "position": position})
+        return with_position(page, position)

@@ -5,8 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
-from itsdangerous import BadSignature, URLSafeSerializer
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
@@ -14,6 +13,7 @@ from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
 from api.incidents import IncidentSummary
+from api.paging import Cursor, decode_cursor, encode_cursor
 from api.services import services
 from api.statements import StatementOut
 from timeline.domain.values import KINDS, STANCES, timestamp
@@ -48,7 +48,7 @@ class TimelineArgs(Schema):
         metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
     )
     as_of = Timestamp(metadata={"description": "The timeline as it was known at this time."})
-    cursor = fields.String(validate=validate.Length(max=500))
+    cursor = Cursor()
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 500))
     min_position = MinPosition()
 
@@ -91,23 +91,6 @@ class TimelinePage(Schema):
     position = fields.Integer(metadata={"description": "The log position this page reflects."})
 
 
-def _serializer() -> URLSafeSerializer:
-    return URLSafeSerializer(services().secret_key, salt="timeline-cursor")
-
-
-def decode_cursor(cursor: str) -> tuple[str, str]:
-    """The (at, id) key a cursor continues after; a forged or damaged cursor is a 400."""
-    try:
-        at, item_id = _serializer().loads(cursor)
-    except (BadSignature, ValueError, TypeError):
-        abort(
-            400,
-            message="Invalid cursor: pass next_cursor exactly as returned.",
-            errors={"query": {"cursor": ["Invalid cursor."]}},
-        )
-    return str(at), str(item_id)
-
-
 @blp.route("")
 class Timeline(MethodView):
     """The timeline."""
@@ -133,7 +116,10 @@ class Timeline(MethodView):
             bbox=tuple(args["bbox"]) if args.get("bbox") else None,
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
         )
-        after = decode_cursor(args["cursor"]) if args.get("cursor") else None
+        after = None
+        if args.get("cursor"):
+            at, item_id = decode_cursor(PROJECTION, args["cursor"], 2)
+            after = (at, item_id)
         limit = args["limit"]
         with services().views.snapshot() as cursor:
             position = read_position(cursor, PROJECTION)
@@ -141,7 +127,7 @@ class Timeline(MethodView):
         items = rows[:limit]
         next_cursor = None
         if len(rows) > limit:
-            next_cursor = _serializer().dumps([items[-1]["at"], items[-1]["id"]])
+            next_cursor = encode_cursor(PROJECTION, [items[-1]["at"], items[-1]["id"]])
         page = TimelinePage().dump(
             {"items": items, "next_cursor": next_cursor, "position": position}
         )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import timedelta
+from typing import Any
 from uuid import UUID
 
 import pytest
@@ -325,3 +326,25 @@ def test_ceasefires_endpoint(client: FlaskClient, services: Services) -> None:
     )
     assert bad.status_code == 422 and "from" in bad.json["errors"]["query"]
     assert client.get("/api/v1/ceasefires?as_of=2023-01-01T00:00:00").status_code == 422
+
+
+def test_claims_page_by_incident(client: FlaskClient, services: Services) -> None:
+    for _ in range(5):
+        services.app.report_incident(an_incident(), statements=[a_statement()])
+    services.runner.run("claims")
+    seen: list[str] = []
+    query: dict[str, Any] = {"limit": 2}
+    while True:
+        page = client.get("/api/v1/claims", query_string=query).json
+        seen += [group["incident"]["id"] for group in page["items"]]
+        if not page["next_cursor"]:
+            break
+        query = {"limit": 2, "cursor": page["next_cursor"]}
+    assert len(seen) == len(set(seen)) == 5
+    forged = client.get("/api/v1/claims", query_string={"cursor": "eyJ4Ijp9.forged"})
+    assert forged.status_code == 400 and "cursor" in forged.json["errors"]["query"]
+    services.runner.run("timeline")
+    timeline_cursor = client.get("/api/v1/timeline?limit=1").json["next_cursor"]
+    assert timeline_cursor
+    misused = client.get("/api/v1/claims", query_string={"cursor": timeline_cursor})
+    assert misused.status_code == 400  # a cursor only works for the listing that issued it

@@ -21,7 +21,7 @@ def killed(value: int, qualifier: str = "exact", subject: str = "UA") -> list[di
 def claims(services: Services, **where: Any) -> list[dict[str, Any]]:
     services.runner.run("claims")
     with services.views.snapshot() as cursor:
-        return query_claims(cursor, ClaimsFilter(**where))
+        return query_claims(cursor, ClaimsFilter(**where))[0]
 
 
 def test_agreeing_figures_are_not_contested(services: Services) -> None:

@@ -108,8 +108,14 @@ class ClaimsFilter:
     as_of: str | None = None
 
 
-def query_claims(cursor: Cursor, where: ClaimsFilter) -> list[dict[str, Any]]:
-    """Figure groups per incident, metric, subject, with range and contested flag."""
+def query_claims(
+    cursor: Cursor, where: ClaimsFilter, after: str | None = None, incidents: int = 100
+) -> tuple[list[dict[str, Any]], str | None]:
+    """Figure groups per incident, metric, subject, with range and contested flag.
+
+    Pages by incident: the groups of up to ``incidents`` incidents whose id comes after
+    ``after``; returns them with the last incident id when more may follow.
+    """
     clauses, params = ["1 = 1"], []
     if where.incident is not None:
         clauses.append("s.incident_id = ?")
@@ -119,11 +125,25 @@ def query_claims(cursor: Cursor, where: ClaimsFilter) -> list[dict[str, Any]]:
         params += [where.as_of, where.as_of]
     else:
         clauses.append("s.withdrawn_at IS NULL")
+    if after is not None:
+        clauses.append("s.incident_id > ?")
+        params.append(after)
+    live = " AND ".join(clauses)
+    cursor.execute(
+        f"SELECT DISTINCT s.incident_id FROM claim_statements s WHERE {live} "
+        "ORDER BY s.incident_id LIMIT ?",
+        [*params, incidents + 1],
+    )
+    page = [row["incident_id"] for row in cursor.fetchall()]
+    more, page = len(page) > incidents, page[:incidents]
+    if not page:
+        return [], None
     cursor.execute(
         f"SELECT {', '.join('s.' + c for c in COLUMNS)}, i.title, i.kind "
         "FROM claim_statements s JOIN claim_incidents i ON i.incident_id = s.incident_id "
-        f"WHERE {' AND '.join(clauses)} ORDER BY s.incident_id, s.stated_at, s.statement_id",
-        params,
+        f"WHERE {live} AND s.incident_id IN ({', '.join('?' for _ in page)}) "
+        "ORDER BY s.incident_id, s.stated_at, s.statement_id",
+        [*params, *page],
     )
     by_incident: dict[str, list[dict[str, Any]]] = {}
     for row in cursor.fetchall():
@@ -131,7 +151,7 @@ def query_claims(cursor: Cursor, where: ClaimsFilter) -> list[dict[str, Any]]:
     groups: list[dict[str, Any]] = []
     for rows in by_incident.values():
         groups += _groups(rows, where)
-    return groups
+    return groups, page[-1] if more else None
 
 
 def _superseded(rows: list[dict[str, Any]]) -> dict[str, set[tuple[str, str | None]] | None]:
