@@ -11,11 +11,13 @@ from marshmallow import fields, validate
 
 from api.services import services
 
+MAX_POSITION = 2**63 - 1  # log positions are 64-bit integers in both databases
+
 
 def MinPosition() -> fields.Integer:
     """The ``min_position`` query parameter of projection-backed reads."""
     return fields.Integer(
-        validate=validate.Range(min=0),
+        validate=validate.Range(min=0, max=MAX_POSITION),
         metadata={"description": "Wait briefly until the projection has reached this position."},
     )
 

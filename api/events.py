@@ -9,6 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
+from api.consistency import MAX_POSITION
 from api.services import services
 
 blp = Blueprint(
@@ -19,7 +20,7 @@ blp = Blueprint(
 class EventsArgs(Schema):
     """Where to continue from, and how much to take."""
 
-    after = fields.Integer(load_default=0, validate=validate.Range(min=0))
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
 
 

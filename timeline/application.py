@@ -127,7 +127,7 @@ class TimelineApp(Application[UUID]):
             except IntegrityError:
                 _back_off(attempt)  # a concurrent writer got there first: reload and retry
                 continue
-            position = _last_position(recordings)
+            position = _last_position(recordings) if recordings else self.head()
             return [
                 Written(
                     incident_id=str(incident.id),

@@ -348,3 +348,17 @@ def test_claims_page_by_incident(client: FlaskClient, services: Services) -> Non
     assert timeline_cursor
     misused = client.get("/api/v1/claims", query_string={"cursor": timeline_cursor})
     assert misused.status_code == 400  # a cursor only works for the listing that issued it
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        f"/api/v1/events?after={2**64}",
+        f"/api/v1/timeline?min_position={2**64}",
+        f"/api/v1/claims?min_position={2**64}",
+    ],
+)
+def test_positions_beyond_64_bits_are_422_not_500(client: FlaskClient, url: str) -> None:
+    """Found by schemathesis: a huge integer reached SQLite and overflowed."""
+    response = client.get(url)
+    assert response.status_code == 422, response.json

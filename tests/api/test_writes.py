@@ -240,3 +240,17 @@ def test_batch_needs_fields_for_a_new_incident(client: FlaskClient, writer: dict
     response = client.post("/api/v1/batch", json={"items": [{"statements": []}]}, headers=writer)
     assert response.status_code == 422
     assert "items" in response.json["errors"]["json"]
+
+
+def test_a_batch_that_writes_nothing_is_not_a_server_error(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    """Found by schemathesis: an existing incident with no statements made max() fail."""
+    existing = report(client, writer)
+    head = services.app.head()
+    response = client.post(
+        "/api/v1/batch", json={"items": [{"id": existing["id"]}]}, headers=writer
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["position"] == head
+    assert services.app.head() == head

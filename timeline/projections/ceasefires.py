@@ -32,7 +32,7 @@ class CeasefiresProjection:
     """Keeps `ceasefire_incidents` and `ceasefire_statements` in step with the log."""
 
     name = "ceasefires"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("ceasefire_incidents", "ceasefire_statements")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -51,14 +51,11 @@ class CeasefiresProjection:
             "ON ceasefire_incidents (incident_id) WHERE sys_to IS NULL"
         )
         cursor.execute(
-            "CREATE TABLE IF NOT EXISTS ceasefire_statements (statement_id TEXT PRIMARY KEY, "
+            "CREATE TABLE IF NOT EXISTS ceasefire_statements (statement_id TEXT NOT NULL, "
             "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, source_side TEXT NOT NULL, "
             "source_type TEXT NOT NULL, stance TEXT NOT NULL, responds_to TEXT, "
-            "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT)"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS ceasefire_statements_incident "
-            "ON ceasefire_statements (incident_id)"
+            "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
+            "PRIMARY KEY (incident_id, statement_id))"
         )
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
@@ -94,8 +91,9 @@ class CeasefiresProjection:
                 )  # fmt: skip
             elif entry.type == "StatementWithdrawn":
                 cursor.execute(
-                    "UPDATE ceasefire_statements SET withdrawn_at = ? WHERE statement_id = ?",
-                    (at, data["statement_id"]),
+                    "UPDATE ceasefire_statements SET withdrawn_at = ? "
+                    "WHERE incident_id = ? AND statement_id = ?",
+                    (at, entry.incident_id, data["statement_id"]),
                 )
 
 

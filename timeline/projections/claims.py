@@ -41,20 +41,17 @@ class ClaimsProjection:
     """Keeps `claim_statements` and `claim_incidents` in step with the log."""
 
     name = "claims"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("claim_statements", "claim_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
         """Statements with figures or answers; incident titles for display."""
         cursor.execute(
-            "CREATE TABLE IF NOT EXISTS claim_statements (statement_id TEXT PRIMARY KEY, "
+            "CREATE TABLE IF NOT EXISTS claim_statements (statement_id TEXT NOT NULL, "
             "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, source_side TEXT NOT NULL, "
             "source_type TEXT NOT NULL, stance TEXT NOT NULL, responds_to TEXT, "
             "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
-            "figures TEXT NOT NULL)"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS claim_statements_incident ON claim_statements (incident_id)"
+            "figures TEXT NOT NULL, PRIMARY KEY (incident_id, statement_id))"
         )
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS claim_incidents (incident_id TEXT PRIMARY KEY, "
@@ -93,8 +90,9 @@ class ClaimsProjection:
                     )  # fmt: skip
             elif entry.type == "StatementWithdrawn":
                 cursor.execute(
-                    "UPDATE claim_statements SET withdrawn_at = ? WHERE statement_id = ?",
-                    (at, data["statement_id"]),
+                    "UPDATE claim_statements SET withdrawn_at = ? "
+                    "WHERE incident_id = ? AND statement_id = ?",
+                    (at, entry.incident_id, data["statement_id"]),
                 )
 
 

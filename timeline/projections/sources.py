@@ -23,20 +23,22 @@ class SourcesProjection:
     """Keeps `source_statements` in step with the log."""
 
     name = "sources"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("source_statements",)
 
     def create_tables(self, cursor: Cursor) -> None:
         """One row per statement; answers are found through ``responds_to``."""
         cursor.execute(
-            "CREATE TABLE IF NOT EXISTS source_statements (statement_id TEXT PRIMARY KEY, "
-            "source_name TEXT NOT NULL, source_side TEXT NOT NULL, source_type TEXT NOT NULL, "
+            "CREATE TABLE IF NOT EXISTS source_statements (statement_id TEXT NOT NULL, "
+            "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, "
+            "source_side TEXT NOT NULL, source_type TEXT NOT NULL, "
             "stance TEXT NOT NULL, responds_to TEXT, stated_at TEXT NOT NULL, "
-            "recorded_at TEXT NOT NULL, withdrawn_at TEXT)"
+            "recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
+            "PRIMARY KEY (incident_id, statement_id))"
         )
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS source_statements_answers "
-            "ON source_statements (responds_to)"
+            "ON source_statements (incident_id, responds_to)"
         )
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS source_statements_name ON source_statements (source_name)"
@@ -51,15 +53,16 @@ class SourcesProjection:
                 s = entry.data["statement"]
                 source = s["source"]
                 rows.append(
-                    (s["id"], source["name"], source["side"], source["type"], s["stance"],
-                     s["responds_to"], s["stated_at"], at)
+                    (s["id"], entry.incident_id, source["name"], source["side"], source["type"],
+                     s["stance"], s["responds_to"], s["stated_at"], at)
                 )  # fmt: skip
             elif entry.type == "StatementWithdrawn":
                 self._insert(cursor, rows)
                 rows = []
                 cursor.execute(
-                    "UPDATE source_statements SET withdrawn_at = ? WHERE statement_id = ?",
-                    (at, entry.data["statement_id"]),
+                    "UPDATE source_statements SET withdrawn_at = ? "
+                    "WHERE incident_id = ? AND statement_id = ?",
+                    (at, entry.incident_id, entry.data["statement_id"]),
                 )
         self._insert(cursor, rows)
 
@@ -67,9 +70,9 @@ class SourcesProjection:
     def _insert(cursor: Cursor, rows: list[tuple[Any, ...]]) -> None:
         if rows:
             cursor.executemany(
-                "INSERT INTO source_statements (statement_id, source_name, source_side, "
-                "source_type, stance, responds_to, stated_at, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO source_statements (statement_id, incident_id, source_name, "
+                "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 rows,
             )
 
@@ -101,7 +104,8 @@ def query_sources(
     live_s, params_s = _live("s", as_of)
     live_r, params_r = _live("r", as_of)
     answered = (
-        "SELECT 1 FROM source_statements r WHERE r.responds_to = s.statement_id "
+        "SELECT 1 FROM source_statements r WHERE r.incident_id = s.incident_id "
+        "AND r.responds_to = s.statement_id "
         f"AND r.source_side <> s.source_side AND {live_r} AND "
     )
     stance_counts = ", ".join(

@@ -242,7 +242,11 @@ class _Batch:
 
     def withdraw(self, entry: LogEntry) -> None:
         statement_id = entry.data["statement_id"]
-        self._close("incident_id = ? AND item_id = ?", (entry.incident_id, statement_id), entry)
+        self._close(
+            "incident_id = ? AND item_id = ? AND item_type = 'statement'",
+            (entry.incident_id, statement_id),
+            entry,
+        )
 
 
 @dataclass(frozen=True)
