@@ -23,10 +23,20 @@ def MinPosition() -> fields.Integer:
 
 
 def await_position(projection: str, wanted: int | None) -> None:
-    """Wait briefly for the projection to reach ``wanted``; 503 if it does not in time."""
+    """Wait briefly for the projection to reach ``wanted``; 503 if it does not in time.
+
+    A position beyond the log's head names no write at all: that is the client's mistake (422).
+    """
     if wanted is None:
         return
     svc = services()
+    head = svc.app.head()
+    if wanted > head:
+        abort(
+            422,
+            message=f"min_position {wanted} is beyond the log's head ({head}).",
+            errors={"query": {"min_position": [f"Must be at most {head}, the log's head."]}},
+        )
     reached = svc.runner.wait_for(projection, wanted, svc.settings.min_position_wait)
     if reached < wanted:
         abort(

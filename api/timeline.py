@@ -100,6 +100,7 @@ class Timeline(MethodView):
     @blp.response(200, TimelinePage)
     @blp.alt_response(400, description="The cursor was altered.")
     @blp.alt_response(503, description="The projection did not reach min_position in time.")
+    @blp.alt_response(422, description="Invalid filter, or min_position beyond the log's head.")
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
         await_position(PROJECTION, args.get("min_position"))

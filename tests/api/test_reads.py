@@ -362,3 +362,12 @@ def test_positions_beyond_64_bits_are_422_not_500(client: FlaskClient, url: str)
     """Found by schemathesis: a huge integer reached SQLite and overflowed."""
     response = client.get(url)
     assert response.status_code == 422, response.json
+
+
+def test_min_position_beyond_the_head_is_the_clients_mistake(
+    client: FlaskClient, services: Services
+) -> None:
+    services.app.report_incident(an_incident())
+    response = client.get("/api/v1/timeline?min_position=99")
+    assert response.status_code == 422
+    assert "min_position" in response.json["errors"]["query"]
