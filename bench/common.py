@@ -3,21 +3,17 @@
 from __future__ import annotations
 
 import os
-import statistics
 import sys
 import tempfile
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import psycopg
-import requests
 
-from tests.e2e.processes import clean_env, free_port, start, stop, wait_until
+from tests.e2e.processes import clean_env, serving
 from timeline.config import Settings
 
 POSTGRES_URL = os.environ.get(
@@ -70,16 +66,9 @@ def env_of(settings: Settings) -> dict[str, str]:
 @contextmanager
 def served(settings: Settings, *args: str) -> Iterator[str]:
     """`timeline serve` on a free port; yields the API base URL."""
-    port = free_port()
-    log = settings.data_dir.parent / "serve.log"
     settings.data_dir.mkdir(parents=True, exist_ok=True)
-    process = start(["serve", "--port", str(port), *args], env_of(settings), log)
-    base = f"http://127.0.0.1:{port}/api/v1"
-    try:
-        wait_until(lambda: requests.get(f"{base}/health", timeout=1).ok, 60, "server start")
+    with serving(list(args), env_of(settings), settings.data_dir.parent / "serve.log") as base:
         yield base
-    finally:
-        stop(process)
 
 
 def rss_mb() -> float:
@@ -99,15 +88,3 @@ def percentile(values: list[float], p: float) -> float:
 def rate(count: int, seconds: float) -> float:
     """Items per second."""
     return count / seconds if seconds > 0 else float("inf")
-
-
-def timed(fn: Any, *args: Any) -> float:
-    """Seconds taken by one call."""
-    start_time = time.perf_counter()
-    fn(*args)
-    return time.perf_counter() - start_time
-
-
-def median(values: list[float]) -> float:
-    """The median."""
-    return statistics.median(values)

@@ -8,7 +8,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import requests
@@ -63,3 +64,16 @@ def wait_until(check: Callable[[], object], timeout: float, what: str) -> object
             return result
         time.sleep(0.1)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+@contextmanager
+def serving(args: list[str], env: Mapping[str, str], log: Path) -> Iterator[str]:
+    """`timeline serve ARGS` on a free port until the block ends; yields the API base URL."""
+    port = free_port()
+    process = start(["serve", "--port", str(port), *args], env, log)
+    base = f"http://127.0.0.1:{port}/api/v1"
+    try:
+        wait_until(lambda: requests.get(f"{base}/health", timeout=1).ok, 60, "the server to start")
+        yield base
+    finally:
+        stop(process)

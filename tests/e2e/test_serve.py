@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from tests.conftest import WRITE_KEY
-from tests.e2e.processes import clean_env, free_port, start, stop, wait_until
+from tests.e2e.processes import clean_env, serving, wait_until
 from tests.factories import a_statement, an_incident, as_json
 
 pytestmark = pytest.mark.e2e
@@ -19,7 +19,6 @@ pytestmark = pytest.mark.e2e
 @pytest.fixture(params=["embedded", "postgres"])
 def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """The base URL of a running `timeline serve` (embedded default, or PostgreSQL + Redis)."""
-    port = free_port()
     env = {"data_dir": str(tmp_path / "var"), "api_keys": f"write:{WRITE_KEY}"}
     if request.param == "postgres":
         env |= {
@@ -27,16 +26,12 @@ def served(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
             "database_schema": request.getfixturevalue("postgres_schema"),
             "redis_url": request.getfixturevalue("redis_url"),
         }
-    process = start(
-        ["serve", "--port", str(port), "--demo"], clean_env(**env), tmp_path / "serve.log"
-    )
-    base = f"http://127.0.0.1:{port}/api/v1"
+    log = tmp_path / "serve.log"
     try:
-        wait_until(lambda: requests.get(f"{base}/health", timeout=1).ok, 60, "the server to start")
-        yield base
+        with serving(["--demo"], clean_env(**env), log) as base:
+            yield base
     finally:
-        stop(process)
-        print((tmp_path / "serve.log").read_text()[-3000:])
+        print(log.read_text()[-3000:])
 
 
 def test_posted_statements_appear_in_the_timeline(served: str) -> None:
