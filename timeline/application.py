@@ -288,7 +288,7 @@ def incident_view(incident: Incident) -> dict[str, Any]:
         {
             **statement,
             "recorded_at": incident.recorded_at[sid],
-            "withdrawn": incident.withdrawals.get(sid),
+            "withdrawn": dict(incident.withdrawals[sid]) if sid in incident.withdrawals else None,
         }
         for sid, statement in incident.statements.items()
     ]

@@ -85,12 +85,14 @@ class Incident(Aggregate):
 
     # A method parameter named ``timestamp`` receives the event's own timestamp (it is not stored
     # twice): the state then says when each statement was recorded, so snapshots carry it too.
+    # Callers never pass it; the library always does when the event is applied.
     @event("StatementRecorded")
     def _statement_recorded(
         self, statement: dict[str, Any], timestamp: datetime | None = None
     ) -> None:
+        assert timestamp is not None, "the library passes the event's timestamp"
         self.statements[statement["id"]] = statement
-        self.recorded_at[statement["id"]] = timestamp or self.modified_on
+        self.recorded_at[statement["id"]] = timestamp
 
     def withdraw_statement(self, statement_id: str, reason: str) -> None:
         """Editorially withdraw a mis-recorded statement (not a source's own retraction)."""
@@ -108,6 +110,7 @@ class Incident(Aggregate):
     def _statement_withdrawn(
         self, statement_id: str, reason: str, timestamp: datetime | None = None
     ) -> None:
+        assert timestamp is not None, "the library passes the event's timestamp"
         self.withdrawals[statement_id] = {"reason": reason, "withdrawn_at": timestamp}
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Incident:
