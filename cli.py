@@ -25,6 +25,7 @@ from rich.progress import (
 from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
+from timeline.projections.catchup import rebuildable
 
 console = Console(stderr=True)
 
@@ -76,13 +77,17 @@ def _progress() -> Progress:
 @main.command()
 @click.argument("name", required=False)
 def rebuild(name: str | None) -> None:
-    """Rebuild projection NAME (or every projection) from the start of the log."""
+    """Rebuild projection NAME (or every read model) from the start of the log.
+
+    The webhook dispatcher is never rebuilt (it would send everything again); use
+    POST /api/v1/subscriptions/{id}/replay for a receiver that lost data.
+    """
     services = build(Settings.from_env())
-    names = [name] if name else list(services.projections)
-    unknown = [n for n in names if n not in services.projections]
-    if unknown:
+    known = [n for n, p in services.projections.items() if rebuildable(p)]
+    names = [name] if name else known
+    if names[0] not in known:
         raise click.BadParameter(
-            f"unknown projection {unknown[0]!r}; known: {', '.join(services.projections)}",
+            f"cannot rebuild {names[0]!r}; rebuildable projections: {', '.join(known)}",
             param_hint="NAME",
         )
     head = services.app.head()
@@ -154,7 +159,7 @@ def worker(burst: bool) -> None:
 @click.option("--demo", "with_demo", is_flag=True, help="Load the demo data first.")
 @click.option("--web-workers", default=2, show_default=True, type=int, help="gunicorn workers.")
 @click.option(
-    "--workers", "job_workers", default=1, show_default=True, type=int, help="RQ worker processes."
+    "--workers", "job_workers", default=2, show_default=True, type=int, help="RQ worker processes."
 )
 def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: int) -> None:
     """Serve the API (gunicorn) with RQ workers; start an embedded Redis if none is configured."""
@@ -182,6 +187,11 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         f"{host}:{port}",
         "--workers",
         str(web_workers),
+        # Threads, so a live-feed (SSE) client holds a thread rather than a whole worker.
+        "--worker-class",
+        "gthread",
+        "--threads",
+        "8",
         "--access-logfile",
         "-",
         "--graceful-timeout",

@@ -15,6 +15,7 @@ from api import (
     ledger,
     sources,
     statements,
+    subscriptions,
     timeline,
 )
 from api.auth import BEARER
@@ -30,6 +31,7 @@ BLUEPRINTS = (
     claims,
     sources,
     events,
+    subscriptions,
     ledger,
     health,
 )

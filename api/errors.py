@@ -14,12 +14,14 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
+from timeline.subscriptions import SubscriptionNotFound
 
 log = logging.getLogger(__name__)
 
 STATUS_OF: dict[type[DomainError], int] = {
     IncidentNotFound: 404,
     StatementNotFound: 404,
+    SubscriptionNotFound: 404,
     Conflict: 409,
 }
 NAMES = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
 from typing import Any
 
+from flask import Response, stream_with_context
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MAX_POSITION
@@ -56,3 +59,73 @@ class Events(MethodView):
             "items": [entry.to_dict() for entry in entries],
             "next_after": entries[-1].position if entries else args["after"],
         }
+
+
+class StreamArgs(Schema):
+    """Where a new stream starts (a reconnecting client sends Last-Event-ID instead)."""
+
+    after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
+
+
+class StreamHeaders(Schema):
+    """The position a reconnecting EventSource client last saw."""
+
+    last_event_id = fields.Integer(
+        data_key="Last-Event-ID", validate=validate.Range(min=0, max=MAX_POSITION)
+    )
+
+
+# How often an idle stream looks at the log, and sends a comment so proxies keep it open.
+POLL_SECONDS = 0.25
+KEEPALIVE_SECONDS = 15.0
+STREAM_DOC = {
+    "responses": {
+        "200": {
+            "description": "Server-Sent Events: one `data:` JSON event per log entry, its `id:` "
+            "the log position. The stream closes after TIMELINE_STREAM_SECONDS; clients "
+            "reconnect with Last-Event-ID and miss nothing.",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+@blp.route("/stream")
+class EventStream(MethodView):
+    """The event log as a live feed."""
+
+    @require("read")
+    @blp.arguments(StreamArgs(), location="query", unknown=RAISE)
+    @blp.arguments(StreamHeaders(), location="headers", unknown=EXCLUDE)
+    @blp.doc(**STREAM_DOC)
+    def get(self, args: dict[str, Any], headers: dict[str, Any]) -> Response:
+        """New events as Server-Sent Events, from ``after`` or the ``Last-Event-ID`` header."""
+        start = headers.get("last_event_id", args["after"])
+        svc = services()
+        stream = _events_after(svc.app.read_events, start, svc.settings.stream_seconds)
+        return Response(
+            stream_with_context(stream),
+            mimetype="text/event-stream",
+            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+        )
+
+
+def _events_after(read: Any, start: int, seconds: float) -> Iterator[str]:
+    """Yield SSE frames for entries after ``start`` until ``seconds`` have passed."""
+    schema = EventOut()
+    reached = start
+    deadline = time.monotonic() + seconds
+    quiet_since = time.monotonic()
+    yield "retry: 1000\n\n"
+    while time.monotonic() < deadline:
+        entries = read(reached, 500)
+        for entry in entries:
+            yield f"id: {entry.position}\ndata: {schema.dumps(entry.to_dict())}\n\n"
+            reached = entry.position
+        if entries:
+            quiet_since = time.monotonic()
+            continue
+        if time.monotonic() - quiet_since >= KEEPALIVE_SECONDS:
+            yield ": keep-alive\n\n"
+            quiet_since = time.monotonic()
+        time.sleep(POLL_SECONDS)

@@ -125,7 +125,7 @@ class TimelineApp(Application[UUID]):
             try:
                 recordings = self.save(*touched.values())
             except IntegrityError:
-                _back_off(attempt)  # a concurrent writer got there first: reload and retry
+                back_off(attempt)  # a concurrent writer got there first: reload and retry
                 continue
             position = _last_position(recordings) if recordings else self.head()
             return [
@@ -167,7 +167,7 @@ class TimelineApp(Application[UUID]):
             try:
                 return command(incident)
             except IntegrityError:
-                _back_off(attempt)  # another writer saved first: reload and apply again
+                back_off(attempt)  # another writer saved first: reload and apply again
         raise Conflict("The incident kept changing under concurrent writers; try again.", None)
 
     def _load(self, incident_id: UUID) -> Incident:
@@ -302,7 +302,7 @@ def incident_view(incident: Incident) -> dict[str, Any]:
     }
 
 
-def _back_off(attempt: int) -> None:
+def back_off(attempt: int) -> None:
     """Sleep a little, longer after each lost race, with jitter so writers stop colliding."""
     time.sleep(random.uniform(0, 0.002 * 2 ** min(attempt, 6)))
 

@@ -14,6 +14,8 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import redis
@@ -24,14 +26,24 @@ from timeline.projections import Projection, all_projections
 from timeline.projections.catchup import migrate
 from timeline.projections.runner import ProjectionRunner
 from timeline.projections.sql import PostgresViews, SQLiteViews, ViewDatabase
+from timeline.projections.webhooks import WebhookDispatcher
+from timeline.subscriptions import SubscriptionsApp
+from timeline.webhooks.delivery import Deliverer
 
 log = logging.getLogger(__name__)
 
 CATCH_UP_JOB = "workers.jobs.catch_up"
+DELIVER_JOB = "workers.jobs.deliver"
 
 
-def event_store_env(settings: Settings, create_table: bool | None = None) -> dict[str, str]:
-    """The eventsourcing library's environment for this deployment's event store."""
+def event_store_env(
+    settings: Settings, create_table: bool | None = None, sqlite_path: Path | None = None
+) -> dict[str, str]:
+    """The eventsourcing library's environment for this deployment's event store.
+
+    On PostgreSQL each application gets its own tables (named after it); on SQLite, where the
+    table name is fixed, a second application needs its own file (``sqlite_path``).
+    """
     create = settings.create_tables if create_table is None else create_table
     env = {
         "CREATE_TABLE": "y" if create else "n",
@@ -45,7 +57,7 @@ def event_store_env(settings: Settings, create_table: bool | None = None) -> dic
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         return env | {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(settings.events_path),
+            "SQLITE_DBNAME": str(sqlite_path or settings.events_path),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     return env | {
@@ -85,6 +97,7 @@ class Services:
 
     settings: Settings
     app: TimelineApp
+    subscriptions: SubscriptionsApp
     views: ViewDatabase
     projections: dict[str, Projection]
     _redis: redis.Redis | None = field(default=None, repr=False)
@@ -97,10 +110,52 @@ class Services:
         return self._redis
 
     def queue(self) -> Any:
-        """The RQ queue that projection and webhook jobs go through."""
+        """The RQ queue of projection jobs."""
         from rq import Queue
 
         return Queue(self.settings.queue_name, connection=self.redis)
+
+    def webhook_queue(self) -> Any:
+        """The RQ queue of delivery jobs (workers take projection jobs first)."""
+        from rq import Queue
+
+        return Queue(self.settings.webhook_queue_name, connection=self.redis)
+
+    @functools.cached_property
+    def deliverer(self) -> Deliverer:
+        """Sends webhook deliveries; triggered by the dispatcher, the API and the sweep."""
+        return Deliverer(
+            self.subscriptions,
+            self.views,
+            connection=lambda: self.redis,
+            enqueue=self._enqueue_delivery,
+            enqueue_at=self._enqueue_delivery_at,
+            timeout=self.settings.webhook_timeout,
+            schedule=self.settings.webhook_retry_schedule,
+            disable_after=self.settings.webhook_disable_after,
+            allow_private=self.settings.webhook_allow_private,
+            flag_expiry=self.settings.lock_timeout,
+        )
+
+    def _enqueue_delivery(self, subscription_id: str) -> None:
+        self.webhook_queue().enqueue(
+            DELIVER_JOB, subscription_id, result_ttl=0, failure_ttl=86400, job_timeout=600
+        )
+
+    def _enqueue_delivery_at(self, when: datetime, subscription_id: str) -> None:
+        # One scheduled job per subscription and second: repeated scheduling overwrites it.
+        job_id = f"deliver-{subscription_id}-{int(when.timestamp())}"
+        self.webhook_queue().enqueue_at(
+            when, DELIVER_JOB, subscription_id, job_id=job_id, result_ttl=0,
+            failure_ttl=86400, job_timeout=600,
+        )  # fmt: skip
+
+    def notify_dispatched(self, subscription_ids: set[str]) -> None:
+        """Best-effort start of delivery jobs; the sweep finds deliveries a failure left."""
+        try:
+            self.deliverer.trigger(subscription_ids)
+        except (redis.RedisError, OSError) as error:
+            log.warning("webhook trigger failed: %s", error)
 
     @functools.cached_property
     def runner(self) -> ProjectionRunner:
@@ -153,6 +208,7 @@ class Services:
         """Release connections (tests, CLI)."""
         self.views.close()
         self.app.close()
+        self.subscriptions.close()
         if self._redis is not None:
             self._redis.close()
 
@@ -161,12 +217,20 @@ def build(settings: Settings, *, create_tables: bool | None = None) -> Services:
     """Wire the service together for one process."""
     create = settings.create_tables if create_tables is None else create_tables
     app = TimelineApp(env=event_store_env(settings, create))
+    subscriptions = SubscriptionsApp(
+        env=event_store_env(settings, create, sqlite_path=settings.subscriptions_path),
+        allow_private=settings.webhook_allow_private,
+    )
+    projections = all_projections()
     services = Services(
         settings=settings,
         app=app,
+        subscriptions=subscriptions,
         views=view_database(settings),
-        projections=all_projections(),
+        projections=projections,
     )
+    dispatcher = WebhookDispatcher(subscriptions.targets, services.notify_dispatched)
+    projections[dispatcher.name] = dispatcher
     if create:
         services.migrate()
     app.on_append = services.notify_appended

@@ -69,6 +69,23 @@ def parse_api_keys(text: str) -> dict[str, str]:
     return keys
 
 
+# Seconds before each retry of a failed webhook delivery: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+DEFAULT_RETRY_SCHEDULE = (5.0, 300.0, 1800.0, 7200.0, 18000.0, 36000.0, 36000.0)
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """Turn ``5,300,1800`` into seconds; every delay must be a non-negative number."""
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        delays = (-1.0,)
+    if any(d < 0 for d in delays):
+        raise ConfigError(
+            f"TIMELINE_WEBHOOK_RETRY_SCHEDULE must be comma-separated seconds, got {text!r}"
+        )
+    return delays
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "y", "yes", "true", "on")
 
@@ -93,6 +110,12 @@ class Settings:
     job_linger: float = 0.25
     create_tables: bool = True
     queue_name: str = "timeline"
+    webhook_allow_private: bool = False
+    webhook_timeout: float = 10.0
+    webhook_retry_schedule: tuple[float, ...] = DEFAULT_RETRY_SCHEDULE
+    webhook_disable_after: float = 24 * 3600.0
+    webhook_secret_overlap: float = 24 * 3600.0
+    stream_seconds: float = 300.0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -132,6 +155,17 @@ class Settings:
             job_linger=number("JOB_LINGER", defaults.job_linger, float),
             create_tables=_bool(get("CREATE_TABLES") or "yes"),
             queue_name=get("QUEUE") or defaults.queue_name,
+            webhook_allow_private=_bool(get("WEBHOOK_ALLOW_PRIVATE") or "no"),
+            webhook_timeout=number("WEBHOOK_TIMEOUT", defaults.webhook_timeout, float),
+            webhook_retry_schedule=parse_schedule(get("WEBHOOK_RETRY_SCHEDULE") or "")
+            or defaults.webhook_retry_schedule,
+            webhook_disable_after=number(
+                "WEBHOOK_DISABLE_AFTER", defaults.webhook_disable_after, float
+            ),
+            webhook_secret_overlap=number(
+                "WEBHOOK_SECRET_OVERLAP", defaults.webhook_secret_overlap, float
+            ),
+            stream_seconds=number("STREAM_SECONDS", defaults.stream_seconds, float),
         )
 
     @property
@@ -148,6 +182,16 @@ class Settings:
     def views_path(self) -> Path:
         """SQLite file of the read models, apart so projections never block appends."""
         return self.data_dir / "views.sqlite3"
+
+    @property
+    def subscriptions_path(self) -> Path:
+        """SQLite file of the subscription events (they hold secrets: not in the public log)."""
+        return self.data_dir / "subscriptions.sqlite3"
+
+    @property
+    def webhook_queue_name(self) -> str:
+        """The queue of delivery jobs, apart so projections never wait behind a slow receiver."""
+        return f"{self.queue_name}-webhooks"
 
     @property
     def embedded_redis_path(self) -> Path:

@@ -28,3 +28,8 @@ def use_services(prepared: Services | None) -> None:
 def catch_up(name: str) -> int:
     """Bring one projection up to the head of the log; raises so RQ records failures."""
     return services().runner.run(name)
+
+
+def deliver(subscription_id: str) -> int:
+    """Send one subscription's due webhook deliveries; failures are retried on a schedule."""
+    return services().deliverer.drain(subscription_id)

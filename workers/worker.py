@@ -1,7 +1,8 @@
-"""The worker process: an RQ worker on the timeline queue, plus the periodic sweep.
+"""The worker process: an RQ worker on the projection and webhook queues, plus the sweep.
 
-The sweep re-triggers any projection that lags the log, so a trigger lost while Redis was down
-(or a job killed mid-run) is made good within one interval.
+The sweep re-triggers any projection that lags the log and any subscription with overdue
+deliveries, so a trigger lost while Redis was down (or a job killed mid-run) is made good
+within one interval.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ class Sweeper(threading.Thread):
         while not self.stopped.wait(self.interval):
             try:
                 self.services.runner.sweep()
+                self.services.deliverer.sweep()
             except Exception as error:  # Redis or the database may be briefly away
                 log.warning("sweep failed: %s", error)
 
@@ -39,11 +41,14 @@ def run_worker(services: Services, *, burst: bool = False, with_scheduler: bool 
     """Run jobs in this process (no fork per job: the services and connections are reused)."""
     jobs.use_services(services)
     services.runner.sweep()
+    services.deliverer.sweep()
     sweeper = Sweeper(services, services.settings.sweep_interval)
     if not burst:
         sweeper.start()
     try:
-        worker = SimpleWorker([services.queue()], connection=services.redis)
+        # Projection jobs first: a slow webhook receiver must not hold the read models back.
+        queues = [services.queue(), services.webhook_queue()]
+        worker = SimpleWorker(queues, connection=services.redis)
         worker.work(burst=burst, with_scheduler=with_scheduler, logging_level="WARNING")
     finally:
         sweeper.stopped.set()

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import requests
 
+from timeline.config import Settings
+
 
 def free_port() -> int:
     """A TCP port nobody listens on right now."""
@@ -27,6 +29,27 @@ def clean_env(**timeline: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("TIMELINE_")}
     env.update({f"TIMELINE_{k.upper()}": v for k, v in timeline.items()})
     return env
+
+
+def env_for(settings: Settings) -> dict[str, str]:
+    """The environment that makes a child process use the same stores as ``settings``."""
+    values = {
+        "data_dir": str(settings.data_dir),
+        "redis_url": settings.redis_url or "",
+        "queue": settings.queue_name,
+        "projection_batch_size": str(settings.projection_batch_size),
+        "lock_timeout": str(settings.lock_timeout),
+        "sweep_interval": "0.5",
+        "webhook_allow_private": "yes" if settings.webhook_allow_private else "no",
+        "webhook_retry_schedule": ",".join(str(d) for d in settings.webhook_retry_schedule),
+        "webhook_timeout": str(settings.webhook_timeout),
+    }
+    if settings.database_url:
+        values |= {
+            "database_url": settings.database_url,
+            "database_schema": settings.database_schema,
+        }
+    return clean_env(**values)
 
 
 def start(args: list[str], env: Mapping[str, str], log: Path) -> subprocess.Popen[bytes]:

@@ -9,7 +9,7 @@ from uuid import UUID
 
 import pytest
 
-from tests.e2e.processes import clean_env, start, stop, wait_until
+from tests.e2e.processes import env_for, start, stop, wait_until
 from tests.factories import a_statement, an_incident
 from tests.integration.helpers import table_rows
 from timeline.bootstrap import Services, build
@@ -18,24 +18,6 @@ from timeline.projections.catchup import rebuild
 from timeline.projections.sql import PostgresViews, SQLiteViews, ViewDatabase
 
 pytestmark = pytest.mark.e2e
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    """The environment that makes a child process use the same stores as ``settings``."""
-    values = {
-        "data_dir": str(settings.data_dir),
-        "redis_url": settings.redis_url or "",
-        "queue": settings.queue_name,
-        "projection_batch_size": str(settings.projection_batch_size),
-        "lock_timeout": str(settings.lock_timeout),
-        "sweep_interval": "0.5",
-    }
-    if settings.database_url:
-        values |= {
-            "database_url": settings.database_url,
-            "database_schema": settings.database_schema,
-        }
-    return clean_env(**values)
 
 
 def fresh_views(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest) -> ViewDatabase:

@@ -17,6 +17,7 @@ from timeline.projections.catchup import (
     migrate,
     position,
     rebuild,
+    rebuildable,
 )
 from timeline.projections.timeline import TimelineFilter, TimelineProjection, query_timeline
 
@@ -120,7 +121,9 @@ def test_rebuild_of_every_projection_equals_the_incremental_build(services: Serv
             app.withdraw_statement(UUID(written.incident_id), written.statements[0]["id"], "dup")
         for name in services.projections:
             services.runner.run(name)  # incrementally, a few events at a time
-    for name, projection in services.projections.items():
+    read_models = {n: p for n, p in services.projections.items() if rebuildable(p)}
+    assert "webhooks" not in read_models  # the dispatcher sends: it is never rebuilt
+    for name, projection in read_models.items():
         incremental = {table: table_rows(services.views, table) for table in projection.tables}
         rebuild(services.app, services.views, projection, 5)
         rebuilt = {table: table_rows(services.views, table) for table in projection.tables}

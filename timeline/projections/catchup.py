@@ -40,6 +40,11 @@ class Projection(Protocol):
         """Change the tables for these entries, in log order; ignore what does not matter."""
 
 
+def rebuildable(projection: Projection) -> bool:
+    """Whether replaying the whole log into the projection is harmless (pure read models)."""
+    return bool(getattr(projection, "rebuildable", True))
+
+
 class PositionMoved(Exception):
     """Another run advanced the projection first; this run's batch was rolled back."""
 
@@ -142,6 +147,9 @@ def apply_batch(
         if moved != 1:
             raise PositionMoved(projection.name)
         projection.apply(cursor, entries)
+    after_commit = getattr(projection, "after_commit", None)
+    if after_commit is not None:
+        after_commit()  # work that must only start once the batch is durable (webhook jobs)
     return end
 
 
@@ -181,7 +189,12 @@ def rebuild(
     batch_size: int = 1000,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Drop the projection's tables and replay the whole log into fresh ones."""
+    """Drop the projection's tables and replay the whole log into fresh ones.
+
+    Refused for projections that act on the world (the webhook dispatcher would send again).
+    """
+    if not rebuildable(projection):
+        raise ValueError(f"projection {projection.name!r} cannot be rebuilt")
     migrate(db, projection)
     with db.transaction() as cursor:
         _reset(cursor, projection)

@@ -1,0 +1,328 @@
+"""HTTP shape of webhook subscriptions and their delivery log (admin scope throughout)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from flask.views import MethodView
+from flask_smorest import Blueprint, abort
+from marshmallow import RAISE, Schema, fields, validate
+
+from api.auth import require
+from api.consistency import MAX_POSITION
+from api.services import services
+from timeline.domain.subscription import EVENT_TYPES, MAX_URL_LENGTH
+from timeline.domain.values import KINDS
+from timeline.projections.webhooks import replay
+from timeline.webhooks import deliveries
+from timeline.webhooks.delivery import message_id
+
+blp = Blueprint(
+    "subscriptions",
+    __name__,
+    url_prefix="/api/v1/subscriptions",
+    description="Webhook subscriptions: signed (Standard Webhooks), retried, replayable "
+    "deliveries of new events. Every operation needs an admin key.",
+)
+ADMIN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+
+
+class FilterSchema(Schema):
+    """Narrow the events: incident kinds, source sides (statements only); empty means any."""
+
+    kinds = fields.List(fields.String(validate=validate.OneOf(KINDS)), load_default=list)
+    sides = fields.List(
+        fields.String(validate=validate.Length(1, 32)),
+        load_default=list,
+        metadata={"example": ["UA"]},
+    )
+
+
+class SubscriptionFields(Schema):
+    """What a client sets on a subscription."""
+
+    url = fields.String(
+        required=True,
+        validate=validate.Length(1, MAX_URL_LENGTH),
+        metadata={"example": "https://example.org/hooks/timeline"},
+    )
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(tuple(EVENT_TYPES.values()))),
+        required=True,
+        validate=validate.Length(min=1),
+        metadata={"example": ["statement.recorded"]},
+    )
+    filter = fields.Nested(FilterSchema, load_default=None)
+    description = fields.String(load_default="", validate=validate.Length(max=500))
+
+
+class SubscriptionChange(Schema):
+    """Any of the settable fields, and ``status`` to pause or resume."""
+
+    url = fields.String(validate=validate.Length(1, MAX_URL_LENGTH))
+    event_types = fields.List(
+        fields.String(validate=validate.OneOf(tuple(EVENT_TYPES.values()))),
+        validate=validate.Length(min=1),
+    )
+    filter = fields.Nested(FilterSchema)
+    description = fields.String(validate=validate.Length(max=500))
+    status = fields.String(
+        validate=validate.OneOf(("active", "paused")),
+        metadata={"description": "active resumes (also a disabled subscription); paused stops."},
+    )
+
+
+class ReceiverHealth(Schema):
+    """How the receiver has been answering."""
+
+    failing_since = fields.String(allow_none=True)
+    last_success_at = fields.String(allow_none=True)
+    last_error = fields.String(allow_none=True)
+
+
+class SubscriptionOut(Schema):
+    """A subscription; its secret is shown only when created or rotated."""
+
+    id = fields.String()
+    url = fields.String()
+    event_types = fields.List(fields.String())
+    filter = fields.Nested(FilterSchema)
+    description = fields.String()
+    status = fields.String(metadata={"description": "active, paused or disabled"})
+    disabled_reason = fields.String(allow_none=True)
+    start_position = fields.Integer(
+        metadata={"description": "Events after this log position are delivered."}
+    )
+    created_at = fields.AwareDateTime()
+    updated_at = fields.AwareDateTime()
+    version = fields.Integer()
+    receiver = fields.Nested(ReceiverHealth)
+
+
+class SubscriptionWithSecret(SubscriptionOut):
+    """The subscription and its signing secret: store it now, it is not shown again."""
+
+    secret = fields.String(metadata={"example": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"})
+    previous_secret_valid_until = fields.AwareDateTime(allow_none=True)
+
+
+class SubscriptionList(Schema):
+    """Every subscription."""
+
+    items = fields.List(fields.Nested(SubscriptionOut))
+
+
+class AttemptOut(Schema):
+    """One try at sending a delivery."""
+
+    attempt = fields.Integer()
+    attempted_at = fields.String()
+    status_code = fields.Integer(allow_none=True)
+    latency_ms = fields.Float()
+    error = fields.String(allow_none=True)
+
+
+class DeliveryOut(Schema):
+    """One event sent (or to be sent) to one subscription; identified by the event's position."""
+
+    position = fields.Integer()
+    webhook_id = fields.String()
+    event_type = fields.String()
+    incident_id = fields.String()
+    status = fields.String(metadata={"description": "pending, sending, delivered or failed"})
+    next_attempt_at = fields.String(allow_none=True)
+    created_at = fields.String()
+    attempts = fields.List(fields.Nested(AttemptOut))
+
+
+class DeliveryArgs(Schema):
+    """Filter and page the delivery log (newest event first)."""
+
+    status = fields.String(validate=validate.OneOf(deliveries.STATUSES))
+    before = fields.Integer(
+        validate=validate.Range(1, MAX_POSITION),
+        metadata={"description": "Continue below this position (the previous next_before)."},
+    )
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+class DeliveryPage(Schema):
+    """A page of the delivery log; pass ``next_before`` as ``before`` for the next one."""
+
+    items = fields.List(fields.Nested(DeliveryOut))
+    next_before = fields.Integer(allow_none=True)
+
+
+class ReplayIn(Schema):
+    """Where to replay from."""
+
+    after = fields.Integer(required=True, validate=validate.Range(0, MAX_POSITION))
+
+
+class ReplayOut(Schema):
+    """What a replay queued; call again with ``after=next_after`` until ``done``."""
+
+    queued = fields.Integer()
+    next_after = fields.Integer()
+    done = fields.Boolean()
+
+
+def _view(subscription_id: str, view: dict[str, Any]) -> dict[str, Any]:
+    return view | {"receiver": deliveries.endpoint_health(services().views, subscription_id)}
+
+
+def _delivery(row: dict[str, Any]) -> dict[str, Any]:
+    return row | {"webhook_id": message_id(int(row["position"]))}
+
+
+@blp.route("")
+class Subscriptions(MethodView):
+    """The collection of subscriptions."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.arguments(SubscriptionFields())
+    @blp.response(201, SubscriptionWithSecret)
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
+        """Subscribe a URL to event types; the answer holds the signing secret, once."""
+        body["filter"] = body.get("filter") or {"kinds": [], "sides": []}
+        svc = services()
+        created = svc.subscriptions.create(body, start_position=svc.app.head())
+        location = f"/api/v1/subscriptions/{created['id']}"
+        return _view(created["id"], created), 201, {"Location": location}
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.response(200, SubscriptionList)
+    def get(self) -> dict[str, Any]:
+        """Every subscription (without secrets)."""
+        return {"items": [_view(s["id"], s) for s in services().subscriptions.all()]}
+
+
+@blp.route("/<uuid:subscription_id>")
+class SubscriptionResource(MethodView):
+    """One subscription."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.response(200, SubscriptionOut)
+    @blp.alt_response(404, description="No such subscription.")
+    def get(self, subscription_id: UUID) -> dict[str, Any]:
+        """The subscription, with how its receiver has been answering."""
+        return _view(str(subscription_id), services().subscriptions.get(subscription_id))
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.arguments(SubscriptionChange())
+    @blp.response(200, SubscriptionOut)
+    @blp.alt_response(404, description="No such subscription.")
+    def patch(self, body: dict[str, Any], subscription_id: UUID) -> dict[str, Any]:
+        """Change the URL, types or filter; pause (``status: paused``) or resume."""
+        svc = services()
+        view = svc.subscriptions.change(subscription_id, body)
+        if view["status"] == "active":
+            svc.notify_dispatched({str(subscription_id)})  # send what waited while paused
+        return _view(str(subscription_id), view)
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.response(204)
+    @blp.alt_response(404, description="No such subscription.")
+    def delete(self, subscription_id: UUID) -> None:
+        """Delete the subscription; its delivery log is kept."""
+        services().subscriptions.delete(subscription_id)
+
+
+@blp.route("/<uuid:subscription_id>/secret/rotate")
+class SecretRotation(MethodView):
+    """Replace the signing secret."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.response(200, SubscriptionWithSecret)
+    @blp.alt_response(404, description="No such subscription.")
+    def post(self, subscription_id: UUID) -> dict[str, Any]:
+        """New secret now; the old one keeps signing too for the overlap, then stops."""
+        svc = services()
+        overlap = timedelta(seconds=svc.settings.webhook_secret_overlap)
+        rotated = svc.subscriptions.rotate_secret(subscription_id, overlap)
+        until = datetime.now(UTC) + overlap
+        return _view(str(subscription_id), rotated) | {"previous_secret_valid_until": until}
+
+
+@blp.route("/<uuid:subscription_id>/deliveries")
+class Deliveries(MethodView):
+    """The delivery log."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.arguments(DeliveryArgs(), location="query", unknown=RAISE)
+    @blp.response(200, DeliveryPage)
+    @blp.alt_response(404, description="No such subscription.")
+    def get(self, args: dict[str, Any], subscription_id: UUID) -> dict[str, Any]:
+        """Deliveries, newest event first, each with every attempt."""
+        svc = services()
+        svc.subscriptions.get(subscription_id)
+        rows = deliveries.list_deliveries(svc.views, str(subscription_id), **args)
+        full = len(rows) == args["limit"]
+        return {
+            "items": [_delivery(r) for r in rows],
+            "next_before": rows[-1]["position"] if rows and full else None,
+        }
+
+
+@blp.route("/<uuid:subscription_id>/deliveries/<int:position>")
+class DeliveryResource(MethodView):
+    """One delivery."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.response(200, DeliveryOut)
+    @blp.alt_response(404, description="No such subscription or delivery.")
+    def get(self, subscription_id: UUID, position: int) -> dict[str, Any]:
+        """A delivery with every attempt."""
+        svc = services()
+        svc.subscriptions.get(subscription_id)
+        rows = deliveries.list_deliveries(svc.views, str(subscription_id), position=position)
+        if not rows:
+            abort(404, message=f"No delivery of position {position} to this subscription.")
+        return _delivery(rows[0])
+
+
+@blp.route("/<uuid:subscription_id>/deliveries/<int:position>/redeliver")
+class Redelivery(MethodView):
+    """Send one delivery again."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.response(202)
+    @blp.alt_response(404, description="No such subscription or delivery.")
+    def post(self, subscription_id: UUID, position: int) -> None:
+        """Queue the delivery again now (same webhook-id)."""
+        svc = services()
+        svc.subscriptions.get(subscription_id)
+        sid = str(subscription_id)
+        if not deliveries.make_due(svc.views, sid, position, datetime.now(UTC)):
+            abort(404, message=f"No delivery of position {position} to this subscription.")
+        svc.notify_dispatched({sid})
+
+
+@blp.route("/<uuid:subscription_id>/replay")
+class Replay(MethodView):
+    """Send past events again."""
+
+    @require("admin")
+    @blp.doc(security=ADMIN)
+    @blp.arguments(ReplayIn())
+    @blp.response(202, ReplayOut)
+    @blp.alt_response(404, description="No such subscription.")
+    def post(self, body: dict[str, Any], subscription_id: UUID) -> dict[str, Any]:
+        """Queue every matching event after ``after`` again (for a receiver that lost data)."""
+        svc = services()
+        target = svc.subscriptions.target(subscription_id)
+        queued, reached, done = replay(svc.app, svc.views, target, body["after"])
+        if queued:
+            svc.notify_dispatched({target.id})
+        return {"queued": queued, "next_after": reached, "done": done}

@@ -1,0 +1,66 @@
+"""The live feed: Server-Sent Events from a position, resumed with Last-Event-ID."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from tests.factories import a_statement, an_incident
+from timeline.bootstrap import Services
+
+
+def frames(client: FlaskClient, **headers: str) -> list[dict[str, Any]]:
+    """Read the whole stream (it closes after the test's stream_seconds); parse its events."""
+    response = client.get("/api/v1/events/stream", headers=headers)
+    assert response.status_code == 200
+    assert response.mimetype == "text/event-stream"
+    events = []
+    for block in response.get_data(as_text=True).split("\n\n"):
+        fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)
+        if "id" in fields:
+            events.append({"id": int(fields["id"]), **json.loads(fields["data"])})
+    return events
+
+
+def test_the_stream_sends_every_event_with_its_position_as_id(
+    client: FlaskClient, services: Services
+) -> None:
+    services.app.report_incident(an_incident(), statements=[a_statement(), a_statement()])
+    events = frames(client)
+    assert [e["id"] for e in events] == [1, 2, 3]
+    assert [e["position"] for e in events] == [1, 2, 3]
+    assert [e["type"] for e in events] == [
+        "IncidentReported",
+        "StatementRecorded",
+        "StatementRecorded",
+    ]
+
+
+def test_a_reconnecting_client_resumes_after_last_event_id(
+    client: FlaskClient, services: Services
+) -> None:
+    services.app.report_incident(an_incident(), statements=[a_statement(), a_statement()])
+    assert [e["id"] for e in frames(client, **{"Last-Event-ID": "2"})] == [3]
+    assert frames(client, **{"Last-Event-ID": "3"}) == []
+
+
+def test_events_appended_while_connected_arrive(client: FlaskClient, services: Services) -> None:
+    def append_soon() -> None:
+        time.sleep(0.1)
+        services.app.report_incident(an_incident())
+
+    writer = threading.Thread(target=append_soon)
+    writer.start()
+    events = frames(client)
+    writer.join()
+    assert [e["type"] for e in events] == ["IncidentReported"]
+
+
+def test_a_malformed_last_event_id_is_a_422_naming_the_header(client: FlaskClient) -> None:
+    response = client.get("/api/v1/events/stream", headers={"Last-Event-ID": "yesterday"})
+    assert response.status_code == 422
+    assert "Last-Event-ID" in response.json["errors"]["headers"]

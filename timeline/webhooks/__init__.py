@@ -1,0 +1,1 @@
+"""Webhooks: subscriptions are matched, signed, delivered and retried here."""

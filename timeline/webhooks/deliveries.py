@@ -1,0 +1,250 @@
+"""The delivery log: claiming due deliveries, recording attempts, and what the API shows of it.
+
+A delivery is ``pending`` (due at ``next_attempt_at``), ``sending`` (claimed by a job until
+``lease_until``; a killed job's claim lapses and the delivery is sent again, with the same
+webhook-id), ``delivered`` or ``failed`` (retries used up). Claims move rows by compare-and-set,
+so two jobs never send the same delivery at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from timeline.projections.sql import Cursor, ViewDatabase
+from timeline.webhooks.sender import Outcome
+
+DUE = "((status = 'pending' AND next_attempt_at <= ?) OR (status = 'sending' AND lease_until < ?))"
+STATUSES = ("pending", "sending", "delivered", "failed")
+# After a delivery's last retry failed, its receiver is still held back this long before the
+# next delivery is tried (it is failing; do not hammer it).
+HOLD_AFTER = 60.0
+
+
+def iso(moment: datetime) -> str:
+    """The canonical UTC text the delivery tables store times in."""
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+@dataclass(frozen=True)
+class Claimed:
+    """A delivery a job holds the right to send now."""
+
+    subscription_id: str
+    position: int
+    payload: str
+    attempts: int
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What an attempt left behind: when to retry (None: done), and the failure streak."""
+
+    next_attempt_at: datetime | None
+    failing_since: datetime | None
+
+
+def claim_due(
+    db: ViewDatabase, subscription_id: str, now: datetime, lease: float, limit: int
+) -> list[Claimed]:
+    """Take up to ``limit`` due deliveries of one subscription, oldest event first."""
+    at = iso(now)
+    with db.transaction() as cursor:
+        cursor.execute(
+            "UPDATE webhook_deliveries SET status = 'sending', lease_until = ? "
+            "WHERE subscription_id = ? AND position IN (SELECT position FROM "
+            f"webhook_deliveries WHERE subscription_id = ? AND {DUE} "
+            f"ORDER BY position LIMIT ?) AND {DUE} "
+            "RETURNING subscription_id, position, payload, attempts",
+            (iso(now + timedelta(seconds=lease)), subscription_id, subscription_id, at, at,
+             limit, at, at),
+        )  # fmt: skip
+        rows = cursor.fetchall()
+    claimed = [Claimed(**row) for row in rows]
+    return sorted(claimed, key=lambda c: c.position)
+
+
+def release(db: ViewDatabase, claimed: Sequence[Claimed]) -> None:
+    """Give back claimed deliveries that were not attempted (due again at once)."""
+    if claimed:
+        with db.transaction() as cursor:
+            cursor.executemany(
+                "UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL "
+                "WHERE subscription_id = ? AND position = ? AND status = 'sending'",
+                [(c.subscription_id, c.position) for c in claimed],
+            )
+
+
+def record_attempt(
+    db: ViewDatabase,
+    claimed: Claimed,
+    outcome: Outcome,
+    attempted_at: datetime,
+    retry_in: float | None,
+) -> Recorded:
+    """Store one attempt and move the delivery on: delivered, due again later, or failed."""
+    attempt = claimed.attempts + 1
+    key = (claimed.subscription_id, claimed.position)
+    at = iso(attempted_at)
+    retry_at = (
+        None if outcome.ok or retry_in is None else attempted_at + timedelta(seconds=retry_in)
+    )
+    status = "delivered" if outcome.ok else ("failed" if retry_at is None else "pending")
+    with db.transaction() as cursor:
+        cursor.execute(
+            "INSERT INTO webhook_attempts (subscription_id, position, attempt, attempted_at, "
+            "status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (subscription_id, position, attempt) DO NOTHING",
+            (*key, attempt, at, outcome.status_code, outcome.latency_ms, outcome.error),
+        )
+        cursor.execute(
+            "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
+            "lease_until = NULL WHERE subscription_id = ? AND position = ?",
+            (status, attempt, iso(retry_at) if retry_at else None, *key),
+        )
+        hold = retry_at or (None if outcome.ok else attempted_at + timedelta(seconds=HOLD_AFTER))
+        failing_since = _note_endpoint(
+            cursor, claimed.subscription_id, outcome, at, iso(hold) if hold else None
+        )
+    return Recorded(retry_at, datetime.fromisoformat(failing_since) if failing_since else None)
+
+
+def _note_endpoint(
+    cursor: Cursor, subscription_id: str, outcome: Outcome, at: str, hold: str | None
+) -> str | None:
+    """Track the receiver's failure streak and hold it back until the failed one's retry."""
+    if outcome.ok:
+        cursor.execute(
+            "INSERT INTO webhook_endpoints (subscription_id, failing_since, last_success_at) "
+            "VALUES (?, NULL, ?) ON CONFLICT (subscription_id) DO UPDATE "
+            "SET failing_since = NULL, hold_until = NULL, "
+            "last_success_at = excluded.last_success_at",
+            (subscription_id, at),
+        )
+        return None
+    cursor.execute(
+        "INSERT INTO webhook_endpoints (subscription_id, failing_since, last_error, hold_until) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (subscription_id) DO UPDATE SET failing_since = "
+        "COALESCE(webhook_endpoints.failing_since, excluded.failing_since), "
+        "last_error = excluded.last_error, hold_until = excluded.hold_until",
+        (subscription_id, at, outcome.error, hold),
+    )
+    cursor.execute(
+        "SELECT failing_since FROM webhook_endpoints WHERE subscription_id = ?",
+        (subscription_id,),
+    )
+    row = cursor.fetchone()
+    return row["failing_since"] if row else at
+
+
+def held_until(db: ViewDatabase, subscription_id: str) -> datetime | None:
+    """Until when a failing receiver gets nothing (None: not held)."""
+    rows = db.query(
+        "SELECT hold_until FROM webhook_endpoints WHERE subscription_id = ?", (subscription_id,)
+    )
+    hold = rows[0]["hold_until"] if rows else None
+    return datetime.fromisoformat(hold) if hold else None
+
+
+def earliest_due(db: ViewDatabase, subscription_id: str) -> datetime | None:
+    """When the subscription's next pending delivery falls due, holds included."""
+    rows = db.query(
+        "SELECT MIN(next_attempt_at) AS due FROM webhook_deliveries "
+        "WHERE subscription_id = ? AND status = 'pending'",
+        (subscription_id,),
+    )
+    due = rows[0]["due"] if rows else None
+    if due is None:
+        return None
+    hold = held_until(db, subscription_id)
+    return max(datetime.fromisoformat(due), hold) if hold else datetime.fromisoformat(due)
+
+
+def overdue_subscriptions(db: ViewDatabase, now: datetime) -> list[str]:
+    """Subscriptions with deliveries due now and no hold: the sweep's net for lost jobs."""
+    at = iso(now)
+    rows = db.query(
+        f"SELECT DISTINCT subscription_id FROM webhook_deliveries WHERE {DUE} "
+        "AND NOT EXISTS (SELECT 1 FROM webhook_endpoints e WHERE e.subscription_id = "
+        "webhook_deliveries.subscription_id AND e.hold_until > ?)",
+        (at, at, at),
+    )
+    return [row["subscription_id"] for row in rows]
+
+
+def make_due(db: ViewDatabase, subscription_id: str, position: int, now: datetime) -> bool:
+    """Send a delivery again as soon as possible (manual redelivery); False if unknown."""
+    with db.transaction() as cursor:
+        changed = cursor.execute(
+            "UPDATE webhook_deliveries SET status = 'pending', next_attempt_at = ?, "
+            "lease_until = NULL WHERE subscription_id = ? AND position = ? "
+            "AND status <> 'sending'",
+            (iso(now), subscription_id, position),
+        )
+        if changed:
+            return True
+        cursor.execute(
+            "SELECT 1 AS found FROM webhook_deliveries WHERE subscription_id = ? AND position = ?",
+            (subscription_id, position),
+        )
+        return cursor.fetchone() is not None  # already being sent: nothing to do
+
+
+def list_deliveries(
+    db: ViewDatabase,
+    subscription_id: str,
+    *,
+    before: int | None = None,
+    status: str | None = None,
+    limit: int = 50,
+    position: int | None = None,
+) -> list[dict[str, Any]]:
+    """Deliveries newest event first, each with its attempts."""
+    where = ["d.subscription_id = ?"]
+    params: list[Any] = [subscription_id]
+    for clause, value in (
+        ("d.position < ?", before),
+        ("d.status = ?", status),
+        ("d.position = ?", position),
+    ):
+        if value is not None:
+            where.append(clause)
+            params.append(value)
+    with db.snapshot() as cursor:
+        cursor.execute(
+            "SELECT d.position, d.event_type, d.incident_id, d.status, d.next_attempt_at, "
+            f"d.created_at FROM webhook_deliveries d WHERE {' AND '.join(where)} "
+            "ORDER BY d.position DESC LIMIT ?",
+            (*params, limit),
+        )
+        deliveries = cursor.fetchall()
+        if not deliveries:
+            return []
+        marks = ", ".join("?" for _ in deliveries)
+        cursor.execute(
+            "SELECT position, attempt, attempted_at, status_code, latency_ms, error "
+            f"FROM webhook_attempts WHERE subscription_id = ? AND position IN ({marks}) "
+            "ORDER BY position, attempt",
+            (subscription_id, *[d["position"] for d in deliveries]),
+        )
+        attempts = cursor.fetchall()
+    by_position: dict[int, list[dict[str, Any]]] = {}
+    for attempt in attempts:
+        by_position.setdefault(int(attempt.pop("position")), []).append(attempt)
+    for delivery in deliveries:
+        delivery["attempts"] = by_position.get(int(delivery["position"]), [])
+        if delivery["status"] in ("delivered", "failed"):
+            delivery["next_attempt_at"] = None
+    return deliveries
+
+
+def endpoint_health(db: ViewDatabase, subscription_id: str) -> dict[str, Any]:
+    """The receiver's failure streak and last success, for the subscription's view."""
+    rows = db.query(
+        "SELECT failing_since, last_success_at, last_error FROM webhook_endpoints "
+        "WHERE subscription_id = ?",
+        (subscription_id,),
+    )
+    return rows[0] if rows else {"failing_since": None, "last_success_at": None, "last_error": None}
