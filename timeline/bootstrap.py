@@ -169,7 +169,12 @@ class Services:
             batch_size=self.settings.projection_batch_size,
             lock_timeout=self.settings.lock_timeout,
             linger=self.settings.job_linger,
+            others_waiting=self._jobs_waiting,
         )
+
+    def _jobs_waiting(self) -> bool:
+        """Whether any projection or delivery job is queued and not yet taken by a worker."""
+        return bool(self.queue().count or self.webhook_queue().count)
 
     def _enqueue_catch_up(self, name: str) -> None:
         self.queue().enqueue(CATCH_UP_JOB, name, result_ttl=0, failure_ttl=86400, job_timeout=3600)

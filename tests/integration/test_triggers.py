@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from uuid import UUID
 
@@ -106,3 +107,16 @@ def test_a_dead_jobs_flag_expires_and_the_sweep_recovers(settings: Settings) -> 
         assert queued(services) == 1
     finally:
         services.close()
+
+
+def test_a_lingering_job_gives_its_worker_up_to_waiting_jobs(services: Services) -> None:
+    # Under steady appends a catch-up job lingers; if it did so while other jobs waited, one
+    # projection would hold the worker and the others (and webhook deliveries) would starve.
+    services.runner.linger = 60.0
+    services.app.report_incident(an_incident())
+    services.webhook_queue().enqueue("workers.jobs.deliver", "a-subscription")
+    job = threading.Thread(target=services.runner.run, args=("timeline",), daemon=True)
+    job.start()
+    job.join(timeout=10)
+    assert not job.is_alive(), "the job kept lingering while another job waited"
+    assert services.runner.position("timeline") == services.app.head()

@@ -43,6 +43,7 @@ class ProjectionRunner:
         batch_size: int = 1000,
         lock_timeout: float = 30.0,
         linger: float = 0.0,
+        others_waiting: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
         self.views = views
@@ -52,6 +53,7 @@ class ProjectionRunner:
         self.batch_size = batch_size
         self.lock_timeout = lock_timeout
         self.linger = linger
+        self._others_waiting = others_waiting
 
     def trigger(self, names: list[str] | None = None) -> int:
         """Make sure a job will catch these projections up; returns how many jobs it enqueued."""
@@ -102,12 +104,21 @@ class ProjectionRunner:
                     return applied  # a later append claimed it and enqueued the next job
 
     def _more_within(self, seconds: float, name: str) -> bool:
-        """Whether new events reach the log within ``seconds`` (polled every 10 ms)."""
+        """Whether new events reach the log within ``seconds`` (polled every 10 ms).
+
+        Gives up at once when other jobs are waiting: a lingering job must not keep a worker
+        from the other projections or from webhook deliveries (it is re-triggered by the next
+        append and queues behind them).
+        """
         deadline = time.monotonic() + seconds
         reached = position(self.views, name)
+        polls = 0
         while time.monotonic() < deadline:
+            if polls % 5 == 0 and self._others_waiting():
+                return False
             if head_position(self.app) > reached:
                 return True
+            polls += 1
             time.sleep(0.01)
         return False
 
