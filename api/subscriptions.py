@@ -248,8 +248,7 @@ class SecretRotation(MethodView):
         svc = services()
         overlap = timedelta(seconds=svc.settings.webhook_secret_overlap)
         rotated = svc.subscriptions.rotate_secret(subscription_id, overlap)
-        until = datetime.now(UTC) + overlap
-        return _view(str(subscription_id), rotated) | {"previous_secret_valid_until": until}
+        return _view(str(subscription_id), rotated)
 
 
 @blp.route("/<uuid:subscription_id>/deliveries")

@@ -5,7 +5,8 @@
 
 Events are appended in this process (``--rate`` events/s, 0 = in batches as fast as possible);
 `timeline worker` processes dispatch and deliver them to one loopback receiver per subscription
-(threads in this process). Latency = the moment a receiver got a delivery minus the event's
+(threads in this process; ``--receiver-delay`` makes each answer take that long, like a receiver
+across a network). Latency = the moment a receiver got a delivery minus the event's
 recorded time (the body's ``timestamp``). Worker memory is sampled from /proc during the run.
 
 Baseline, same process and receivers: signing + posting the same bodies with the service's own
@@ -33,10 +34,18 @@ from timeline.webhooks.sender import post
 from timeline.webhooks.signing import signed_headers
 
 
+class Listening(ThreadingHTTPServer):
+    """The standard library's server with a real listen backlog (its default of 5 drops SYNs
+    under concurrent senders, and every dropped SYN costs the sender a 1 s retransmit)."""
+
+    request_queue_size = 128
+    daemon_threads = True
+
+
 class Counting:
     """A receiver that notes when each delivery arrived (no verification: not the subject)."""
 
-    def __init__(self) -> None:
+    def __init__(self, delay: float = 0.0) -> None:
         self.arrivals: dict[str, float] = {}
         self.latencies: list[float] = []
         self.lock = threading.Lock()
@@ -53,6 +62,8 @@ class Counting:
                     if self.headers["webhook-id"] not in counting.arrivals:
                         counting.arrivals[self.headers["webhook-id"]] = time.monotonic()
                         counting.latencies.append((now - sent).total_seconds())
+                if delay:
+                    time.sleep(delay)  # a receiver across a network, not on loopback
                 self.send_response(204)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
@@ -60,8 +71,7 @@ class Counting:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
+        self.server = Listening(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}/hook"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
@@ -84,13 +94,16 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--rate", type=float, default=0.0)
+    parser.add_argument(
+        "--receiver-delay", type=float, default=0.0, help="seconds each receiver waits to answer"
+    )
     args = parser.parse_args()
 
     with deployment(args.backend) as base_settings:
         settings = base_settings.with_changes(webhook_allow_private=True)
         services = build(settings)
         services.app.on_append = lambda position: None  # the workers' sweep finds the log
-        receivers = [Counting() for _ in range(args.subscriptions)]
+        receivers = [Counting(args.receiver_delay) for _ in range(args.subscriptions)]
         for receiver in receivers:
             services.subscriptions.create(
                 {"url": receiver.url, "event_types": ["incident.reported"]}, services.app.head()
@@ -135,7 +148,7 @@ def main() -> None:
         latencies = [x for r in receivers for x in r.latencies]
 
         # Baseline: the same sender, signing and posting the same kind of body in a loop.
-        body = json.dumps({"type": "incident.reported", "timestamp": "x", "data": {}})
+        body = json.dumps({"type": "incident.reported", "timestamp": datetime.now(UTC).isoformat()})
         secret = "whsec_" + "QUFBQUFBQUFBQUFBQUFBQUFBQUFBQUFB"
         sample_count = 2000
         bare_started = time.monotonic()
@@ -148,7 +161,8 @@ def main() -> None:
     rate = delivered / took
     print(
         f"backend {args.backend}; {args.subscriptions} subscriptions x {args.events} events "
-        f"(appended in {appended_for:.1f} s); {args.workers} worker processes"
+        f"(appended in {appended_for:.1f} s); {args.workers} worker processes; "
+        f"receivers answer after {args.receiver_delay * 1000:.0f} ms"
     )
     print(
         f"delivered {delivered}/{expected} in {took:.1f} s: {rate:.0f} deliveries/s; "

@@ -131,15 +131,16 @@ class SubscriptionsApp(Application[UUID]):
         return self._retrying(subscription_id, change)
 
     def rotate_secret(self, subscription_id: UUID, overlap: timedelta) -> dict[str, Any]:
-        """New secret now; the old one also signs for ``overlap``. Returns the new secret."""
+        """New secret now; the old one also signs for ``overlap``. Returns both facts, once."""
         secret = new_secret()
+        now = datetime.now(UTC)
+        until = now + overlap
 
         def rotate(subscription: Subscription) -> None:
-            now = datetime.now(UTC)
-            subscription.rotate_secret(secret, now.isoformat(), (now + overlap).isoformat())
+            subscription.rotate_secret(secret, now.isoformat(), until.isoformat())
 
         view = self._retrying(subscription_id, rotate)
-        return view | {"secret": secret}
+        return view | {"secret": secret, "previous_secret_valid_until": until}
 
     def disable(self, subscription_id: UUID, reason: str) -> dict[str, Any]:
         """Stop deliveries and say why (a 410 from the receiver, or sustained failure)."""

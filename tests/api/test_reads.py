@@ -172,6 +172,10 @@ def test_openapi_document_lists_the_contract(client: FlaskClient) -> None:
         "/api/v1/batch",
         "/api/v1/timeline",
         "/api/v1/events",
+        "/api/v1/events/stream",
+        "/api/v1/subscriptions",
+        "/api/v1/subscriptions/{subscription_id}/deliveries",
+        "/api/v1/subscriptions/{subscription_id}/replay",
         "/api/v1/health",
         "/api/v1/ready",
     ):

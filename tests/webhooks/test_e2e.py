@@ -40,7 +40,7 @@ def test_a_receiver_down_at_first_is_retried_by_the_scheduler_until_it_takes_it(
 def test_a_worker_killed_mid_dispatch_loses_and_doubles_no_delivery_record(
     settings: Settings, services: Services, tmp_path: Path
 ) -> None:
-    settings = settings.with_changes(projection_batch_size=20)
+    settings = settings.with_changes(projection_batch_size=20, lock_timeout=3.0)
     with running(Receiver()) as first, running(Receiver()) as second:
         subscriptions = {
             subscribe(services, first, event_types=["statement.recorded"]): first,

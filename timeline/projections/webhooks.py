@@ -219,11 +219,12 @@ def replay(
 ) -> tuple[int, int, bool]:
     """Queue again every event after ``after`` that the subscription's filter takes.
 
-    Goes up to where the dispatcher has reached (later events it dispatches itself). Existing
+    Goes up to where the dispatcher has reached (later events it dispatches itself), or to the
+    subscription's start if the dispatcher is behind that (it will skip those). Existing
     deliveries are made due again (same webhook-id); older events get new ones. Returns how
     many were queued, the position scanned up to, and whether that was the end.
     """
-    until = position(db, WebhookDispatcher.name)
+    until = max(position(db, WebhookDispatcher.name), target.start_position)
     reached, queued = after, 0
     while reached < until and reached - after < REPLAY_SCAN_LIMIT:
         limit = min(1000, until - reached, REPLAY_SCAN_LIMIT - (reached - after))

@@ -40,9 +40,9 @@ class Claimed:
 
 @dataclass(frozen=True)
 class Recorded:
-    """What an attempt left behind: when to retry (None: done), and the failure streak."""
+    """What attempts left behind: until when the receiver is held back, and its failure streak."""
 
-    next_attempt_at: datetime | None
+    held_until: datetime | None
     failing_since: datetime | None
 
 
@@ -77,38 +77,72 @@ def release(db: ViewDatabase, claimed: Sequence[Claimed]) -> None:
             )
 
 
-def record_attempt(
-    db: ViewDatabase,
-    claimed: Claimed,
-    outcome: Outcome,
-    attempted_at: datetime,
-    retry_in: float | None,
+@dataclass(frozen=True)
+class Attempt:
+    """One send of a claimed delivery: what came back, when, and when to retry if it failed."""
+
+    claimed: Claimed
+    outcome: Outcome
+    attempted_at: datetime
+    retry_in: float | None  # None: no retries left
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When to try again (None once delivered or given up)."""
+        if self.outcome.ok or self.retry_in is None:
+            return None
+        return self.attempted_at + timedelta(seconds=self.retry_in)
+
+    @property
+    def status(self) -> str:
+        """The delivery's status after this attempt."""
+        if self.outcome.ok:
+            return "delivered"
+        return "failed" if self.retry_at is None else "pending"
+
+
+def record_attempts(
+    db: ViewDatabase, subscription_id: str, attempts: Sequence[Attempt]
 ) -> Recorded:
-    """Store one attempt and move the delivery on: delivered, due again later, or failed."""
-    attempt = claimed.attempts + 1
-    key = (claimed.subscription_id, claimed.position)
-    at = iso(attempted_at)
-    retry_at = (
-        None if outcome.ok or retry_in is None else attempted_at + timedelta(seconds=retry_in)
+    """Store attempts (one transaction) and move each delivery on; note the receiver's streak.
+
+    Any failure holds the receiver back until the earliest retry among the failures.
+    """
+    failures = [a for a in attempts if not a.outcome.ok]
+    hold = min(
+        (a.retry_at or a.attempted_at + timedelta(seconds=HOLD_AFTER) for a in failures),
+        default=None,
     )
-    status = "delivered" if outcome.ok else ("failed" if retry_at is None else "pending")
     with db.transaction() as cursor:
-        cursor.execute(
+        cursor.executemany(
             "INSERT INTO webhook_attempts (subscription_id, position, attempt, attempted_at, "
             "status_code, latency_ms, error) VALUES (?, ?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (subscription_id, position, attempt) DO NOTHING",
-            (*key, attempt, at, outcome.status_code, outcome.latency_ms, outcome.error),
-        )
-        cursor.execute(
+            [
+                (subscription_id, a.claimed.position, a.claimed.attempts + 1,
+                 iso(a.attempted_at), a.outcome.status_code, a.outcome.latency_ms,
+                 a.outcome.error)
+                for a in attempts
+            ],
+        )  # fmt: skip
+        cursor.executemany(
             "UPDATE webhook_deliveries SET status = ?, attempts = ?, next_attempt_at = ?, "
             "lease_until = NULL WHERE subscription_id = ? AND position = ?",
-            (status, attempt, iso(retry_at) if retry_at else None, *key),
-        )
-        hold = retry_at or (None if outcome.ok else attempted_at + timedelta(seconds=HOLD_AFTER))
+            [
+                (a.status, a.claimed.attempts + 1, iso(a.retry_at) if a.retry_at else None,
+                 subscription_id, a.claimed.position)
+                for a in attempts
+            ],
+        )  # fmt: skip
+        last = max(attempts, key=lambda a: a.attempted_at)
         failing_since = _note_endpoint(
-            cursor, claimed.subscription_id, outcome, at, iso(hold) if hold else None
+            cursor,
+            subscription_id,
+            failures[-1].outcome if failures else last.outcome,
+            iso(last.attempted_at),
+            iso(hold) if hold else None,
         )
-    return Recorded(retry_at, datetime.fromisoformat(failing_since) if failing_since else None)
+    return Recorded(hold, datetime.fromisoformat(failing_since) if failing_since else None)
 
 
 def _note_endpoint(
