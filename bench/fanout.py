@@ -129,7 +129,7 @@ def main() -> None:
         while appended < args.events:
             chunk = 1 if args.rate else min(500, args.events - appended)
             services.app.apply_batch([an_incident() for _ in range(chunk)])
-            services.runner.trigger(["webhooks"])
+            services.runner.trigger()
             appended += chunk
             if args.rate:
                 time.sleep(max(0.0, started + appended / args.rate - time.monotonic()))

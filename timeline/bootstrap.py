@@ -176,8 +176,8 @@ class Services:
         """Whether any projection or delivery job is queued and not yet taken by a worker."""
         return bool(self.queue().count or self.webhook_queue().count)
 
-    def _enqueue_catch_up(self, name: str) -> None:
-        self.queue().enqueue(CATCH_UP_JOB, name, result_ttl=0, failure_ttl=86400, job_timeout=3600)
+    def _enqueue_catch_up(self) -> None:
+        self.queue().enqueue(CATCH_UP_JOB, result_ttl=0, failure_ttl=86400, job_timeout=3600)
 
     def notify_appended(self, position: int) -> None:
         """Best-effort trigger after an append; the append is already durable."""

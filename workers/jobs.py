@@ -25,9 +25,9 @@ def use_services(prepared: Services | None) -> None:
     _services = prepared
 
 
-def catch_up(name: str) -> int:
-    """Bring one projection up to the head of the log; raises so RQ records failures."""
-    return services().runner.run(name)
+def catch_up() -> int:
+    """Bring every projection up to the head of the log; raises so RQ records failures."""
+    return services().runner.run_all()
 
 
 def deliver(subscription_id: str) -> int:

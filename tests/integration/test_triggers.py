@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Sequence
 from uuid import UUID
 
 import pytest
@@ -12,6 +13,10 @@ from rq import Queue
 from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
+from timeline.log import LogEntry
+from timeline.projections.catchup import migrate
+from timeline.projections.runner import ProjectionsFailed
+from timeline.projections.sql import Cursor
 from workers.worker import run_worker
 
 
@@ -21,10 +26,10 @@ def backend(request: pytest.FixtureRequest) -> str:
     return str(request.param)
 
 
-def queued(services: Services, projection: str = "timeline") -> int:
-    """Catch-up jobs waiting in the queue for one projection."""
+def queued(services: Services) -> int:
+    """Catch-up jobs waiting in the queue."""
     jobs = Queue(services.settings.queue_name, connection=services.redis).get_jobs()
-    return sum(1 for job in jobs if job.args == (projection,))
+    return sum(1 for job in jobs if job.func_name == "workers.jobs.catch_up")
 
 
 def test_a_burst_of_appends_costs_one_job(services: Services) -> None:
@@ -89,9 +94,9 @@ def test_appends_while_a_job_runs_enqueue_nothing_and_are_not_left_behind(
                 services.app.record_statement(incident, a_statement())
             appended += 10
 
-    services.runner.run("timeline", on_batch=append_during_batches)
+    services.runner.run_all(on_batch=append_during_batches)
     assert appended == 30
-    assert services.runner.position("timeline") == services.app.head() == 31
+    assert all(s.position == s.head == 31 for s in services.runner.status())
     assert queued(services) == 1  # still only the job that was enqueued first
 
 
@@ -110,13 +115,55 @@ def test_a_dead_jobs_flag_expires_and_the_sweep_recovers(settings: Settings) -> 
 
 
 def test_a_lingering_job_gives_its_worker_up_to_waiting_jobs(services: Services) -> None:
-    # Under steady appends a catch-up job lingers; if it did so while other jobs waited, one
-    # projection would hold the worker and the others (and webhook deliveries) would starve.
+    # Under steady appends the catch-up job lingers; if it did so while other jobs waited,
+    # webhook deliveries would starve behind it.
     services.runner.linger = 60.0
     services.app.report_incident(an_incident())
     services.webhook_queue().enqueue("workers.jobs.deliver", "a-subscription")
-    job = threading.Thread(target=services.runner.run, args=("timeline",), daemon=True)
+    job = threading.Thread(target=services.runner.run_all, daemon=True)
     job.start()
     job.join(timeout=10)
     assert not job.is_alive(), "the job kept lingering while another job waited"
     assert services.runner.position("timeline") == services.app.head()
+
+
+def test_the_job_skips_a_projection_being_rebuilt_and_catches_up_the_rest(
+    services: Services,
+) -> None:
+    services.app.report_incident(an_incident())
+    lock = services.redis.lock("timeline:lock:timeline", timeout=5)
+    assert lock.acquire(blocking=False)
+    try:
+        services.runner.run_all()
+    finally:
+        lock.release()
+    reached = {s.name: s.position for s in services.runner.status()}
+    assert reached.pop("timeline") == 0
+    assert set(reached.values()) == {1}
+
+
+class Poisoned:
+    """A projection that cannot apply anything (a bug, or an event it does not understand)."""
+
+    name = "poisoned"
+    version = 1
+    tables: tuple[str, ...] = ()
+
+    def create_tables(self, cursor: Cursor) -> None:
+        """Nothing to create."""
+
+    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
+        """Always fails."""
+        raise ValueError("cannot apply")
+
+
+def test_a_projection_that_fails_does_not_hold_the_others_back(services: Services) -> None:
+    poisoned = Poisoned()
+    migrate(services.views, poisoned)
+    services.projections[poisoned.name] = poisoned
+    services.app.report_incident(an_incident(), statements=[a_statement()])
+    with pytest.raises(ProjectionsFailed, match="poisoned"):
+        services.runner.run_all()
+    reached = {s.name: s.position for s in services.runner.status()}
+    assert reached.pop("poisoned") == 0
+    assert set(reached.values()) == {2}

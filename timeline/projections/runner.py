@@ -1,11 +1,18 @@
-"""Running projections in the background: coalesced triggers, one catch-up at a time, sweeps.
+"""Running projections in the background: one coalesced catch-up job for all of them, sweeps.
 
-A per-projection *pending* flag in Redis means "a job is queued or running, and will look at the
-log again before it stops". Appends set it with NX and enqueue a job only when they set it, so
-appends made while a job runs cost one Redis round trip and no job. The job clears the flag only
-once it has drained the log, then looks at the log head once more, so an append that committed
-just before the flag was cleared is never left behind. A Redis lock keeps runs of one projection
-apart; both keys expire, so a killed worker delays the next run by at most the lock timeout.
+One job catches every projection up: it reads each batch of the log once and applies it to each
+projection in turn (each in its own transaction with its own position), so decoding is paid once
+and no projection waits behind another's job. A *pending* flag in Redis means "a job is queued
+or running, and will look at the log again before it stops". Appends set it with NX and enqueue a
+job only when they set it, so appends made while a job runs cost one Redis round trip and no
+job. The job clears the flag only once the log is drained, then looks at the log head once more,
+so an append that committed just before the flag was cleared is never left behind.
+
+Each projection also has a Redis lock: a job holds the locks of the projections it works on, and
+skips one whose lock is taken (a rebuild, or an overlapping job). Both keys expire, so a killed
+worker delays the next run by at most the lock timeout. A projection that fails on an event is
+set aside for the rest of the job (logged, and the job then fails so RQ records it); the others
+carry on, and the sweep retries it.
 """
 
 from __future__ import annotations
@@ -20,14 +27,28 @@ import redis
 from eventsourcing.application import Application
 from redis.lock import Lock
 
-from timeline.log import head_position
-from timeline.projections.catchup import Projection, Status, catch_up, position, rebuild, status
+from timeline.log import head_position, read_log
+from timeline.projections.catchup import (
+    PositionMoved,
+    Projection,
+    Status,
+    apply_batch,
+    catch_up,
+    position,
+    rebuild,
+    status,
+)
 from timeline.projections.sql import ViewDatabase
 
 log = logging.getLogger(__name__)
 
 # A job stops lingering after this long, so one job never runs for ever under steady load.
 MAX_JOB_SECONDS = 60.0
+PENDING_KEY = "timeline:pending:projections"
+
+
+class ProjectionsFailed(Exception):
+    """Some projections could not apply an event; the others were caught up regardless."""
 
 
 class ProjectionRunner:
@@ -39,7 +60,7 @@ class ProjectionRunner:
         views: ViewDatabase,
         projections: dict[str, Projection],
         connection: Callable[[], redis.Redis],
-        enqueue: Callable[[str], None],
+        enqueue: Callable[[], None],
         batch_size: int = 1000,
         lock_timeout: float = 30.0,
         linger: float = 0.0,
@@ -55,63 +76,96 @@ class ProjectionRunner:
         self.linger = linger
         self._others_waiting = others_waiting
 
-    def trigger(self, names: list[str] | None = None) -> int:
-        """Make sure a job will catch these projections up; returns how many jobs it enqueued."""
-        enqueued = 0
-        for name in names or list(self.projections):
-            if self._claim(name):
-                self._enqueue(name)
-                enqueued += 1
-        return enqueued
+    def trigger(self) -> bool:
+        """Make sure a job will catch the projections up; True if this call enqueued it."""
+        if self._claim():
+            self._enqueue()
+            return True
+        return False
 
-    def _claim(self, name: str) -> bool:
+    def _claim(self) -> bool:
         expiry = max(int(self.lock_timeout), 1)
-        return bool(self._redis().set(_pending_key(name), "1", nx=True, ex=expiry))
+        return bool(self._redis().set(PENDING_KEY, "1", nx=True, ex=expiry))
 
-    def run(
-        self, name: str, on_batch: Callable[[int], None] | None = None, wait: float | None = None
-    ) -> int:
-        """The job: catch one projection up, and keep at it while appends keep arriving.
+    def run_all(self, on_batch: Callable[[int], None] | None = None) -> int:
+        """The job: catch every projection up, and keep at it while appends keep arriving.
 
         Once drained it lingers (``linger`` seconds, polling the log head) before letting go of
-        the flag: under a steady stream of appends one job then serves many of them, instead of
-        each job's fixed cost (dequeue, lock, bookkeeping) being paid for a handful of events.
+        the flag, so under a steady stream of appends one job serves many of them — unless other
+        jobs are waiting (webhook deliveries), which it then lets go first.
         """
-        projection = self.projections[name]
         connection = self._redis()
         applied = 0
-        with self._exclusive(name, self.lock_timeout if wait is None else wait, on_batch) as renew:
-            started = renewed = time.monotonic()
-
-            def after_batch(reached: int) -> None:
-                nonlocal renewed
-                if time.monotonic() - renewed > self.lock_timeout / 3:
-                    connection.expire(_pending_key(name), max(int(self.lock_timeout), 1))
-                    renewed = time.monotonic()
-                    renew(reached)
-                elif on_batch is not None:
-                    on_batch(reached)
-
+        failed: dict[str, Exception] = {}
+        with self._locks() as held:
+            if not held:
+                return 0  # another run holds every lock; it looks at the head before it stops
+            started = time.monotonic()
             while True:
-                applied += catch_up(self.app, self.views, projection, self.batch_size, after_batch)
+                applied += self._catch_up(held, failed, on_batch)
                 lingering = time.monotonic() - started < MAX_JOB_SECONDS
-                if lingering and self._more_within(self.linger, name):
+                if lingering and self._more_within(self.linger, held):
                     continue
-                connection.delete(_pending_key(name))
-                if head_position(self.app) <= position(self.views, name):
-                    return applied  # drained; a later append will claim the flag itself
-                if not self._claim(name):
-                    return applied  # a later append claimed it and enqueued the next job
+                connection.delete(PENDING_KEY)
+                healthy = [name for name in held if name not in failed]
+                if not healthy or head_position(self.app) <= self._behind(healthy):
+                    break  # drained; a later append will claim the flag itself
+                if not self._claim():
+                    break  # a later append claimed it and enqueued the next job
+        if failed:
+            raise ProjectionsFailed(
+                "; ".join(f"{name}: {error!r}" for name, error in failed.items())
+            )
+        return applied
 
-    def _more_within(self, seconds: float, name: str) -> bool:
+    def _catch_up(
+        self,
+        held: dict[str, Lock],
+        failed: dict[str, Exception],
+        on_batch: Callable[[int], None] | None,
+    ) -> int:
+        """Read the log once per batch and apply it to every held, healthy projection."""
+        positions = {name: position(self.views, name) for name in held if name not in failed}
+        applied = 0
+        renewed = time.monotonic()
+        while positions:
+            entries = read_log(self.app, min(positions.values()), self.batch_size)
+            if not entries:
+                return applied
+            for name in list(positions):
+                todo = [e for e in entries if e.position > positions[name]]
+                if not todo:
+                    continue
+                try:
+                    positions[name] = apply_batch(
+                        self.views, self.projections[name], todo, positions[name]
+                    )
+                    applied += len(todo)
+                except PositionMoved:
+                    positions[name] = position(self.views, name)
+                except Exception as error:  # a poison event: set this one aside, go on
+                    log.exception("projection %s failed after position %s", name, positions[name])
+                    failed[name] = error
+                    del positions[name]
+            if time.monotonic() - renewed > self.lock_timeout / 3:
+                self._renew(held)
+                renewed = time.monotonic()
+            if on_batch is not None and positions:
+                on_batch(min(positions.values()))
+        return applied
+
+    def _behind(self, names: list[str]) -> int:
+        """The lowest position among these projections (what the job has surely reached)."""
+        return min(position(self.views, name) for name in names)
+
+    def _more_within(self, seconds: float, held: dict[str, Lock]) -> bool:
         """Whether new events reach the log within ``seconds`` (polled every 10 ms).
 
         Gives up at once when other jobs are waiting: a lingering job must not keep a worker
-        from the other projections or from webhook deliveries (it is re-triggered by the next
-        append and queues behind them).
+        from webhook deliveries (it is re-triggered by the next append and queues behind them).
         """
         deadline = time.monotonic() + seconds
-        reached = position(self.views, name)
+        reached = max(position(self.views, name) for name in held)
         polls = 0
         while time.monotonic() < deadline:
             if polls % 5 == 0 and self._others_waiting():
@@ -122,8 +176,42 @@ class ProjectionRunner:
             time.sleep(0.01)
         return False
 
+    @contextlib.contextmanager
+    def _locks(self) -> Iterator[dict[str, Lock]]:
+        """Take every projection lock that is free; release them all at the end."""
+        held: dict[str, Lock] = {}
+        for name in self.projections:
+            lock = self._lock(name, wait=0)
+            if lock.acquire(blocking=False):
+                held[name] = lock
+        try:
+            yield held
+        finally:
+            for name, lock in held.items():
+                _release(lock, name)
+
+    def _renew(self, held: dict[str, Lock]) -> None:
+        self._redis().expire(PENDING_KEY, max(int(self.lock_timeout), 1))
+        for lock in held.values():
+            lock.reacquire()
+
+    def _lock(self, name: str, wait: float | None) -> Lock:
+        return Lock(
+            self._redis(),
+            f"timeline:lock:{name}",
+            timeout=self.lock_timeout,
+            blocking_timeout=wait,
+        )
+
+    def run(
+        self, name: str, on_batch: Callable[[int], None] | None = None, wait: float | None = None
+    ) -> int:
+        """Catch one projection up now, waiting for its lock (tests, tools)."""
+        with self._exclusive(name, self.lock_timeout if wait is None else wait, on_batch) as renew:
+            return catch_up(self.app, self.views, self.projections[name], self.batch_size, renew)
+
     def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
-        """Rebuild one projection from position 0, holding its lock so workers wait meanwhile."""
+        """Rebuild one projection from position 0, holding its lock so jobs skip it meanwhile."""
         with self._exclusive(name, self.lock_timeout, on_batch) as renew:
             return rebuild(self.app, self.views, self.projections[name], self.batch_size, renew)
 
@@ -131,13 +219,8 @@ class ProjectionRunner:
     def _exclusive(
         self, name: str, wait: float, on_batch: Callable[[int], None] | None = None
     ) -> Iterator[Callable[[int], None]]:
-        """Hold the projection's Redis lock; yields the per-batch callback, which renews it."""
-        lock = Lock(
-            self._redis(),
-            f"timeline:lock:{name}",
-            timeout=self.lock_timeout,
-            blocking_timeout=wait,
-        )
+        """Hold one projection's lock; yields the per-batch callback, which renews it."""
+        lock = self._lock(name, wait)
         if not lock.acquire():
             raise TimeoutError(f"projection {name} is locked by another run")
 
@@ -149,16 +232,13 @@ class ProjectionRunner:
         try:
             yield renew
         finally:
-            try:
-                lock.release()
-            except redis.exceptions.LockError:
-                log.warning("lock of projection %s expired before release", name)
+            _release(lock, name)
 
     def sweep(self) -> list[str]:
-        """Trigger every projection that lags the log: the safety net for lost triggers."""
+        """Trigger a job if any projection lags the log: the safety net for lost triggers."""
         behind = [s.name for s in self.status() if s.lag > 0]
         if behind:
-            self.trigger(behind)
+            self.trigger()
         return behind
 
     def status(self) -> list[Status]:
@@ -179,5 +259,8 @@ class ProjectionRunner:
         return reached
 
 
-def _pending_key(name: str) -> str:
-    return f"timeline:pending:{name}"
+def _release(lock: Lock, name: str) -> None:
+    try:
+        lock.release()
+    except redis.exceptions.LockError:
+        log.warning("lock of projection %s expired before release", name)
