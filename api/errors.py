@@ -7,14 +7,27 @@ marshmallow nests its own messages), so clients handle schema and domain errors 
 from __future__ import annotations
 
 import logging
+import sqlite3
 from typing import Any
 
+import psycopg
+from eventsourcing import persistence
 from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
+from timeline.projections.sql import database_unavailable
 from timeline.subscriptions import SubscriptionNotFound
+
+# Exception classes that may mean the database is down; the handler decides per instance.
+UNAVAILABLE_KINDS: tuple[type[Exception], ...] = (
+    persistence.OperationalError,
+    persistence.InterfaceError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    sqlite3.OperationalError,
+)
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +85,23 @@ def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
     return body, code
 
 
+def unavailable_response(error: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
+    """503 with Retry-After when the database cannot be reached; any other error stays a 500."""
+    if not database_unavailable(error):
+        log.error("internal error", exc_info=error)
+        return {"code": 500, "status": "Internal Server Error", "message": "Internal server "
+                "error."}, 500, {}  # fmt: skip
+    log.warning("database unavailable: %s", error)
+    body = {
+        "code": 503,
+        "status": "Service Unavailable",
+        "message": "The database is unreachable right now; retry shortly.",
+    }
+    return body, 503, {"Retry-After": "5"}
+
+
 def register(app: Flask) -> None:
-    """Install the domain error handler."""
+    """Install the domain error handler and the database-unavailable handler."""
     app.register_error_handler(DomainError, domain_error_response)
+    for kind in UNAVAILABLE_KINDS:
+        app.register_error_handler(kind, unavailable_response)

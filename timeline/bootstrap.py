@@ -69,7 +69,11 @@ def event_store_env(
         "POSTGRES_PASSWORD": pg.password,
         "POSTGRES_SCHEMA": settings.database_schema,
         "POSTGRES_POOL_SIZE": str(settings.database_pool_size),
-        "POSTGRES_CONNECT_TIMEOUT": "5",
+        # A request waits at most this long per try for a connection (the library tries ten
+        # times before giving up, so a write fails with 503 after ~20 s when the server is down).
+        "POSTGRES_CONNECT_TIMEOUT": "2",
+        # Test pooled connections before use, so a restarted server is reconnected to.
+        "POSTGRES_PRE_PING": "y",
     }
 
 
@@ -218,8 +222,21 @@ class Services:
             self._redis.close()
 
 
+def _reconnect_steadily() -> None:
+    """Make connection pools retry a lost server about once a second.
+
+    psycopg_pool doubles its delay after each failed attempt, without a cap below its
+    five-minute give-up time: after a two-minute outage the next attempt could be a minute
+    away, and the service would stay down that long after the database came back.
+    """
+    from psycopg_pool.base import AttemptWithBackoff
+
+    AttemptWithBackoff.DELAY_BACKOFF = 1.0
+
+
 def build(settings: Settings, *, create_tables: bool | None = None) -> Services:
     """Wire the service together for one process."""
+    _reconnect_steadily()
     create = settings.create_tables if create_tables is None else create_tables
     app = TimelineApp(env=event_store_env(settings, create))
     subscriptions = SubscriptionsApp(

@@ -14,6 +14,25 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 Row = dict[str, Any]
+CONNECT_TIMEOUT = 2
+
+
+def database_unavailable(error: BaseException) -> bool:
+    """Whether an error means "the database cannot be reached right now" (worth a retry),
+    as opposed to a bug. Covers both backends and the event store's wrapped errors."""
+    import psycopg
+    from eventsourcing import persistence
+
+    if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
+        return True
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        return "locked" in text or "unable to open" in text or "disk i/o" in text
+    return False
+
+
 Dialect = Literal["sqlite", "postgres"]
 
 
@@ -169,7 +188,14 @@ class PostgresViews:
             conninfo,
             min_size=1,
             max_size=pool_size,
-            kwargs={"row_factory": dict_row, "options": f"-c search_path={schema}"},
+            kwargs={
+                "row_factory": dict_row,
+                "options": f"-c search_path={schema}",
+                "connect_timeout": CONNECT_TIMEOUT,
+            },
+            # With the server down, a request waits this long for a connection and then fails
+            # (a 503), instead of hanging for the pool's default 30 s.
+            timeout=CONNECT_TIMEOUT,
             open=True,
             check=ConnectionPool.check_connection,
         )
