@@ -25,6 +25,7 @@ from rich.progress import (
 from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
+from timeline.logs import configure as configure_logs
 from timeline.projections.catchup import rebuildable
 
 console = Console(stderr=True)
@@ -147,10 +148,12 @@ def status() -> None:
 @main.command()
 @click.option("--burst", is_flag=True, help="Drain the queue, then exit.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker for projection jobs, with the scheduler and the periodic sweep."""
+    """Run an RQ worker for projection and webhook jobs, with the scheduler and the sweep."""
     from workers.worker import run_worker
 
-    run_worker(build(Settings.from_env()), burst=burst)
+    settings = Settings.from_env()
+    configure_logs(settings.log_level, settings.log_format)
+    run_worker(build(settings), burst=burst)
 
 
 @main.command()
@@ -192,11 +195,9 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         "gthread",
         "--threads",
         "8",
-        "--access-logfile",
-        "-",
         "--graceful-timeout",
         "5",
-        "api:create_app()",
+        "api.wsgi:app",
     ]
     jobs = [sys.executable, "-m", "cli", "worker"]
     children = [subprocess.Popen(gunicorn, env=env)]

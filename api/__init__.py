@@ -17,6 +17,7 @@ from api import (
     statements,
     subscriptions,
     timeline,
+    tracing,
 )
 from api.auth import BEARER
 from timeline.bootstrap import Services, build
@@ -66,4 +67,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
     errors.register(app)
+    tracing.install(app)
     return app

@@ -86,6 +86,20 @@ def parse_schedule(text: str) -> tuple[float, ...]:
     return delays
 
 
+LOG_FORMATS = ("json", "text")
+
+
+def _choice(name: str, value: str, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise ConfigError(f"TIMELINE_{name} must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def _log_level(value: str) -> str:
+    level = value.upper()
+    return _choice("LOG_LEVEL", level, ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "y", "yes", "true", "on")
 
@@ -116,6 +130,8 @@ class Settings:
     webhook_disable_after: float = 24 * 3600.0
     webhook_secret_overlap: float = 24 * 3600.0
     stream_seconds: float = 300.0
+    log_level: str = "INFO"
+    log_format: str = "json"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
@@ -166,6 +182,8 @@ class Settings:
                 "WEBHOOK_SECRET_OVERLAP", defaults.webhook_secret_overlap, float
             ),
             stream_seconds=number("STREAM_SECONDS", defaults.stream_seconds, float),
+            log_level=_log_level(get("LOG_LEVEL") or defaults.log_level),
+            log_format=_choice("LOG_FORMAT", get("LOG_FORMAT") or defaults.log_format, LOG_FORMATS),
         )
 
     @property
