@@ -62,7 +62,7 @@ def wait_for_status(client: FlaskClient, path: str, wanted: int, timeout: float 
 def test_database_down_is_503_and_recovers_without_a_restart(
     database: tuple[Proxy, Services, FlaskClient],
 ) -> None:
-    proxy, services, client = database
+    proxy, _, client = database
     created = client.post("/api/v1/incidents", json=as_json(an_incident()), headers=WRITER)
     assert created.status_code == 201
     statements = f"/api/v1/incidents/{created.json['id']}/statements"
