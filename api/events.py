@@ -84,7 +84,20 @@ STREAM_DOC = {
             "description": "Server-Sent Events: one `data:` JSON event per log entry, its `id:` "
             "the log position. The stream closes after TIMELINE_STREAM_SECONDS; clients "
             "reconnect with Last-Event-ID and miss nothing.",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+            "content": {
+                "text/event-stream": {
+                    "schema": {
+                        "description": "One event: `id` the log position, `data` the entry "
+                        "as JSON (the shape of an item of GET /events).",
+                        "type": "object",
+                        "properties": {
+                            "id": {"type": "string"},
+                            "event": {"type": "string"},
+                            "data": {"type": "string"},
+                        },
+                    }
+                }
+            },
         }
     }
 }
