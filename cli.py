@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -182,6 +183,11 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         console.print(f"demo: {written} incident(s) written")
     services.close()
     env["TIMELINE_CREATE_TABLES"] = "no"
+    if "PROMETHEUS_MULTIPROC_DIR" not in env:  # /metrics sums every gunicorn worker's counts
+        metrics_dir = settings.data_dir / "metrics"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     gunicorn = [
         sys.executable,
         "-m",

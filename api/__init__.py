@@ -13,6 +13,7 @@ from api import (
     health,
     incidents,
     ledger,
+    metrics,
     sources,
     statements,
     subscriptions,
@@ -35,6 +36,7 @@ BLUEPRINTS = (
     subscriptions,
     ledger,
     health,
+    metrics,
 )
 
 
@@ -68,4 +70,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         api.register_blueprint(module.blp)
     errors.register(app)
     tracing.install(app)
+    metrics.install(app)
     return app

@@ -66,6 +66,18 @@ def test_posted_statements_appear_in_the_timeline(served: str) -> None:
 
     waited = requests.get(f"{served}/timeline", params={"min_position": max(positions)}, timeout=10)
     assert waited.status_code == 200
+    assert waited.headers["X-Request-ID"]
+
+    # /metrics sums the counts of every gunicorn worker (prometheus multiprocess mode)
+    metrics = requests.get(f"{served}/metrics", timeout=5).text
+    posted = [
+        line
+        for line in metrics.splitlines()
+        if line.startswith("timeline_http_requests_total{")
+        and 'route="/api/v1/incidents/<uuid:incident_id>/statements"' in line
+        and 'status="201"' in line
+    ]
+    assert len(posted) == 1 and float(posted[0].rsplit(" ", 1)[1]) == 5
 
 
 def test_demo_data_is_served(served: str) -> None:

@@ -194,6 +194,11 @@ def test_delivery_log_redelivery_and_replay(
     negative = client.post(f"{BASE}/{sid}/replay", json={"after": -1}, headers=ADMIN)
     assert negative.status_code == 422 and "after" in negative.json["errors"]["json"]
 
+    metrics = client.get("/api/v1/metrics").get_data(as_text=True)
+    assert 'timeline_webhook_deliveries{status="delivered"} 2.0' in metrics
+    assert 'timeline_webhook_attempts{outcome="2xx"} 5.0' in metrics
+    assert 'timeline_webhook_attempts{outcome="error"} 0.0' in metrics
+
 
 def test_unknown_subscription_is_404_everywhere(client: FlaskClient) -> None:
     missing = f"{BASE}/00000000-0000-4000-8000-000000000000"

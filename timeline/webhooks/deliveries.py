@@ -282,3 +282,20 @@ def endpoint_health(db: ViewDatabase, subscription_id: str) -> dict[str, Any]:
         (subscription_id,),
     )
     return rows[0] if rows else {"failing_since": None, "last_success_at": None, "last_error": None}
+
+
+def status_counts(db: ViewDatabase) -> dict[str, int]:
+    """How many deliveries are in each status (for metrics)."""
+    rows = db.query("SELECT status, COUNT(*) AS n FROM webhook_deliveries GROUP BY status")
+    return {status: 0 for status in STATUSES} | {r["status"]: int(r["n"]) for r in rows}
+
+
+def outcome_counts(db: ViewDatabase) -> dict[str, int]:
+    """How many attempts ended each way: 2xx, 3xx, 4xx, 5xx, or an error with no answer."""
+    rows = db.query(
+        "SELECT CASE WHEN status_code IS NULL THEN 'error' "
+        "ELSE CAST(status_code / 100 AS TEXT) || 'xx' END AS outcome, COUNT(*) AS n "
+        "FROM webhook_attempts GROUP BY 1"
+    )
+    outcomes = dict.fromkeys(("2xx", "3xx", "4xx", "5xx", "error"), 0)
+    return outcomes | {r["outcome"]: int(r["n"]) for r in rows}

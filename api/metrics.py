@@ -1,0 +1,164 @@
+"""Prometheus metrics at ``GET /api/v1/metrics``.
+
+Two kinds: request counts and latencies, counted in this process (summed across gunicorn
+workers when ``PROMETHEUS_MULTIPROC_DIR`` is set, as ``timeline serve`` does); and the state of
+the deployment — log head, each projection's position and lag, queue depths, webhook deliveries
+by status and attempts by outcome — read from the database and Redis at scrape time, so every
+API process reports the same numbers whichever machine the work happened on.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+from flask import Flask, Response, g, request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from api.auth import require
+from api.services import services
+from timeline.bootstrap import Services
+from timeline.webhooks.deliveries import outcome_counts, status_counts
+
+blp = Blueprint("metrics", __name__, url_prefix="/api/v1", description="Prometheus metrics.")
+
+REQUESTS = Counter(
+    "timeline_http_requests",
+    "HTTP requests answered, by method, route and status.",
+    ["method", "route", "status"],
+)
+LATENCY = Histogram(
+    "timeline_http_request_duration_seconds",
+    "Time to answer an HTTP request, by method and route.",
+    ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+METRICS_DOC = {
+    "responses": {
+        "200": {
+            "description": "Prometheus text exposition format.",
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+        }
+    }
+}
+
+
+class DeploymentState(Collector):
+    """Reads the deployment's state when scraped (a failing source is simply left out)."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Log head, projections, queues and webhook deliveries."""
+        yield from self._projections()
+        yield from self._queues()
+        yield from self._webhooks()
+
+    def _projections(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            statuses = self.services.runner.status()
+        except Exception:  # the database is down: /ready says so; metrics stay scrapeable
+            return
+        head = GaugeMetricFamily(
+            "timeline_log_head_position", "Position of the newest event in the log."
+        )
+        head.add_metric([], statuses[0].head if statuses else 0)
+        yield head
+        position = GaugeMetricFamily(
+            "timeline_projection_position", "Last log position applied.", labels=["projection"]
+        )
+        lag = GaugeMetricFamily(
+            "timeline_projection_lag_events", "Events not yet applied.", labels=["projection"]
+        )
+        for status in statuses:
+            position.add_metric([status.name], status.position)
+            lag.add_metric([status.name], status.lag)
+        yield position
+        yield lag
+
+    def _queues(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "timeline_queue_jobs", "Jobs waiting in an RQ queue.", labels=["queue"]
+        )
+        scheduled = GaugeMetricFamily(
+            "timeline_queue_scheduled_jobs", "Jobs scheduled for later (retries).", labels=["queue"]
+        )
+        try:
+            for queue in (self.services.queue(), self.services.webhook_queue()):
+                depth.add_metric([queue.name], queue.count)
+                scheduled.add_metric([queue.name], queue.scheduled_job_registry.count)
+        except Exception:  # Redis is down: the write path does not need it
+            return
+        yield depth
+        yield scheduled
+
+    def _webhooks(self) -> Iterator[GaugeMetricFamily]:
+        try:
+            statuses = status_counts(self.services.views)
+            outcomes = outcome_counts(self.services.views)
+        except Exception:
+            return
+        deliveries = GaugeMetricFamily(
+            "timeline_webhook_deliveries", "Webhook deliveries by status.", labels=["status"]
+        )
+        for status, count in statuses.items():
+            deliveries.add_metric([status], count)
+        attempts = GaugeMetricFamily(
+            "timeline_webhook_attempts",
+            "Webhook delivery attempts by outcome (2xx, 3xx, 4xx, 5xx, error).",
+            labels=["outcome"],
+        )
+        for outcome, count in outcomes.items():
+            attempts.add_metric([outcome], count)
+        yield deliveries
+        yield attempts
+
+
+@blp.route("/metrics")
+class Metrics(MethodView):
+    """Prometheus scrape target."""
+
+    @require("read")
+    @blp.doc(**METRICS_DOC)
+    def get(self) -> Response:
+        """Request counts and latencies, log head, projection lag, queues, webhook outcomes."""
+        registry = CollectorRegistry()
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:
+            registry.register(REQUESTS)
+            registry.register(LATENCY)
+        registry.register(DeploymentState(services()))
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _start() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _count(response: Response) -> Response:
+    started = g.get("metrics_started")
+    if started is not None:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(request.method, route, str(response.status_code)).inc()
+        LATENCY.labels(request.method, route).observe(time.perf_counter() - started)
+    return response
+
+
+def install(app: Flask) -> None:
+    """Count and time every request."""
+    app.before_request(_start)
+    app.after_request(_count)
