@@ -13,6 +13,7 @@ from api import (
     health,
     incidents,
     ledger,
+    limits,
     metrics,
     sources,
     statements,
@@ -71,4 +72,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.register(app)
     tracing.install(app)
     metrics.install(app)
+    limits.install(app, settings)
     return app

@@ -50,6 +50,11 @@ class TimelineApi(Api):  # type: ignore[misc]
             payload["message"] = "Invalid input: " + describe(payload["errors"])
         elif "message" not in payload and error.description:
             payload["message"] = error.description
+        if code == 429:
+            payload["message"] = (
+                f"Too many requests for this key ({error.description}); "
+                "retry after the number of seconds in Retry-After."
+            )
         if code == 500:
             log.error("internal error", exc_info=getattr(error, "original_exception", None))
             payload["message"] = "Internal server error."

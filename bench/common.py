@@ -54,6 +54,7 @@ def env_of(settings: Settings) -> dict[str, str]:
         "redis_url": settings.redis_url or "",
         "queue": settings.queue_name,
         "api_keys": f"write:{KEY}",
+        "rate_limit": "off",  # the benches measure throughput, not the limiter
     }
     if settings.database_url:
         values |= {

@@ -122,6 +122,7 @@ def settings(
         min_position_wait=1.0,
         job_linger=0.0,
         queue_name=f"timeline-{uuid.uuid4().hex[:8]}",
+        rate_limit=None,  # tests/api/test_limits.py turns it on
         **database,
     )
 

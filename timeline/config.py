@@ -100,6 +100,12 @@ def _log_level(value: str) -> str:
     return _choice("LOG_LEVEL", level, ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"))
 
 
+def _rate_limit(value: str | None, default: str | None) -> str | None:
+    if value is None:
+        return default
+    return None if value.strip().lower() in ("off", "none", "no", "0") else value.strip()
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "y", "yes", "true", "on")
 
@@ -131,6 +137,7 @@ class Settings:
     webhook_secret_overlap: float = 24 * 3600.0
     stream_seconds: float = 300.0
     log_level: str = "INFO"
+    rate_limit: str | None = "1200/minute"
     log_format: str = "json"
 
     @classmethod
@@ -183,6 +190,7 @@ class Settings:
             ),
             stream_seconds=number("STREAM_SECONDS", defaults.stream_seconds, float),
             log_level=_log_level(get("LOG_LEVEL") or defaults.log_level),
+            rate_limit=_rate_limit(get("RATE_LIMIT"), defaults.rate_limit),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT") or defaults.log_format, LOG_FORMATS),
         )
 
