@@ -22,10 +22,12 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
+from rich.table import Table
 
 from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
+from timeline.domain import DomainError
 from timeline.logs import configure as configure_logs
 from timeline.projections.catchup import rebuildable
 
@@ -144,6 +146,56 @@ def status() -> None:
             f"{each.name:12} position {each.position:>10}  head {each.head:>10}  lag {each.lag}"
         )
     services.close()
+
+
+@main.group()
+def keys() -> None:
+    """Create, list and revoke API keys (stored hashed; a key is shown only when created)."""
+
+
+@keys.command("create")
+@click.option(
+    "--scope", type=click.Choice(["read", "write", "admin"]), required=True, help="What it may do."
+)
+@click.option("--name", required=True, help="Who or what uses it, e.g. 'newsroom importer'.")
+def keys_create(scope: str, name: str) -> None:
+    """Make a key and print it once: store it now, it cannot be shown again."""
+    services = build(Settings.from_env())
+    key, record = services.keys.create(name, scope)
+    services.close()
+    console.print(f"created key {record['id']} ({record['scope']}) for {record['name']}")
+    click.echo(key)
+
+
+@keys.command("list")
+def keys_list() -> None:
+    """Every key with its scope, creation and revocation time (never the key itself)."""
+    services = build(Settings.from_env())
+    table = Table("id", "name", "scope", "created", "revoked")
+    for record in services.keys.all():
+        table.add_row(
+            record["id"],
+            record["name"],
+            record["scope"],
+            record["created_at"],
+            record["revoked_at"] or "",
+        )
+    services.close()
+    Console().print(table)
+
+
+@keys.command("revoke")
+@click.argument("key_id")
+def keys_revoke(key_id: str) -> None:
+    """Revoke key KEY_ID (from `timeline keys list`); requests with it get 401 from now on."""
+    services = build(Settings.from_env())
+    try:
+        record = services.keys.revoke(key_id)
+    except DomainError as error:
+        raise click.BadParameter(error.message, param_hint="KEY_ID") from None
+    finally:
+        services.close()
+    console.print(f"revoked key {record['id']} ({record['name']}) at {record['revoked_at']}")
 
 
 @main.command()

@@ -1,14 +1,19 @@
-"""API keys: ``Authorization: Bearer <key>``; admin implies write, write implies read."""
+"""API keys: ``Authorization: Bearer <key>``; admin implies write, write implies read.
+
+Keys come from the key store (``timeline keys create``) or from ``TIMELINE_API_KEYS``. The
+caller of a checked request is kept in ``g.caller`` (its key id and name go on the record).
+"""
 
 from __future__ import annotations
 
-import hmac
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import current_app, request
+from flask import current_app, g, request
 from flask_smorest import abort
+
+from timeline.keys import bootstrap_caller
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -16,18 +21,10 @@ RANK = {"read": 0, "write": 1, "admin": 2}
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 
 
-def scope_of(presented: str, keys: Mapping[str, str]) -> str | None:
-    """The scope of a presented key, comparing in constant time against every known key."""
-    found = None
-    for key, scope in keys.items():
-        if hmac.compare_digest(presented.encode(), key.encode()):
-            found = scope
-    return found
-
-
 def check(needed: str) -> None:
     """Abort with 401 (no or unknown key) or 403 (key lacks the scope) unless allowed."""
-    settings = current_app.extensions["timeline"].settings
+    services = current_app.extensions["timeline"]
+    settings = services.settings
     if needed == "read" and not settings.read_requires_key:
         return
     header = request.headers.get("Authorization", "")
@@ -38,15 +35,19 @@ def check(needed: str) -> None:
             message="An API key is required: send 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": 'Bearer realm="timeline"'},
         )
-    scope = scope_of(presented.strip(), settings.api_keys)
-    if scope is None:
+    key = presented.strip()
+    caller = bootstrap_caller(key, settings.api_keys) or services.keys.caller(key)
+    if caller is None:
         abort(
             401,
-            message="Unknown API key.",
+            message="Unknown or revoked API key.",
             headers={"WWW-Authenticate": 'Bearer realm="timeline", error="invalid_token"'},
         )
-    if scope is None or RANK[scope] < RANK[needed]:
-        abort(403, message=f"This API key has scope '{scope}'; this action needs '{needed}'.")
+    g.caller = caller
+    if RANK[caller.scope] < RANK[needed]:
+        abort(
+            403, message=f"This API key has scope '{caller.scope}'; this action needs '{needed}'."
+        )
 
 
 def require(needed: str) -> Callable[[F], F]:

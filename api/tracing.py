@@ -44,6 +44,7 @@ def _finish(response: Response) -> Response:
             "endpoint": request.endpoint,
             "status": response.status_code,
             "duration_ms": round((time.perf_counter() - g.started) * 1000, 2),
+            "key_id": g.caller.key_id if "caller" in g else None,
         },
     )
     return response

@@ -22,6 +22,7 @@ import redis
 
 from timeline.application import TimelineApp
 from timeline.config import Settings
+from timeline.keys import KeysApp
 from timeline.projections import Projection, all_projections
 from timeline.projections.catchup import migrate
 from timeline.projections.runner import ProjectionRunner
@@ -102,6 +103,7 @@ class Services:
     settings: Settings
     app: TimelineApp
     subscriptions: SubscriptionsApp
+    keys: KeysApp
     views: ViewDatabase
     projections: dict[str, Projection]
     _redis: redis.Redis | None = field(default=None, repr=False)
@@ -218,6 +220,7 @@ class Services:
         self.views.close()
         self.app.close()
         self.subscriptions.close()
+        self.keys.close()
         if self._redis is not None:
             self._redis.close()
 
@@ -243,11 +246,13 @@ def build(settings: Settings, *, create_tables: bool | None = None) -> Services:
         env=event_store_env(settings, create, sqlite_path=settings.subscriptions_path),
         allow_private=settings.webhook_allow_private,
     )
+    keys = KeysApp(env=event_store_env(settings, create, sqlite_path=settings.keys_path))
     projections = all_projections()
     services = Services(
         settings=settings,
         app=app,
         subscriptions=subscriptions,
+        keys=keys,
         views=view_database(settings),
         projections=projections,
     )

@@ -215,6 +215,11 @@ class Settings:
         return self.data_dir / "subscriptions.sqlite3"
 
     @property
+    def keys_path(self) -> Path:
+        """SQLite file of the API key store (hashes only)."""
+        return self.data_dir / "keys.sqlite3"
+
+    @property
     def webhook_queue_name(self) -> str:
         """The queue of delivery jobs, apart so projections never wait behind a slow receiver."""
         return f"{self.queue_name}-webhooks"
