@@ -62,3 +62,9 @@ def require(needed: str) -> Callable[[F], F]:
         return guarded  # type: ignore[return-value]
 
     return decorate
+
+
+def written_by() -> dict[str, str] | None:
+    """Who is writing, for the record: the checked key's id and name."""
+    caller = g.get("caller")
+    return {"key_id": caller.key_id, "name": caller.name} if caller else None

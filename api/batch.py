@@ -8,7 +8,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import require
+from api.auth import require, written_by
 from api.incidents import IncidentAmendment, incident_fields
 from api.services import services
 from api.statements import StatementIn, as_domain
@@ -64,7 +64,7 @@ class Batch(MethodView):
             statements = [as_domain(s) for s in item.get("statements", [])]
             fields_given = {k: v for k, v in incident_fields(item).items() if v is not None}
             items.append({**fields_given, "id": item.get("id"), "statements": statements})
-        written = services().app.apply_batch(items)
+        written = services().app.apply_batch(items, by=written_by())
         return {
             "position": max(w.position for w in written),
             "items": [

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from api.auth import require
+from api.auth import require, written_by
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
@@ -148,7 +148,9 @@ class Incidents(MethodView):
     def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Report an incident, optionally with its first statements."""
         statements = [as_domain(s) for s in body.get("statements", [])]
-        written = services().app.report_incident(incident_fields(body), body.get("id"), statements)
+        written = services().app.report_incident(
+            incident_fields(body), body.get("id"), statements, by=written_by()
+        )
         answer = {
             "id": written.incident_id,
             "version": written.version,
@@ -179,7 +181,9 @@ class IncidentResource(MethodView):
     @blp.alt_response(404, description="No such incident.")
     def patch(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
         """Amend an incident's fields, with a reason; earlier values stay in its history."""
-        written = services().app.amend_incident(incident_id, incident_fields(body), body["reason"])
+        written = services().app.amend_incident(
+            incident_id, incident_fields(body), body["reason"], by=written_by()
+        )
         return {
             "id": written.incident_id,
             "version": written.version,
@@ -238,6 +242,13 @@ class HistoryArgs(Schema):
     min_position = MinPosition()
 
 
+class WrittenBy(Schema):
+    """Which API key made a change."""
+
+    key_id = fields.String()
+    name = fields.String()
+
+
 class Version(Schema):
     """One version of an incident: the event that made it."""
 
@@ -246,6 +257,11 @@ class Version(Schema):
     recorded_at = StoredTimestamp()
     type = fields.String()
     summary = fields.String()
+    by = fields.Nested(
+        WrittenBy,
+        allow_none=True,
+        metadata={"description": "The API key that wrote it (null for older events)."},
+    )
 
 
 class History(Schema):

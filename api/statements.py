@@ -9,7 +9,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from api.auth import require
+from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
 from timeline.domain.values import QUALIFIERS, SOURCE_TYPES, STANCES
@@ -159,7 +159,9 @@ class Statements(MethodView):
     @blp.alt_response(404, description="No such incident.")
     def post(self, statement: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
         """Record a statement (claim, denial, confirmation…) in an incident."""
-        written = services().app.record_statement(incident_id, as_domain(statement))
+        written = services().app.record_statement(
+            incident_id, as_domain(statement), by=written_by()
+        )
         assert written.statement is not None
         return {
             "id": written.statement["id"],
@@ -183,7 +185,9 @@ class Withdrawal(MethodView):
     @blp.alt_response(409, description="Already withdrawn.")
     def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> dict[str, Any]:
         """Withdraw a mis-recorded statement; it stays in the incident's history."""
-        written = services().app.withdraw_statement(incident_id, str(statement_id), body["reason"])
+        written = services().app.withdraw_statement(
+            incident_id, str(statement_id), body["reason"], by=written_by()
+        )
         return {
             "id": str(statement_id),
             "incident_id": written.incident_id,

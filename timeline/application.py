@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from timeline.diff import incident_diff
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
+from timeline.domain.incident import By
 from timeline.log import LogEntry, head_position, read_log
 
 Clock = Literal["recorded", "stated"]
@@ -60,10 +61,14 @@ class TimelineApp(Application[UUID]):
         fields: Mapping[str, Any],
         incident_id: UUID | None = None,
         statements: Sequence[Mapping[str, Any]] = (),
+        by: By = None,
     ) -> Written:
-        """Report a new incident, optionally with its first statements, in one atomic write."""
-        incident = Incident.report(fields, incident_id)
-        recorded = [incident.record_statement(*_split_id(s)) for s in statements]
+        """Report a new incident, optionally with its first statements, in one atomic write.
+
+        ``by`` (on every command) says who wrote it; it goes into each event.
+        """
+        incident = Incident.report(fields, incident_id, by)
+        recorded = [incident.record_statement(*_split_id(s), by=by) for s in statements]
         if incident_id is not None and self.exists(incident_id):
             raise Conflict(f"Incident {incident_id} already exists.", "id")
         try:
@@ -72,34 +77,40 @@ class TimelineApp(Application[UUID]):
             raise Conflict(f"Incident {incident.id} already exists.", "id") from None
         return self._written(incident, recordings, statements=recorded)
 
-    def amend_incident(self, incident_id: UUID, changes: Mapping[str, Any], reason: str) -> Written:
+    def amend_incident(
+        self, incident_id: UUID, changes: Mapping[str, Any], reason: str, by: By = None
+    ) -> Written:
         """Change an incident's fields with a reason; the old values stay in its history."""
 
         def amend(incident: Incident) -> Written:
-            changed = incident.amend(changes, reason)
+            changed = incident.amend(changes, reason, by)
             return self._written(incident, self.save(incident), changes=changed)
 
         return self._retrying(incident_id, amend)
 
-    def record_statement(self, incident_id: UUID, fields: Mapping[str, Any]) -> Written:
+    def record_statement(
+        self, incident_id: UUID, fields: Mapping[str, Any], by: By = None
+    ) -> Written:
         """Record a statement in an incident's stream (``fields`` may name its ``id``)."""
 
         def record(incident: Incident) -> Written:
-            statement = incident.record_statement(*_split_id(fields))
+            statement = incident.record_statement(*_split_id(fields), by=by)
             return self._written(incident, self.save(incident), statement=statement)
 
         return self._retrying(incident_id, record)
 
-    def withdraw_statement(self, incident_id: UUID, statement_id: str, reason: str) -> Written:
+    def withdraw_statement(
+        self, incident_id: UUID, statement_id: str, reason: str, by: By = None
+    ) -> Written:
         """Editorially withdraw a mis-recorded statement; it stays visible in history."""
 
         def withdraw(incident: Incident) -> Written:
-            incident.withdraw_statement(statement_id, reason)
+            incident.withdraw_statement(statement_id, reason, by)
             return self._written(incident, self.save(incident))
 
         return self._retrying(incident_id, withdraw)
 
-    def apply_batch(self, items: Sequence[Mapping[str, Any]]) -> list[Written]:
+    def apply_batch(self, items: Sequence[Mapping[str, Any]], by: By = None) -> list[Written]:
         """Report incidents and record statements in bulk, all in one transaction.
 
         Each item is either a new incident (its fields, optional ``id``, ``statements``) or an
@@ -113,7 +124,7 @@ class TimelineApp(Application[UUID]):
             recorded: list[list[dict[str, Any]]] = []
             for index, item in enumerate(items):
                 try:
-                    incident, statements = self._batch_item(item, touched)
+                    incident, statements = self._batch_item(item, touched, by)
                 except IncidentNotFound as error:
                     raise InvalidValue(error.message, f"items.{index}.id") from None
                 except (InvalidValue, Conflict) as error:
@@ -141,7 +152,7 @@ class TimelineApp(Application[UUID]):
         raise Conflict("The batch kept colliding with concurrent writers; try again.", None)
 
     def _batch_item(
-        self, item: Mapping[str, Any], touched: Mapping[UUID, Incident]
+        self, item: Mapping[str, Any], touched: Mapping[UUID, Incident], by: By
     ) -> tuple[Incident, list[dict[str, Any]]]:
         statements = item.get("statements") or []
         fields = {k: v for k, v in item.items() if k not in ("id", "statements")}
@@ -149,13 +160,13 @@ class TimelineApp(Application[UUID]):
         if fields or incident_id is None:
             if incident_id is not None and (incident_id in touched or self.exists(incident_id)):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
-            incident = Incident.report(fields, incident_id)
+            incident = Incident.report(fields, incident_id, by)
         else:
             incident = touched.get(incident_id) or self._load(incident_id)
         recorded = []
         for index, statement in enumerate(statements):
             try:
-                recorded.append(incident.record_statement(*_split_id(statement)))
+                recorded.append(incident.record_statement(*_split_id(statement), by=by))
             except (InvalidValue, Conflict) as error:
                 error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
                 raise

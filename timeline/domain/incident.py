@@ -17,6 +17,10 @@ from eventsourcing.domain import Aggregate, event
 from timeline.domain import values
 from timeline.domain.errors import Conflict, InvalidValue, StatementNotFound
 
+# Who made a change: the API key's id and name. Events written before keys were recorded lack
+# it; the parameter's default lets them replay unchanged.
+By = dict[str, str] | None
+
 RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
 
 
@@ -33,6 +37,7 @@ class Incident(Aggregate):
         location: dict[str, Any] | None,
         actors: list[str],
         tags: list[str],
+        by: dict[str, str] | None = None,
     ) -> None:
         self.title = title
         self.kind = kind
@@ -45,28 +50,33 @@ class Incident(Aggregate):
         self.withdrawals: dict[str, dict[str, Any]] = {}
 
     @classmethod
-    def report(cls, fields: Mapping[str, Any], incident_id: UUID | None = None) -> Incident:
-        """Validate the fields of a new incident and report it (the first event of its stream)."""
-        checked = values.incident_fields(fields)
-        return cls(**checked, id=incident_id or uuid4())
+    def report(
+        cls, fields: Mapping[str, Any], incident_id: UUID | None = None, by: By = None
+    ) -> Incident:
+        """Validate the fields of a new incident and report it (the first event of its stream).
 
-    def amend(self, changes: Mapping[str, Any], reason: str) -> dict[str, Any]:
+        ``by`` names who wrote it (API key id and name); it is kept in the event for the record.
+        """
+        checked = values.incident_fields(fields)
+        return cls(**checked, id=incident_id or uuid4(), by=by)
+
+    def amend(self, changes: Mapping[str, Any], reason: str, by: By = None) -> dict[str, Any]:
         """Change some fields, saying why; returns only the fields that really changed."""
         why = values.text(reason, "reason", max_length=2000)
         checked = values.incident_fields(changes, partial=True)
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
         if not changed:
             raise InvalidValue("Nothing to amend: every given field has its current value.", None)
-        self._amended(changed, why)
+        self._amended(changed, why, by)
         return changed
 
     @event("IncidentAmended")
-    def _amended(self, changes: dict[str, Any], reason: str) -> None:
+    def _amended(self, changes: dict[str, Any], reason: str, by: By = None) -> None:
         for name, value in changes.items():
             setattr(self, name, value)
 
     def record_statement(
-        self, fields: Mapping[str, Any], statement_id: UUID | None = None
+        self, fields: Mapping[str, Any], statement_id: UUID | None = None, by: By = None
     ) -> dict[str, Any]:
         """Record what a source said about this incident; returns it with its recorded time."""
         statement = values.statement_fields(fields)
@@ -80,7 +90,7 @@ class Incident(Aggregate):
                 "responds_to",
             )
         statement = {"id": sid, **statement}
-        self._statement_recorded(statement)
+        self._statement_recorded(statement, by)
         return {**statement, "recorded_at": self.recorded_at[sid]}
 
     # A method parameter named ``timestamp`` receives the event's own timestamp (it is not stored
@@ -88,17 +98,17 @@ class Incident(Aggregate):
     # Callers never pass it; the library always does when the event is applied.
     @event("StatementRecorded")
     def _statement_recorded(
-        self, statement: dict[str, Any], timestamp: datetime | None = None
+        self, statement: dict[str, Any], by: By = None, timestamp: datetime | None = None
     ) -> None:
         assert timestamp is not None, "the library passes the event's timestamp"
         self.statements[statement["id"]] = statement
         self.recorded_at[statement["id"]] = timestamp
 
-    def withdraw_statement(self, statement_id: str, reason: str) -> None:
+    def withdraw_statement(self, statement_id: str, reason: str, by: By = None) -> None:
         """Editorially withdraw a mis-recorded statement (not a source's own retraction)."""
         why = values.text(reason, "reason", max_length=2000)
         self._check_can_withdraw(statement_id)
-        self._statement_withdrawn(statement_id, why)
+        self._statement_withdrawn(statement_id, why, by)
 
     def _check_can_withdraw(self, statement_id: str) -> None:
         if statement_id not in self.statements:
@@ -108,7 +118,7 @@ class Incident(Aggregate):
 
     @event("StatementWithdrawn")
     def _statement_withdrawn(
-        self, statement_id: str, reason: str, timestamp: datetime | None = None
+        self, statement_id: str, reason: str, by: By = None, timestamp: datetime | None = None
     ) -> None:
         assert timestamp is not None, "the library passes the event's timestamp"
         self.withdrawals[statement_id] = {"reason": reason, "withdrawn_at": timestamp}

@@ -1,7 +1,8 @@
 """The `history` read model: one row per version of each incident, with its log position.
 
 The event store can list an incident's events but not where each sits in the global log; this
-table keeps version → (position, recorded time, type, one-line summary) for the history endpoint.
+table keeps version → (position, recorded time, type, one-line summary, and which API key wrote
+it) for the history endpoint.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ class HistoryProjection:
     """Keeps `incident_versions` in step with the log."""
 
     name = "history"
-    version = 1
+    version = 2
     tables: tuple[str, ...] = ("incident_versions",)
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -47,15 +48,16 @@ class HistoryProjection:
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS incident_versions (incident_id TEXT NOT NULL, "
             "version INTEGER NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, "
-            "type TEXT NOT NULL, summary TEXT NOT NULL, PRIMARY KEY (incident_id, version))"
+            "type TEXT NOT NULL, summary TEXT NOT NULL, by_key TEXT, by_name TEXT, "
+            "PRIMARY KEY (incident_id, version))"
         )
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Insert a row per event."""
         cursor.executemany(
             "INSERT INTO incident_versions "
-            "(incident_id, version, position, recorded_at, type, summary) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "(incident_id, version, position, recorded_at, type, summary, by_key, by_name) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 (
                     e.incident_id,
@@ -64,6 +66,8 @@ class HistoryProjection:
                     e.recorded_at.isoformat(timespec="microseconds"),
                     e.type,
                     summarise(e),
+                    (e.data.get("by") or {}).get("key_id"),
+                    (e.data.get("by") or {}).get("name"),
                 )
                 for e in entries
             ],
@@ -71,10 +75,14 @@ class HistoryProjection:
 
 
 def incident_history(cursor: Cursor, incident_id: str) -> list[dict[str, Any]]:
-    """Every projected version of an incident, oldest first."""
+    """Every projected version of an incident, oldest first, with who wrote it (if known)."""
     cursor.execute(
-        "SELECT version, position, recorded_at, type, summary FROM incident_versions "
-        "WHERE incident_id = ? ORDER BY version",
+        "SELECT version, position, recorded_at, type, summary, by_key, by_name "
+        "FROM incident_versions WHERE incident_id = ? ORDER BY version",
         (incident_id,),
     )
-    return cursor.fetchall()
+    rows = cursor.fetchall()
+    for row in rows:
+        key, name = row.pop("by_key"), row.pop("by_name")
+        row["by"] = {"key_id": key, "name": name} if key else None
+    return rows
