@@ -38,12 +38,18 @@ DELIVER_JOB = "workers.jobs.deliver"
 
 
 def event_store_env(
-    settings: Settings, create_table: bool | None = None, sqlite_path: Path | None = None
+    settings: Settings,
+    create_table: bool | None = None,
+    sqlite_path: Path | None = None,
+    *,
+    busy: bool = True,
 ) -> dict[str, str]:
     """The eventsourcing library's environment for this deployment's event store.
 
     On PostgreSQL each application gets its own tables (named after it); on SQLite, where the
-    table name is fixed, a second application needs its own file (``sqlite_path``).
+    table name is fixed, a second application needs its own file (``sqlite_path``). A store
+    that is not ``busy`` (subscriptions, keys) keeps one connection open and opens more only
+    under load, so many processes do not each open full pools at start.
     """
     create = settings.create_tables if create_table is None else create_table
     env = {
@@ -69,10 +75,12 @@ def event_store_env(
         "POSTGRES_USER": pg.user,
         "POSTGRES_PASSWORD": pg.password,
         "POSTGRES_SCHEMA": settings.database_schema,
-        "POSTGRES_POOL_SIZE": str(settings.database_pool_size),
-        # A request waits at most this long per try for a connection (the library tries ten
-        # times before giving up, so a write fails with 503 after ~20 s when the server is down).
-        "POSTGRES_CONNECT_TIMEOUT": "2",
+        "POSTGRES_POOL_SIZE": str(settings.database_pool_size if busy else 1),
+        # Busy stores keep the library's overflow (10); quiet ones grow up to the pool size.
+        "POSTGRES_MAX_OVERFLOW": "10" if busy else str(settings.database_pool_size),
+        # A request waits at most this long per try for a connection; the library tries ten
+        # times, so with the server down a write fails (503) after about ten times this.
+        "POSTGRES_CONNECT_TIMEOUT": str(max(round(settings.database_connect_timeout), 1)),
         # Test pooled connections before use, so a restarted server is reconnected to.
         "POSTGRES_PRE_PING": "y",
     }
@@ -83,7 +91,12 @@ def view_database(settings: Settings) -> ViewDatabase:
     pg = settings.postgres
     if pg is None:
         return SQLiteViews(settings.views_path)
-    return PostgresViews(pg.conninfo(), settings.database_schema, settings.database_pool_size)
+    return PostgresViews(
+        pg.conninfo(),
+        settings.database_schema,
+        settings.database_pool_size,
+        settings.database_connect_timeout,
+    )
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
@@ -141,6 +154,7 @@ class Services:
             disable_after=self.settings.webhook_disable_after,
             allow_private=self.settings.webhook_allow_private,
             flag_expiry=self.settings.lock_timeout,
+            namespace=self.settings.queue_name,
         )
 
     def _enqueue_delivery(self, subscription_id: str) -> None:
@@ -176,6 +190,7 @@ class Services:
             lock_timeout=self.settings.lock_timeout,
             linger=self.settings.job_linger,
             others_waiting=self._jobs_waiting,
+            namespace=self.settings.queue_name,
         )
 
     def _jobs_waiting(self) -> bool:
@@ -243,10 +258,12 @@ def build(settings: Settings, *, create_tables: bool | None = None) -> Services:
     create = settings.create_tables if create_tables is None else create_tables
     app = TimelineApp(env=event_store_env(settings, create))
     subscriptions = SubscriptionsApp(
-        env=event_store_env(settings, create, sqlite_path=settings.subscriptions_path),
+        env=event_store_env(settings, create, sqlite_path=settings.subscriptions_path, busy=False),
         allow_private=settings.webhook_allow_private,
     )
-    keys = KeysApp(env=event_store_env(settings, create, sqlite_path=settings.keys_path))
+    keys = KeysApp(
+        env=event_store_env(settings, create, sqlite_path=settings.keys_path, busy=False)
+    )
     projections = all_projections()
     services = Services(
         settings=settings,

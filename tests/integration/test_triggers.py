@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from uuid import UUID
 
 import pytest
@@ -69,7 +70,7 @@ def test_the_sweep_triggers_only_lagging_projections(services: Services) -> None
 
 def test_one_catch_up_at_a_time(services: Services) -> None:
     services.app.report_incident(an_incident())
-    lock = services.redis.lock("timeline:lock:timeline", timeout=5)
+    lock = services.redis.lock(services.runner.lock_prefix + "timeline", timeout=5)
     assert lock.acquire(blocking=False)
     try:
         with pytest.raises(TimeoutError):
@@ -131,7 +132,7 @@ def test_the_job_skips_a_projection_being_rebuilt_and_catches_up_the_rest(
     services: Services,
 ) -> None:
     services.app.report_incident(an_incident())
-    lock = services.redis.lock("timeline:lock:timeline", timeout=5)
+    lock = services.redis.lock(services.runner.lock_prefix + "timeline", timeout=5)
     assert lock.acquire(blocking=False)
     try:
         services.runner.run_all()
@@ -167,3 +168,22 @@ def test_a_projection_that_fails_does_not_hold_the_others_back(services: Service
     reached = {s.name: s.position for s in services.runner.status()}
     assert reached.pop("poisoned") == 0
     assert set(reached.values()) == {2}
+
+
+def test_deployments_sharing_a_redis_do_not_share_flags_or_locks(
+    services: Services, settings: Settings, tmp_path: Path
+) -> None:
+    other = build(settings.with_changes(data_dir=tmp_path / "other", queue_name="other-queue"))
+    try:
+        other.app.report_incident(an_incident())  # the other deployment's flag and job
+        lock = other.redis.lock(other.runner.lock_prefix + "timeline", timeout=5)
+        assert lock.acquire(blocking=False)  # e.g. the other deployment rebuilding
+        try:
+            services.app.report_incident(an_incident())
+            assert queued(services) == 1  # its own flag was free
+            services.runner.run_all()
+            assert services.runner.position("timeline") == 1  # its own lock was free
+        finally:
+            lock.release()
+    finally:
+        other.close()

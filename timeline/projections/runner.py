@@ -44,7 +44,6 @@ log = logging.getLogger(__name__)
 
 # A job stops lingering after this long, so one job never runs for ever under steady load.
 MAX_JOB_SECONDS = 60.0
-PENDING_KEY = "timeline:pending:projections"
 
 
 class ProjectionsFailed(Exception):
@@ -65,6 +64,7 @@ class ProjectionRunner:
         lock_timeout: float = 30.0,
         linger: float = 0.0,
         others_waiting: Callable[[], bool] = lambda: False,
+        namespace: str = "timeline",
     ) -> None:
         self.app = app
         self.views = views
@@ -75,6 +75,9 @@ class ProjectionRunner:
         self.lock_timeout = lock_timeout
         self.linger = linger
         self._others_waiting = others_waiting
+        # Keys are per deployment, so deployments sharing a Redis never share flags or locks.
+        self.pending_key = f"{namespace}:pending:projections"
+        self.lock_prefix = f"{namespace}:lock:"
 
     def trigger(self) -> bool:
         """Make sure a job will catch the projections up; True if this call enqueued it."""
@@ -85,7 +88,7 @@ class ProjectionRunner:
 
     def _claim(self) -> bool:
         expiry = max(int(self.lock_timeout), 1)
-        return bool(self._redis().set(PENDING_KEY, "1", nx=True, ex=expiry))
+        return bool(self._redis().set(self.pending_key, "1", nx=True, ex=expiry))
 
     def run_all(self, on_batch: Callable[[int], None] | None = None) -> int:
         """The job: catch every projection up, and keep at it while appends keep arriving.
@@ -106,7 +109,7 @@ class ProjectionRunner:
                 lingering = time.monotonic() - started < MAX_JOB_SECONDS
                 if lingering and self._more_within(self.linger, held):
                     continue
-                connection.delete(PENDING_KEY)
+                connection.delete(self.pending_key)
                 healthy = [name for name in held if name not in failed]
                 if not healthy or head_position(self.app) <= self._behind(healthy):
                     break  # drained; a later append will claim the flag itself
@@ -191,14 +194,14 @@ class ProjectionRunner:
                 _release(lock, name)
 
     def _renew(self, held: dict[str, Lock]) -> None:
-        self._redis().expire(PENDING_KEY, max(int(self.lock_timeout), 1))
+        self._redis().expire(self.pending_key, max(int(self.lock_timeout), 1))
         for lock in held.values():
             lock.reacquire()
 
     def _lock(self, name: str, wait: float | None) -> Lock:
         return Lock(
             self._redis(),
-            f"timeline:lock:{name}",
+            self.lock_prefix + name,
             timeout=self.lock_timeout,
             blocking_timeout=wait,
         )

@@ -58,6 +58,7 @@ class Deliverer:
         disable_after: float,
         allow_private: bool,
         flag_expiry: float = 30.0,
+        namespace: str = "timeline",
     ) -> None:
         self.subscriptions = subscriptions
         self.views = views
@@ -69,18 +70,19 @@ class Deliverer:
         self.disable_after = disable_after
         self.allow_private = allow_private
         self.flag_expiry = flag_expiry
+        self.namespace = namespace
         self._pool = ThreadPoolExecutor(PARALLEL_SENDS, thread_name_prefix="webhook-send")
 
     def trigger(self, subscription_ids: set[str] | list[str]) -> None:
         """Make sure a job will look at these subscriptions' due deliveries soon."""
         for subscription_id in subscription_ids:
-            flag = _pending_key(subscription_id)
+            flag = self._pending_key(subscription_id)
             if self._redis().set(flag, "1", nx=True, ex=max(int(self.flag_expiry), 1)):
                 self._enqueue(subscription_id)
 
     def drain(self, subscription_id: str) -> int:
         """The job: send what is due for one subscription; returns how many were delivered."""
-        self._redis().delete(_pending_key(subscription_id))
+        self._redis().delete(self._pending_key(subscription_id))
         try:
             target = self.subscriptions.target(UUID(subscription_id))
         except SubscriptionNotFound:
@@ -164,6 +166,9 @@ class Deliverer:
         if due is not None:
             self._enqueue_at(max(due, datetime.now(UTC)), subscription_id)
 
+    def _pending_key(self, subscription_id: str) -> str:
+        return f"{self.namespace}:webhooks:pending:{subscription_id}"
+
     def sweep(self) -> list[str]:
         """Trigger subscriptions with overdue deliveries (a lost job, an expired claim)."""
         overdue = deliveries.overdue_subscriptions(self.views, datetime.now(UTC))
@@ -171,7 +176,3 @@ class Deliverer:
         wanted = [s for s in overdue if s in active]
         self.trigger(wanted)
         return wanted
-
-
-def _pending_key(subscription_id: str) -> str:
-    return f"timeline:webhooks:pending:{subscription_id}"
