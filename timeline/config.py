@@ -118,6 +118,7 @@ class Settings:
     database_url: str | None = None
     database_schema: str = "public"
     database_pool_size: int = 5
+    database_connect_timeout: float = 5.0
     redis_url: str | None = None
     api_keys: Mapping[str, str] = field(default_factory=dict)
     read_requires_key: bool = False
@@ -164,6 +165,9 @@ class Settings:
             database_url=get("DATABASE_URL"),
             database_schema=get("DATABASE_SCHEMA") or defaults.database_schema,
             database_pool_size=int(number("DATABASE_POOL_SIZE", defaults.database_pool_size)),
+            database_connect_timeout=number(
+                "DATABASE_CONNECT_TIMEOUT", defaults.database_connect_timeout, float
+            ),
             redis_url=get("REDIS_URL"),
             api_keys=parse_api_keys(get("API_KEYS") or ""),
             read_requires_key=_bool(get("READ_REQUIRES_KEY") or "no"),

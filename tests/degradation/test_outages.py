@@ -43,7 +43,8 @@ def database(settings: Settings) -> Iterator[tuple[Proxy, Services, FlaskClient]
     """Services whose PostgreSQL connections all go through a proxy."""
     assert settings.database_url
     proxy, url = _proxied(settings.database_url)
-    services = build(settings.with_changes(database_url=url))
+    # A short wait per try keeps this test short: a write gives up after ~10 tries.
+    services = build(settings.with_changes(database_url=url, database_connect_timeout=1.0))
     app = create_app(services=services)
     yield proxy, services, app.test_client()
     proxy.cut()

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 Row = dict[str, Any]
-CONNECT_TIMEOUT = 2
 
 
 def database_unavailable(error: BaseException) -> bool:
@@ -179,7 +178,9 @@ class PostgresViews:
 
     dialect: Dialect = "postgres"
 
-    def __init__(self, conninfo: str, schema: str = "public", pool_size: int = 5) -> None:
+    def __init__(
+        self, conninfo: str, schema: str = "public", pool_size: int = 5, timeout: float = 5.0
+    ) -> None:
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
@@ -191,11 +192,11 @@ class PostgresViews:
             kwargs={
                 "row_factory": dict_row,
                 "options": f"-c search_path={schema}",
-                "connect_timeout": CONNECT_TIMEOUT,
+                "connect_timeout": max(int(timeout), 1),
             },
             # With the server down, a request waits this long for a connection and then fails
             # (a 503), instead of hanging for the pool's default 30 s.
-            timeout=CONNECT_TIMEOUT,
+            timeout=timeout,
             open=True,
             check=ConnectionPool.check_connection,
         )
