@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TIMELINE_API_KEYS ?= admin:demo-admin-key,write:demo-write-key,read:demo-read-key
 
-.PHONY: run test lint typecheck pytest bench clean
+.PHONY: run test lint typecheck pytest soak bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -30,6 +30,11 @@ typecheck: $(BIN)/.installed
 
 pytest: $(BIN)/.installed
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## soak: PostgreSQL + gunicorn + RQ workers under 8 writers, with workers killed and Redis and
+## the database cut (SOAK_STATEMENTS, default 20000; needs PostgreSQL and Redis)
+soak: $(BIN)/.installed
+	$(BIN)/pytest -q -s -m soak tests/soak
 
 ## bench: the benchmark scripts (figures go to bench/RESULTS.md by hand)
 bench: $(BIN)/.installed

@@ -38,6 +38,10 @@ class Proxy:
             listener, self._listener = self._listener, None
             sockets, self._open = self._open, set()
         if listener is not None:
+            with contextlib.suppress(OSError):
+                # Wakes the thread blocked in accept(); closing alone would leave the socket
+                # listening until accept returns, and the port could not be listened on again.
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
         for sock in sockets:
             with contextlib.suppress(OSError):
