@@ -21,6 +21,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 
 from timeline.domain.api_key import ApiKey
 from timeline.domain.errors import DomainError
+from timeline.log import stream_ids
 
 _KEY = re.compile(r"^tlk_([0-9a-f]{32})_([A-Za-z0-9_-]{20,100})$")
 
@@ -72,12 +73,7 @@ class KeysApp(Application[UUID]):
 
     def all(self) -> list[dict[str, Any]]:
         """Every key ever made, oldest first, revoked ones included."""
-        ids: list[UUID] = []
-        start = 1
-        while section := self.recorder.select_notifications(start, 1000):
-            ids += [UUID(str(n.originator_id)) for n in section if n.originator_version == 1]
-            start = section[-1].id + 1
-        return [_record(self.repository.get(i)) for i in ids]
+        return [_record(self.repository.get(i)) for i in stream_ids(self)]
 
     def caller(self, presented: str) -> Caller | None:
         """The caller a presented key stands for, or None (unknown, malformed or revoked)."""

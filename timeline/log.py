@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import Application
 
@@ -62,3 +63,16 @@ def read_log(app: Application[Any], after: int, limit: int) -> list[LogEntry]:
 def head_position(app: Application[Any]) -> int:
     """The position of the newest event in the log (0 when empty)."""
     return app.recorder.max_notification_id() or 0
+
+
+def stream_ids(app: Application[Any]) -> list[UUID]:
+    """The id of every stream (aggregate) in an application's log, oldest first.
+
+    For the small stores (subscriptions, keys) that list everything they hold.
+    """
+    ids: list[UUID] = []
+    start = 1
+    while section := app.recorder.select_notifications(start, 1000):
+        ids += [UUID(str(n.originator_id)) for n in section if n.originator_version == 1]
+        start = section[-1].id + 1
+    return ids

@@ -24,7 +24,7 @@ from timeline.application import MAX_ATTEMPTS, back_off
 from timeline.domain import Conflict
 from timeline.domain.errors import DomainError
 from timeline.domain.subscription import Subscription, matches
-from timeline.log import head_position
+from timeline.log import head_position, stream_ids
 from timeline.webhooks.addresses import checked_addresses
 
 
@@ -174,15 +174,7 @@ class SubscriptionsApp(Application[UUID]):
         return found
 
     def _all(self) -> list[Subscription]:
-        ids: list[UUID] = []
-        start = 1
-        while True:
-            section = self.recorder.select_notifications(start, 1000)
-            if not section:
-                break
-            ids += [UUID(str(n.originator_id)) for n in section if n.originator_version == 1]
-            start = section[-1].id + 1
-        loaded: list[Any] = [self.repository.get(i) for i in ids]
+        loaded: list[Any] = [self.repository.get(i) for i in stream_ids(self)]
         return [s for s in loaded if isinstance(s, Subscription) and not s.deleted]
 
     def _load(self, subscription_id: UUID) -> Subscription:
