@@ -145,12 +145,8 @@ class Metrics(MethodView):
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
 
 
-def _start() -> None:
-    g.metrics_started = time.perf_counter()
-
-
 def _count(response: Response) -> Response:
-    started = g.get("metrics_started")
+    started = g.get("started")  # set by api.tracing, installed first
     if started is not None:
         route = request.url_rule.rule if request.url_rule else "unmatched"
         REQUESTS.labels(request.method, route, str(response.status_code)).inc()
@@ -159,6 +155,5 @@ def _count(response: Response) -> Response:
 
 
 def install(app: Flask) -> None:
-    """Count and time every request."""
-    app.before_request(_start)
+    """Count and time every request (install after api.tracing, which notes the start)."""
     app.after_request(_count)

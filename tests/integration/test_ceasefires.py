@@ -7,6 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from tests.factories import T0, a_statement, an_incident
+from timeline.application import Written
 from timeline.bootstrap import Services
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 
@@ -73,15 +74,20 @@ def test_fighting_outside_the_named_country_does_not_count(services: Services) -
     assert statuses == ["held", "violated"]
 
 
-def test_reports_denied_by_the_accused_side_make_it_disputed(services: Services) -> None:
-    truce(services)
-    written = fighting(services, T0 + timedelta(hours=2))
+def moscow_denies(services: Services, written: Written) -> None:
+    """The Russian MoD denies the first report of this fighting."""
     services.app.record_statement(
         UUID(written.incident_id),
         a_statement(
             source=RU_MOD, stance="denial", responds_to=written.statements[0]["id"], figures=[]
         ),
     )
+
+
+def test_reports_denied_by_the_accused_side_make_it_disputed(services: Services) -> None:
+    truce(services)
+    written = fighting(services, T0 + timedelta(hours=2))
+    moscow_denies(services, written)
     (ceasefire,) = ceasefires(services)
     assert ceasefire["status"] == "disputed"
     assert ceasefire["violations"][0]["denied_by"][0]["side"] == "RU"
@@ -101,12 +107,7 @@ def test_reports_denied_by_the_accused_side_make_it_disputed(services: Services)
 def test_a_withdrawn_report_and_as_of(services: Services) -> None:
     truce(services)
     written = fighting(services, T0 + timedelta(hours=2))
-    services.app.record_statement(
-        UUID(written.incident_id),
-        a_statement(
-            source=RU_MOD, stance="denial", responds_to=written.statements[0]["id"], figures=[]
-        ),
-    )
+    moscow_denies(services, written)
     withdrawal = services.app.withdraw_statement(
         UUID(written.incident_id), written.statements[0]["id"], "wrong incident"
     )

@@ -9,7 +9,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
-from tests.e2e.test_faults import env_for
+from tests.e2e.processes import env_for
 from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services
 from timeline.ledger import GENESIS, chain, link, verify
@@ -80,25 +80,24 @@ def test_an_edited_event_is_named_by_position(services: Services) -> None:
     assert verdict.checked == 4
 
 
-def test_timeline_verify_exits_non_zero_naming_the_position(services: Services) -> None:
-    chained(services)
-    ok = subprocess.run(
+def timeline_verify(services: Services) -> subprocess.CompletedProcess[str]:
+    """Run `timeline verify` as a process against the test's stores."""
+    return subprocess.run(
         [sys.executable, "-m", "cli", "verify"],
         env=env_for(services.settings),
         capture_output=True,
         text=True,
         timeout=60,
     )
+
+
+def test_timeline_verify_exits_non_zero_naming_the_position(services: Services) -> None:
+    chained(services)
+    ok = timeline_verify(services)
     assert ok.returncode == 0, ok.stderr
     assert "ledger ok" in ok.stderr
     tamper(services, 4, b"Missile strike", b"Missile strikes")  # the second incident's report
-    bad = subprocess.run(
-        [sys.executable, "-m", "cli", "verify"],
-        env=env_for(services.settings),
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    bad = timeline_verify(services)
     assert bad.returncode == 1
     assert "ledger mismatch at position 4" in bad.stderr
 
