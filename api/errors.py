@@ -17,11 +17,13 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
+from timeline.outage import DatabaseUnavailable
 from timeline.projections.sql import database_unavailable
 from timeline.subscriptions import SubscriptionNotFound
 
 # Exception classes that may mean the database is down; the handler decides per instance.
 UNAVAILABLE_KINDS: tuple[type[Exception], ...] = (
+    DatabaseUnavailable,
     persistence.OperationalError,
     persistence.InterfaceError,
     psycopg.OperationalError,

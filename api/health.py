@@ -57,8 +57,8 @@ class Ready(MethodView):
         svc = services()
         answer: dict[str, Any] = {"database": "ok", "redis": "ok", "head": None, "projections": []}
         try:
-            # The read-model pool answers within one connect timeout; check it first, so a
-            # probe is not held for the event store's ten tries when the server is down.
+            # The read-model pool answers within one connect timeout (at once while the
+            # database gate is open); check it first.
             svc.views.query("SELECT 1 AS up")
             statuses = svc.runner.status()
             answer["head"] = statuses[0].head if statuses else svc.app.head()

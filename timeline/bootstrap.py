@@ -22,6 +22,7 @@ import redis
 
 from timeline.application import TimelineApp
 from timeline.config import Settings
+from timeline.guarded_store import TOPIC as GUARDED_POSTGRES
 from timeline.keys import KeysApp
 from timeline.projections import Projection, all_projections
 from timeline.projections.catchup import migrate
@@ -68,7 +69,9 @@ def event_store_env(
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     return env | {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        # The library's PostgreSQL persistence, failing at once (503) during an outage
+        # instead of retrying: see timeline.outage.
+        "PERSISTENCE_MODULE": GUARDED_POSTGRES,
         "POSTGRES_DBNAME": pg.dbname,
         "POSTGRES_HOST": pg.host,
         "POSTGRES_PORT": str(pg.port),
@@ -78,8 +81,7 @@ def event_store_env(
         "POSTGRES_POOL_SIZE": str(settings.database_pool_size if busy else 1),
         # Busy stores keep the library's overflow (10); quiet ones grow up to the pool size.
         "POSTGRES_MAX_OVERFLOW": "10" if busy else str(settings.database_pool_size),
-        # A request waits at most this long per try for a connection; the library tries ten
-        # times, so with the server down a write fails (503) after about ten times this.
+        # A request waits at most this long for a connection before the server is probed.
         "POSTGRES_CONNECT_TIMEOUT": str(max(round(settings.database_connect_timeout), 1)),
         # Test pooled connections before use, so a restarted server is reconnected to.
         "POSTGRES_PRE_PING": "y",

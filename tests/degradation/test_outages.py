@@ -19,6 +19,7 @@ from tests.factories import a_statement, an_incident, as_json
 from tests.proxy import Proxy
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
+from timeline.outage import DatabaseUnavailable
 
 WRITER = {"Authorization": f"Bearer {WRITE_KEY}"}
 
@@ -43,7 +44,8 @@ def database(settings: Settings) -> Iterator[tuple[Proxy, Services, FlaskClient]
     """Services whose PostgreSQL connections all go through a proxy."""
     assert settings.database_url
     proxy, url = _proxied(settings.database_url)
-    # A short wait per try keeps this test short: a write gives up after ~10 tries.
+    # A short wait for a pooled connection keeps this test short: the first call to find
+    # the server gone waits this long, then trips the gate (timeline.outage).
     services = build(settings.with_changes(database_url=url, database_connect_timeout=1.0))
     app = create_app(services=services)
     yield proxy, services, app.test_client()
@@ -61,26 +63,36 @@ def wait_for_status(client: FlaskClient, path: str, wanted: int, timeout: float 
 
 
 def test_database_down_is_503_and_recovers_without_a_restart(
-    database: tuple[Proxy, Services, FlaskClient],
+    database: tuple[Proxy, Services, FlaskClient], caplog: pytest.LogCaptureFixture
 ) -> None:
     proxy, _, client = database
     created = client.post("/api/v1/incidents", json=as_json(an_incident()), headers=WRITER)
     assert created.status_code == 201
-    statements = f"/api/v1/incidents/{created.json['id']}/statements"
+    incident = f"/api/v1/incidents/{created.json['id']}"
 
     proxy.cut()
-    write = client.post(statements, json=as_json(a_statement()), headers=WRITER)
+    write = client.post(f"{incident}/statements", json=as_json(a_statement()), headers=WRITER)
     assert write.status_code == 503, write.json
     assert write.headers["Retry-After"]
     assert "unreachable" in write.json["message"]
+
+    # The first failure tripped the gate: from now on every call is refused by the gate at
+    # once (after at most one probe a second), not after the event store's ten retries.
+    caplog.clear()
+    again = client.post(f"{incident}/statements", json=as_json(a_statement()), headers=WRITER)
+    assert again.status_code == 503
+    assert client.get(incident).status_code == 503
     assert client.get("/api/v1/timeline").status_code == 503
+    refusals = [r for r in caplog.records if r.getMessage().startswith("database unavailable")]
+    assert len(refusals) == 3
+    assert all(isinstance(r.args[0], DatabaseUnavailable) for r in refusals)  # type: ignore[index]
     ready = client.get("/api/v1/ready")
     assert ready.status_code == 503
-    assert ready.json["database"].startswith("unreachable")
+    assert ready.json["database"] == "unreachable: DatabaseUnavailable"
 
     proxy.restore()
     assert wait_for_status(client, "/api/v1/ready", 200) == 200
-    again = client.post(statements, json=as_json(a_statement()), headers=WRITER)
+    again = client.post(f"{incident}/statements", json=as_json(a_statement()), headers=WRITER)
     assert again.status_code == 201
     assert client.get("/api/v1/timeline").status_code == 200
 

@@ -22,6 +22,10 @@ def database_unavailable(error: BaseException) -> bool:
     import psycopg
     from eventsourcing import persistence
 
+    from timeline.outage import DatabaseUnavailable
+
+    if isinstance(error, DatabaseUnavailable):
+        return True
     if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
         return True
     if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
@@ -181,10 +185,14 @@ class PostgresViews:
     def __init__(
         self, conninfo: str, schema: str = "public", pool_size: int = 5, timeout: float = 5.0
     ) -> None:
+        from psycopg.conninfo import conninfo_to_dict
         from psycopg.rows import dict_row
         from psycopg_pool import ConnectionPool
 
+        from timeline.outage import gate_for
+
         self.schema = schema
+        self._gate = gate_for(conninfo_to_dict(conninfo), timeout)
         self._pool = ConnectionPool(
             conninfo,
             min_size=1,
@@ -194,18 +202,31 @@ class PostgresViews:
                 "options": f"-c search_path={schema}",
                 "connect_timeout": max(int(timeout), 1),
             },
-            # With the server down, a request waits this long for a connection and then fails
-            # (a 503), instead of hanging for the pool's default 30 s.
+            # With the server down, the first request waits this long for a connection, then
+            # trips the gate; the next ones fail at once (a 503) until the server is back.
             timeout=timeout,
             open=True,
             check=ConnectionPool.check_connection,
         )
 
     @contextmanager
+    def _connection(self) -> Iterator[Any]:
+        """A pooled connection, through the server's gate (see :mod:`timeline.outage`)."""
+        import psycopg
+
+        self._gate.check()
+        try:
+            with self._pool.connection() as connection:
+                yield connection
+        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
+            self._gate.trip(error)
+            raise
+
+    @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """One transaction on a pooled connection; committed on success, rolled back on error."""
         with (
-            self._pool.connection() as connection,
+            self._connection() as connection,
             connection.transaction(),
             connection.cursor() as cursor,
         ):
@@ -215,7 +236,7 @@ class PostgresViews:
     def snapshot(self) -> Iterator[Cursor]:
         """Several reads that see one consistent state (REPEATABLE READ, read only)."""
         with (
-            self._pool.connection() as connection,
+            self._connection() as connection,
             connection.transaction(),
             connection.cursor() as cursor,
         ):
@@ -224,7 +245,7 @@ class PostgresViews:
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """A read on a pooled connection."""
-        with self._pool.connection() as connection, connection.cursor() as cursor:
+        with self._connection() as connection, connection.cursor() as cursor:
             cursor.execute(sql.replace("?", "%s"), params)
             return [dict(row) for row in cursor.fetchall()]
 
