@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -235,27 +234,11 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         console.print(f"demo: {written} incident(s) written")
     services.close()
     env["TIMELINE_CREATE_TABLES"] = "no"
-    if "PROMETHEUS_MULTIPROC_DIR" not in env:  # /metrics sums every gunicorn worker's counts
-        metrics_dir = settings.data_dir / "metrics"
-        shutil.rmtree(metrics_dir, ignore_errors=True)
-        metrics_dir.mkdir(parents=True)
-        env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+    # /metrics sums every gunicorn worker's counts from files in this directory.
+    env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics"))
     gunicorn = [
-        sys.executable,
-        "-m",
-        "gunicorn",
-        "--bind",
-        f"{host}:{port}",
-        "--workers",
-        str(web_workers),
-        # Threads, so a live-feed (SSE) client holds a thread rather than a whole worker.
-        "--worker-class",
-        "gthread",
-        "--threads",
-        "8",
-        "--graceful-timeout",
-        "5",
-        "api.wsgi:app",
+        *(sys.executable, "-m", "gunicorn", "--config", "python:gunicorn_conf"),
+        *("--bind", f"{host}:{port}", "--workers", str(web_workers), "api.wsgi:app"),
     ]
     jobs = [sys.executable, "-m", "cli", "worker"]
     children = [subprocess.Popen(gunicorn, env=env)]

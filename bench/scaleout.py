@@ -93,8 +93,9 @@ def main() -> None:
         log_dir = settings.data_dir.parent
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         gunicorn = [
-            "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers),
-            "--worker-class", "gthread", "--threads", "4", "api.wsgi:app",
+            "-m", "gunicorn", "--config", "python:gunicorn_conf",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers), "--threads", "4",
+            "api.wsgi:app",
         ]  # fmt: skip
         processes = [start_python(gunicorn, env, log_dir / "gunicorn.log")]
         processes += [

@@ -118,8 +118,8 @@ class Deployment:
         self.workers = [self._worker(n) for n in range(2)]
 
     def _gunicorn(self) -> subprocess.Popen[bytes]:
-        args = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{self.port}",
-                "--workers", "4", "--worker-class", "gthread", "--threads", "4",
+        args = [sys.executable, "-m", "gunicorn", "--config", "python:gunicorn_conf",
+                "--bind", f"127.0.0.1:{self.port}", "--workers", "4", "--threads", "4",
                 "--timeout", "120", "api.wsgi:app"]  # fmt: skip
         with open(self.tmp / "gunicorn.log", "ab") as log:
             return subprocess.Popen(

@@ -1,0 +1,55 @@
+"""gunicorn settings for the API, shared by ``timeline serve``, the Dockerfile and compose:
+``gunicorn --config python:gunicorn_conf --workers 4 --bind … api.wsgi:app``.
+
+Threads, so a live-feed (SSE) client holds a thread rather than a whole worker; and
+Prometheus multiprocess mode, so ``/api/v1/metrics`` sums the counts of every worker, not just
+the one that answered the scrape.
+
+A top-level module, not part of ``api``: importing that package would load prometheus_client
+in the arbiter before the metrics directory is set, and each worker would then count alone
+while ``/metrics`` read the (empty) directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+worker_class = "gthread"
+threads = 8
+graceful_timeout = 5
+
+METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+def on_starting(server: Any) -> None:
+    """Give the workers a directory for their metric files before any is forked.
+
+    Metric files an earlier run left in a directory named by the environment are removed
+    (they would be counted again); without one, a directory is made for this run.
+    """
+    named = os.environ.get(METRICS_DIR)
+    if not named:
+        os.environ[METRICS_DIR] = tempfile.mkdtemp(prefix="timeline-metrics-")
+        server.made_metrics_dir = True
+        return
+    directory = Path(named)
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.db"):
+        stale.unlink()
+
+
+def on_exit(server: Any) -> None:
+    """Remove the directory made for this run."""
+    if getattr(server, "made_metrics_dir", False):
+        shutil.rmtree(os.environ[METRICS_DIR], ignore_errors=True)
+
+
+def child_exit(server: Any, worker: Any) -> None:
+    """A dead worker's live gauges stop counting (prometheus_client's gunicorn recipe)."""
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[no-untyped-call]
