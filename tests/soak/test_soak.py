@@ -6,7 +6,8 @@ SIGKILLs and restarts RQ workers, cuts Redis for a while and cuts PostgreSQL for
 through TCP proxies). Clients retry a statement with its own id after a 503 or a broken
 connection (a 409 then means the earlier try had landed). At the end:
 
-- no answer was a 500; every acknowledged statement is in the log exactly once;
+- no answer was a 500, and writes during a database cut got 503s (not a wait); every
+  acknowledged statement is in the log exactly once;
 - every projection equals a rebuild from the log;
 - every webhook delivery is recorded once and delivered, and the receiver got each event.
 """
@@ -211,6 +212,7 @@ def test_soak(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
         assert statuses[500] == 0
         for happened in ("redis restored", "database restored", "killed a worker"):
             assert any(happened in line for line in chaos_log), f"the chaos never {happened}"
+        assert statuses[503] > 0  # while the database was away, writers were told so at once
 
         # every acknowledged statement is in the log exactly once
         recorded: Counter[tuple[str, str]] = Counter()
