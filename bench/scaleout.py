@@ -1,12 +1,15 @@
 """Scale-out ingest on PostgreSQL: gunicorn with 4 workers, 2 RQ workers, 8 client processes.
 
     python bench/scaleout.py [--statements 8000] [--clients 8] [--web-workers 4] [--workers 2]
+                             [--threads 4] [--batch 1]
 
 Each client process posts single statements (keep-alive http.client) to incidents spread over
 50, some hot (a third of the writes go to 5 incidents). A thread reads each projection's lag
 behind the log from the database every 50 ms (what /ready reports). Baseline, in the same run
 and on the same database: 8 processes each saving StatementRecorded events with the bare event
-store (``app.events.put`` of one event per call, on incidents of their own).
+store (``app.events.put`` of one event per call, on incidents of their own). With ``--batch N``
+clients post N statements per ``POST /batch`` (a bulk importer) and the baseline puts N events
+per call.
 """
 
 from __future__ import annotations
@@ -32,33 +35,45 @@ from timeline.config import Settings
 HOT = 5
 
 
-def client(base: str, ids: list[str], count: int, seed: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """Post ``count`` statements; report (latencies, errors) to ``out``."""
+def client(
+    base: str,
+    ids: list[str],
+    count: int,
+    batch: int,
+    seed: int,
+    out: multiprocessing.Queue,  # type: ignore[type-arg]
+) -> None:
+    """Post ``count`` statements (``batch`` per request); report (latencies, errors) to ``out``."""
     url = urlsplit(base)
-    body = json.dumps(as_json(a_statement())).encode()
+    statement = as_json(a_statement())
     headers = {"Authorization": f"Bearer {KEY}", "Content-Type": "application/json"}
     connection = http.client.HTTPConnection(url.hostname or "127.0.0.1", url.port)
     rng = random.Random(seed)
     latencies, errors = [], 0
-    for _ in range(count):
+    for _ in range(count // batch):
         target = ids[rng.randrange(HOT)] if rng.random() < 1 / 3 else rng.choice(ids)
+        if batch == 1:
+            path, body = f"/incidents/{target}/statements", statement
+        else:
+            path, body = "/batch", {"items": [{"id": target, "statements": [statement] * batch}]}
         started = time.perf_counter()
-        connection.request("POST", f"{url.path}/incidents/{target}/statements", body, headers)
+        connection.request("POST", url.path + path, json.dumps(body).encode(), headers)
         response = connection.getresponse()
         response.read()
         latencies.append(time.perf_counter() - started)
-        errors += response.status != 201
+        errors += response.status not in (200, 201)
     out.put((latencies, errors))
 
 
-def bare_saver(settings: Settings, count: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
-    """Save ``count`` events with the bare event store; report the seconds taken."""
+def bare_saver(settings: Settings, count: int, batch: int, out: multiprocessing.Queue) -> None:  # type: ignore[type-arg]
+    """Save ``count`` events, ``batch`` per call, with the bare event store; report the seconds."""
     services = build(settings, create_tables=False)
     app = services.app
     incident = app.repository.get(UUID(app.report_incident(an_incident()).incident_id))
     started = time.perf_counter()
-    for _ in range(count):
-        incident.record_statement(a_statement())
+    for _ in range(count // batch):
+        for _ in range(batch):
+            incident.record_statement(a_statement())
         app.events.put(incident.collect_events())
     out.put(time.perf_counter() - started)
     services.close()
@@ -82,7 +97,11 @@ def main() -> None:
     parser.add_argument("--statements", type=int, default=8000)
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--web-workers", type=int, default=4)
+    parser.add_argument("--threads", type=int, default=4, help="threads per gunicorn worker")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--batch", type=int, default=1, help="statements per request (>1: POST /batch)"
+    )
     args = parser.parse_args()
     per_client = args.statements // args.clients
 
@@ -94,7 +113,8 @@ def main() -> None:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         gunicorn = [
             "-m", "gunicorn", "--config", "python:gunicorn_conf",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers), "--threads", "4",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(args.web_workers),
+            "--threads", str(args.threads),
             "api.wsgi:app",
         ]  # fmt: skip
         processes = [start_python(gunicorn, env, log_dir / "gunicorn.log")]
@@ -125,7 +145,9 @@ def main() -> None:
             poller = threading.Thread(target=poll, daemon=True)
             poller.start()
             started = time.perf_counter()
-            results = run_clients(client, lambda n: (base, ids, per_client, n), args.clients)
+            results = run_clients(
+                client, lambda n: (base, ids, per_client, args.batch, n), args.clients
+            )
             took = time.perf_counter() - started
             polling.set()
             poller.join()
@@ -142,22 +164,26 @@ def main() -> None:
         finally:
             for process in processes:
                 stop(process)
-        bare = run_clients(bare_saver, lambda n: (settings, per_client), args.clients)
+        bare = run_clients(bare_saver, lambda n: (settings, per_client, args.batch), args.clients)
 
     latencies = [x for lat, _ in results for x in lat]
     errors = sum(e for _, e in results)
-    http_rate = len(latencies) / took
-    bare_rate = args.clients * per_client / max(bare)
+    statements = len(latencies) * args.batch
+    http_rate = statements / took
+    bare_rate = statements / max(bare)
+    per = "" if args.batch == 1 else f" in requests of {args.batch}"
     print(
-        f"PostgreSQL; gunicorn {args.web_workers} workers x 4 threads, {args.workers} RQ workers, "
-        f"{args.clients} client processes, {len(latencies)} statements over 50 incidents"
+        f"PostgreSQL; gunicorn {args.web_workers} workers x {args.threads} threads, "
+        f"{args.workers} RQ workers, "
+        f"{args.clients} client processes, {statements} statements{per} over 50 incidents"
     )
     print(
         f"HTTP: {http_rate:.0f} statements/s, latency p50 {percentile(latencies, 50) * 1000:.1f} "
         f"ms, p99 {percentile(latencies, 99) * 1000:.1f} ms; {errors} non-201"
     )
     print(
-        f"bare event store from {args.clients} processes: {bare_rate:.0f} saves/s; "
+        f"bare event store from {args.clients} processes, {args.batch} per save: "
+        f"{bare_rate:.0f} statements/s; "
         f"ratio {http_rate / bare_rate:.2f} (target >= 0.5)"
     )
     print(
