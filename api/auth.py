@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from flask import current_app, g, request
 from flask_smorest import abort
+from marshmallow import Schema, fields
 
 from timeline.keys import bootstrap_caller
 
@@ -68,3 +69,10 @@ def written_by() -> dict[str, str] | None:
     """Who is writing, for the record: the checked key's id and name."""
     caller = g.get("caller")
     return {"key_id": caller.key_id, "name": caller.name} if caller else None
+
+
+class WrittenBy(Schema):
+    """Which API key made a change (the shape of :func:`written_by`)."""
+
+    key_id = fields.String()
+    name = fields.String()

@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
-from api.auth import require, written_by
+from api.auth import WrittenBy, require, written_by
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
@@ -240,13 +240,6 @@ class HistoryArgs(Schema):
     """Read-your-writes for the history."""
 
     min_position = MinPosition()
-
-
-class WrittenBy(Schema):
-    """Which API key made a change."""
-
-    key_id = fields.String()
-    name = fields.String()
 
 
 class Version(Schema):

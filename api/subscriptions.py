@@ -10,7 +10,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint, abort
 from marshmallow import RAISE, Schema, fields, validate
 
-from api.auth import require
+from api.auth import WrittenBy, require, written_by
 from api.consistency import MAX_POSITION
 from api.services import services
 from timeline.domain.subscription import EVENT_TYPES, MAX_URL_LENGTH
@@ -97,6 +97,14 @@ class SubscriptionOut(Schema):
     )
     created_at = fields.AwareDateTime()
     updated_at = fields.AwareDateTime()
+    created_by = fields.Nested(
+        WrittenBy, allow_none=True, metadata={"description": "The admin key that created it."}
+    )
+    updated_by = fields.Nested(
+        WrittenBy,
+        allow_none=True,
+        metadata={"description": "The admin key of the last change (null: the service)."},
+    )
     version = fields.Integer()
     receiver = fields.Nested(ReceiverHealth)
 
@@ -189,7 +197,7 @@ class Subscriptions(MethodView):
         """Subscribe a URL to event types; the answer holds the signing secret, once."""
         body["filter"] = body.get("filter") or {"kinds": [], "sides": []}
         svc = services()
-        created = svc.subscriptions.create(body, start_position=svc.app.head())
+        created = svc.subscriptions.create(body, svc.app.head(), written_by())
         location = f"/api/v1/subscriptions/{created['id']}"
         return _view(created["id"], created), 201, {"Location": location}
 
@@ -221,7 +229,7 @@ class SubscriptionResource(MethodView):
     def patch(self, body: dict[str, Any], subscription_id: UUID) -> dict[str, Any]:
         """Change the URL, types or filter; pause (``status: paused``) or resume."""
         svc = services()
-        view = svc.subscriptions.change(subscription_id, body)
+        view = svc.subscriptions.change(subscription_id, body, written_by())
         if view["status"] == "active":
             svc.notify_dispatched({str(subscription_id)})  # send what waited while paused
         return _view(str(subscription_id), view)
@@ -232,7 +240,7 @@ class SubscriptionResource(MethodView):
     @blp.alt_response(404, description="No such subscription.")
     def delete(self, subscription_id: UUID) -> None:
         """Delete the subscription; its delivery log is kept."""
-        services().subscriptions.delete(subscription_id)
+        services().subscriptions.delete(subscription_id, written_by())
 
 
 @blp.route("/<uuid:subscription_id>/secret/rotate")
@@ -247,7 +255,7 @@ class SecretRotation(MethodView):
         """New secret now; the old one keeps signing too for the overlap, then stops."""
         svc = services()
         overlap = timedelta(seconds=svc.settings.webhook_secret_overlap)
-        rotated = svc.subscriptions.rotate_secret(subscription_id, overlap)
+        rotated = svc.subscriptions.rotate_secret(subscription_id, overlap, written_by())
         return _view(str(subscription_id), rotated)
 
 

@@ -20,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from timeline.diff import incident_diff
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
-from timeline.domain.incident import By
+from timeline.domain.values import By
 from timeline.log import LogEntry, head_position, read_log
 
 Clock = Literal["recorded", "stated"]

@@ -24,6 +24,7 @@ from timeline.application import MAX_ATTEMPTS, back_off
 from timeline.domain import Conflict
 from timeline.domain.errors import DomainError
 from timeline.domain.subscription import Subscription, matches
+from timeline.domain.values import By
 from timeline.log import head_position, stream_ids
 from timeline.webhooks.addresses import checked_addresses
 
@@ -96,6 +97,8 @@ def view_of(subscription: Subscription) -> dict[str, Any]:
         "start_position": subscription.start_position,
         "created_at": subscription.created_on,
         "updated_at": subscription.modified_on,
+        "created_by": subscription.created_by,
+        "updated_by": subscription.changed_by,
         "version": subscription.version,
     }
 
@@ -113,31 +116,40 @@ class SubscriptionsApp(Application[UUID]):
         self._cache_lock = threading.Lock()
         self._cached: tuple[int, list[Target]] = (-1, [])
 
-    def create(self, fields: Mapping[str, Any], start_position: int) -> dict[str, Any]:
-        """Create a subscription; the only answer that ever shows its secret."""
-        subscription = Subscription.create(fields, new_secret(), start_position)
+    def create(
+        self, fields: Mapping[str, Any], start_position: int, by: By = None
+    ) -> dict[str, Any]:
+        """Create a subscription; the only answer that ever shows its secret.
+
+        ``by`` (here and on every change) is the admin key, kept in the event for audit.
+        """
+        subscription = Subscription.create(fields, new_secret(), start_position, by)
         checked_addresses(subscription.url, self.allow_private)
         self.save(subscription)
         return view_of(subscription) | {"secret": subscription.secret}
 
-    def change(self, subscription_id: UUID, changes: Mapping[str, Any]) -> dict[str, Any]:
+    def change(
+        self, subscription_id: UUID, changes: Mapping[str, Any], by: By = None
+    ) -> dict[str, Any]:
         """Change settings, pause or resume; a new URL passes the SSRF guard first."""
 
         def change(subscription: Subscription) -> None:
-            changed = subscription.change(changes)
+            changed = subscription.change(changes, by)
             if "url" in changed:
                 checked_addresses(subscription.url, self.allow_private)
 
         return self._retrying(subscription_id, change)
 
-    def rotate_secret(self, subscription_id: UUID, overlap: timedelta) -> dict[str, Any]:
+    def rotate_secret(
+        self, subscription_id: UUID, overlap: timedelta, by: By = None
+    ) -> dict[str, Any]:
         """New secret now; the old one also signs for ``overlap``. Returns both facts, once."""
         secret = new_secret()
         now = datetime.now(UTC)
         until = now + overlap
 
         def rotate(subscription: Subscription) -> None:
-            subscription.rotate_secret(secret, now.isoformat(), until.isoformat())
+            subscription.rotate_secret(secret, now.isoformat(), until.isoformat(), by)
 
         view = self._retrying(subscription_id, rotate)
         return view | {"secret": secret, "previous_secret_valid_until": until}
@@ -146,9 +158,9 @@ class SubscriptionsApp(Application[UUID]):
         """Stop deliveries and say why (a 410 from the receiver, or sustained failure)."""
         return self._retrying(subscription_id, lambda s: s.disable(reason))
 
-    def delete(self, subscription_id: UUID) -> None:
+    def delete(self, subscription_id: UUID, by: By = None) -> None:
         """Delete a subscription; its delivery log stays for audit."""
-        self._retrying(subscription_id, lambda s: s.delete())
+        self._retrying(subscription_id, lambda s: s.delete(by))
 
     def get(self, subscription_id: UUID) -> dict[str, Any]:
         """One subscription, without secrets."""

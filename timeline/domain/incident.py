@@ -16,10 +16,7 @@ from eventsourcing.domain import Aggregate, event
 
 from timeline.domain import values
 from timeline.domain.errors import Conflict, InvalidValue, StatementNotFound
-
-# Who made a change: the API key's id and name. Events written before keys were recorded lack
-# it; the parameter's default lets them replay unchanged.
-By = dict[str, str] | None
+from timeline.domain.values import By
 
 RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
 

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate, event
 
 from timeline.domain import values
 from timeline.domain.errors import Conflict, InvalidValue
+from timeline.domain.values import By
 
 # Webhook event type ← the log's event class name.
 EVENT_TYPES = {
@@ -127,6 +128,7 @@ class Subscription(Aggregate):
         description: str,
         secret: str,
         start_position: int,
+        by: By = None,
     ) -> None:
         self.url = url
         self.event_types = event_types
@@ -138,14 +140,17 @@ class Subscription(Aggregate):
         self.status = "active"
         self.disabled_reason: str | None = None
         self.deleted = False
+        self.created_by = self.changed_by = by
 
     @classmethod
-    def create(cls, fields: Mapping[str, Any], secret: str, start_position: int) -> Subscription:
-        """Validate a new subscription's settings and create it."""
+    def create(
+        cls, fields: Mapping[str, Any], secret: str, start_position: int, by: By = None
+    ) -> Subscription:
+        """Validate a new subscription's settings and create it; ``by`` is the admin key."""
         checked = settings_of(fields)
-        return cls(id=uuid4(), secret=secret, start_position=start_position, **checked)
+        return cls(id=uuid4(), secret=secret, start_position=start_position, by=by, **checked)
 
-    def change(self, changes: Mapping[str, Any]) -> dict[str, Any]:
+    def change(self, changes: Mapping[str, Any], by: By = None) -> dict[str, Any]:
         """Change settings and/or pause or resume; returns what really changed."""
         self._check_exists()
         checked = settings_of(changes, partial=True)
@@ -153,27 +158,34 @@ class Subscription(Aggregate):
             checked["status"] = values.choice(changes["status"], ("active", "paused"), "status")
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
         if changed:
-            self._changed(changed)
+            self._changed(changed, by)
         return changed
 
     @event("SubscriptionChanged")
-    def _changed(self, changes: dict[str, Any]) -> None:
+    def _changed(self, changes: dict[str, Any], by: By = None) -> None:
+        self.changed_by = by
         for name, value in changes.items():
             setattr(self, name, value)
         if changes.get("status") == "active":
             self.disabled_reason = None
 
-    def rotate_secret(self, secret: str, rotated_at: str, old_valid_until: str) -> None:
+    def rotate_secret(
+        self, secret: str, rotated_at: str, old_valid_until: str, by: By = None
+    ) -> None:
         """Replace the secret; the old one keeps signing alongside until ``old_valid_until``."""
         self._check_exists()
         self._secret_rotated(
             secret,
             values.timestamp(rotated_at, "rotated_at"),
             values.timestamp(old_valid_until, "old_valid_until"),
+            by,
         )
 
     @event("SubscriptionSecretRotated")
-    def _secret_rotated(self, secret: str, rotated_at: str, old_valid_until: str) -> None:
+    def _secret_rotated(
+        self, secret: str, rotated_at: str, old_valid_until: str, by: By = None
+    ) -> None:
+        self.changed_by = by
         still_valid = [s for s in self.previous_secrets if s["valid_until"] > rotated_at]
         self.previous_secrets = [
             *still_valid,
@@ -189,16 +201,18 @@ class Subscription(Aggregate):
 
     @event("SubscriptionDisabled")
     def _disabled(self, reason: str) -> None:
+        self.changed_by = None  # the service itself
         self.status = "disabled"
         self.disabled_reason = reason
 
-    def delete(self) -> None:
+    def delete(self, by: By = None) -> None:
         """Remove the subscription; nothing more is delivered to it."""
         self._check_exists()
-        self._deleted()
+        self._deleted(by)
 
     @event("SubscriptionDeleted")
-    def _deleted(self) -> None:
+    def _deleted(self, by: By = None) -> None:
+        self.changed_by = by
         self.deleted = True
 
     def _check_exists(self) -> None:

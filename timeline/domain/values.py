@@ -14,6 +14,10 @@ from typing import Any
 
 from timeline.domain.errors import InvalidValue
 
+# Who made a change: the API key's id and name (None: the service itself). Events written before
+# keys were recorded lack it; the parameter's default lets them replay unchanged.
+By = dict[str, str] | None
+
 KINDS = (
     "strike",
     "shelling",
