@@ -60,6 +60,8 @@ class Proxy:
                 client.close()
                 continue
             upstream.settimeout(None)
+            for sock in (client, upstream):  # relay small messages at once, as a server would
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 if self._listener is not listener:
                     client.close()

@@ -43,7 +43,6 @@ class DatabaseGate:
         self._confirmed = False  # a probe failed since the gate tripped
         self._probed_at = float("-inf")
         self._reason = ""
-        self.probes = 0
 
     @property
     def open(self) -> bool:
@@ -75,7 +74,6 @@ class DatabaseGate:
             raise self._unavailable()
 
     def _probe_now(self) -> None:
-        self.probes += 1
         try:
             self._probe()
         except Exception as error:
