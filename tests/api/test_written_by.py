@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from uuid import UUID
 
 import pytest
@@ -11,6 +10,7 @@ from flask.testing import FlaskClient
 
 from tests.conftest import WRITE_KEY
 from tests.factories import a_statement, an_incident, as_json
+from tests.stored import drop_by_from_stored_events
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, event_store_env
 from timeline.projections.history import incident_history
@@ -48,14 +48,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 def test_events_stored_before_keys_were_recorded_still_replay(services: Services) -> None:
     written = services.app.report_incident(an_incident(), statements=[a_statement()])
-    with sqlite3.connect(services.settings.events_path) as db:  # as stored by older code
-        for rowid, state in db.execute("SELECT rowid, state FROM stored_events").fetchall():
-            data = json.loads(state)
-            assert data.pop("by") is None
-            db.execute(
-                "UPDATE stored_events SET state = ? WHERE rowid = ?",
-                (json.dumps(data).encode(), rowid),
-            )
+    drop_by_from_stored_events(services.settings.events_path)  # as older code stored them
     fresh = TimelineApp(env=event_store_env(services.settings))
     incident = fresh.get_incident(UUID(written.incident_id))
     assert len(incident["statements"]) == 1

@@ -36,6 +36,14 @@ def gate(server: Server) -> DatabaseGate:
     return DatabaseGate(server.probe, interval=1.0, clock=server.clock)
 
 
+def confirm_outage(server: Server, gate: DatabaseGate) -> None:
+    """The server goes down, a call fails and trips the gate, the first probe confirms it."""
+    server.up = False
+    gate.trip(TimeoutError("couldn't get a connection after 5.00 sec"))
+    with pytest.raises(DatabaseUnavailable, match="connection refused"):
+        gate.check()
+
+
 def test_calls_go_ahead_without_probing_until_something_fails(
     server: Server, gate: DatabaseGate
 ) -> None:
@@ -48,11 +56,7 @@ def test_calls_go_ahead_without_probing_until_something_fails(
 def test_after_a_failure_a_down_server_fails_calls_at_once_probing_once_per_interval(
     server: Server, gate: DatabaseGate
 ) -> None:
-    server.up = False
-    gate.trip(TimeoutError("couldn't get a connection after 5.00 sec"))
-
-    with pytest.raises(DatabaseUnavailable, match="connection refused"):
-        gate.check()
+    confirm_outage(server, gate)
     assert gate.open
     for _ in range(10):  # within the interval: no more probes, still refused
         with pytest.raises(DatabaseUnavailable):
@@ -68,10 +72,7 @@ def test_after_a_failure_a_down_server_fails_calls_at_once_probing_once_per_inte
 def test_the_first_probe_that_reaches_the_server_closes_the_gate(
     server: Server, gate: DatabaseGate
 ) -> None:
-    server.up = False
-    gate.trip(TimeoutError("pool timeout"))
-    with pytest.raises(DatabaseUnavailable):
-        gate.check()
+    confirm_outage(server, gate)
 
     server.up = True
     with pytest.raises(DatabaseUnavailable):  # the interval has not passed: not probed yet
@@ -134,10 +135,7 @@ def test_while_one_call_probes_a_known_down_server_the_others_do_not_wait(
 def test_a_trip_while_tripped_keeps_the_outage_confirmed(
     server: Server, gate: DatabaseGate
 ) -> None:
-    server.up = False
-    gate.trip(TimeoutError("pool timeout"))
-    with pytest.raises(DatabaseUnavailable):
-        gate.check()
+    confirm_outage(server, gate)
     gate.trip(TimeoutError("another pool timeout"))
     with pytest.raises(DatabaseUnavailable):
         gate.check()

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from uuid import UUID
 
 import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import ADMIN_KEY
+from tests.stored import drop_by_from_stored_events
 from tests.webhooks.receiver import Receiver
 from timeline.bootstrap import Services, event_store_env
 from timeline.subscriptions import SubscriptionsApp
@@ -55,14 +55,7 @@ def test_subscriptions_stored_before_keys_were_recorded_still_load(
     fields = {"url": receiver.url, "event_types": ["statement.recorded"]}
     created = services.subscriptions.create(fields, 0)
     services.subscriptions.change(UUID(created["id"]), {"description": "Dashboard"})
-    with sqlite3.connect(services.settings.subscriptions_path) as db:  # as older code stored it
-        for rowid, state in db.execute("SELECT rowid, state FROM stored_events").fetchall():
-            data = json.loads(state)
-            assert data.pop("by") is None
-            db.execute(
-                "UPDATE stored_events SET state = ? WHERE rowid = ?",
-                (json.dumps(data).encode(), rowid),
-            )
+    drop_by_from_stored_events(services.settings.subscriptions_path)  # as older code stored them
     fresh = SubscriptionsApp(
         env=event_store_env(services.settings, sqlite_path=services.settings.subscriptions_path)
     )
