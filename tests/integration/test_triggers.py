@@ -15,6 +15,7 @@ from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 from timeline.log import LogEntry
+from timeline.outage import DatabaseUnavailable
 from timeline.projections.catchup import migrate
 from timeline.projections.runner import ProjectionsFailed
 from timeline.projections.sql import Cursor
@@ -168,6 +169,30 @@ def test_a_projection_that_fails_does_not_hold_the_others_back(services: Service
     reached = {s.name: s.position for s in services.runner.status()}
     assert reached.pop("poisoned") == 0
     assert set(reached.values()) == {2}
+
+
+class Unreachable(Poisoned):
+    """A projection whose database went away while it applied."""
+
+    name = "unreachable"
+
+    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
+        """Fails as the database gate does during an outage."""
+        raise DatabaseUnavailable("database unreachable: connection refused")
+
+
+def test_an_unreachable_database_fails_the_job_instead_of_blaming_the_projection(
+    services: Services,
+) -> None:
+    unreachable = Unreachable()
+    migrate(services.views, unreachable)
+    services.projections[unreachable.name] = unreachable
+    services.app.report_incident(an_incident())
+    with pytest.raises(DatabaseUnavailable):  # the job fails; RQ and the sweep try again
+        services.runner.run_all()
+    del services.projections[unreachable.name]  # the database is back
+    services.runner.run_all()
+    assert {s.lag for s in services.runner.status()} == {0}
 
 
 def test_deployments_sharing_a_redis_do_not_share_flags_or_locks(

@@ -38,7 +38,7 @@ from timeline.projections.catchup import (
     rebuild,
     status,
 )
-from timeline.projections.sql import ViewDatabase
+from timeline.projections.sql import ViewDatabase, database_unavailable
 
 log = logging.getLogger(__name__)
 
@@ -147,6 +147,8 @@ class ProjectionRunner:
                 except PositionMoved:
                     positions[name] = position(self.views, name)
                 except Exception as error:  # a poison event: set this one aside, go on
+                    if database_unavailable(error):
+                        raise  # not the event's fault: the job fails and is tried again later
                     log.exception("projection %s failed after position %s", name, positions[name])
                     failed[name] = error
                     del positions[name]
