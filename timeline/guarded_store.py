@@ -36,13 +36,11 @@ class GuardedDatastore:
     @contextmanager
     def get_connection(self) -> Iterator[Connection[DictRow]]:
         """A pooled connection, or :class:`DatabaseUnavailable` at once during an outage."""
-        self._gate.check()
-        try:
-            with self._datastore.get_connection() as connection:
-                yield connection
-        except (OperationalError, InterfaceError) as error:
-            self._gate.trip(error)
-            raise
+        with (
+            self._gate.watching(OperationalError, InterfaceError),
+            self._datastore.get_connection() as connection,
+        ):
+            yield connection
 
     @contextmanager
     def cursor(self) -> Iterator[Cursor[DictRow]]:

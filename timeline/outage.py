@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 
@@ -44,11 +45,6 @@ class DatabaseGate:
         self._probed_at = float("-inf")
         self._reason = ""
 
-    @property
-    def open(self) -> bool:
-        """True while the server is believed unreachable (calls fail fast)."""
-        return self._tripped and self._confirmed
-
     def trip(self, error: BaseException) -> None:
         """A call failed to reach the server: the next call probes before going ahead."""
         with self._lock:
@@ -72,6 +68,16 @@ class DatabaseGate:
             self._lock.release()
         if self._tripped:
             raise self._unavailable()
+
+    @contextmanager
+    def watching(self, *errors: type[BaseException]) -> Iterator[None]:
+        """Around one use of a connection: :meth:`check` first, :meth:`trip` on ``errors``."""
+        self.check()
+        try:
+            yield
+        except errors as error:
+            self.trip(error)
+            raise
 
     def _probe_now(self) -> None:
         try:

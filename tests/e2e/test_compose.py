@@ -67,8 +67,7 @@ def test_the_image_holds_every_package_the_project_installs() -> None:
 
 def _local(command: list[str], port: int) -> list[str]:
     """A compose command as it runs here: the venv's scripts, the published port."""
-    program = "python" if command[0] == "python" else command[0]
-    local = [sys.executable] if program == "python" else [str(BIN / program)]
+    local = [sys.executable] if command[0] == "python" else [str(BIN / command[0])]
     published = re.compile(r"(0\.0\.0\.0|127\.0\.0\.1):8000")
     return [published.sub(f"127.0.0.1:{port}", arg) for arg in local + command[1:]]
 

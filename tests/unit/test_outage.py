@@ -50,14 +50,12 @@ def test_calls_go_ahead_without_probing_until_something_fails(
     for _ in range(3):
         gate.check()
     assert server.probes == 0
-    assert not gate.open
 
 
 def test_after_a_failure_a_down_server_fails_calls_at_once_probing_once_per_interval(
     server: Server, gate: DatabaseGate
 ) -> None:
     confirm_outage(server, gate)
-    assert gate.open
     for _ in range(10):  # within the interval: no more probes, still refused
         with pytest.raises(DatabaseUnavailable):
             gate.check()
@@ -79,8 +77,7 @@ def test_the_first_probe_that_reaches_the_server_closes_the_gate(
         gate.check()
     server.now += 1.0
     gate.check()
-    assert not gate.open
-    gate.check()
+    gate.check()  # closed: no probe, no error
     assert server.probes == 2
 
 
@@ -91,7 +88,6 @@ def test_a_timeout_with_the_server_up_costs_one_probe_and_no_error(
     gate.check()
     gate.check()
     assert server.probes == 1
-    assert not gate.open
 
 
 def test_while_one_call_probes_a_known_down_server_the_others_do_not_wait(
@@ -139,4 +135,18 @@ def test_a_trip_while_tripped_keeps_the_outage_confirmed(
     gate.trip(TimeoutError("another pool timeout"))
     with pytest.raises(DatabaseUnavailable):
         gate.check()
+    assert server.probes == 1
+
+
+def test_watching_trips_on_the_given_errors_only(server: Server, gate: DatabaseGate) -> None:
+    with pytest.raises(ValueError), gate.watching(ConnectionError):
+        raise ValueError("a bug, not an outage")
+    gate.check()
+    assert server.probes == 0
+
+    server.up = False
+    with pytest.raises(ConnectionError), gate.watching(ConnectionError):
+        raise ConnectionError("server closed the connection")
+    with pytest.raises(DatabaseUnavailable), gate.watching(ConnectionError):
+        pass  # refused before the body runs
     assert server.probes == 1

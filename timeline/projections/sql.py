@@ -214,13 +214,11 @@ class PostgresViews:
         """A pooled connection, through the server's gate (see :mod:`timeline.outage`)."""
         import psycopg
 
-        self._gate.check()
-        try:
-            with self._pool.connection() as connection:
-                yield connection
-        except (psycopg.OperationalError, psycopg.InterfaceError) as error:
-            self._gate.trip(error)
-            raise
+        with (
+            self._gate.watching(psycopg.OperationalError, psycopg.InterfaceError),
+            self._pool.connection() as connection,
+        ):
+            yield connection
 
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
