@@ -27,8 +27,7 @@ from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
 from timeline.domain import DomainError
-from timeline.logs import configure as configure_logs
-from timeline.projections.catchup import rebuildable
+from timeline.log_format import configure as configure_logs
 
 console = Console(stderr=True)
 
@@ -54,7 +53,12 @@ def migrate() -> None:
     TIMELINE_CREATE_TABLES=no so that concurrent starters never race to create tables.
     """
     services = build(Settings.from_env(), create_tables=True)
+    problems = [each.problem for each in services.runner.status() if each.problem]
     services.close()
+    for problem in problems:
+        console.print(f"[red]refused[/red]: {problem}")
+    if problems:
+        raise SystemExit(1)
     console.print("[green]tables ready[/green]")
 
 
@@ -78,27 +82,30 @@ def _progress() -> Progress:
 
 
 @main.command()
-@click.argument("name", required=False)
-def rebuild(name: str | None) -> None:
-    """Rebuild projection NAME (or every read model) from the start of the log.
+@click.argument("names", nargs=-1)
+def rebuild(names: tuple[str, ...]) -> None:
+    """Rebuild projections NAMES (default: every read model) from the start of the log.
 
-    The webhook dispatcher is never rebuilt (it would send everything again); use
+    All of them are rebuilt together, in one read of the log. The webhook dispatcher is never
+    rebuilt (it would send everything again; asking for it exits 2); use
     POST /api/v1/subscriptions/{id}/replay for a receiver that lost data.
     """
     services = build(Settings.from_env())
-    known = [n for n, p in services.projections.items() if rebuildable(p)]
-    names = [name] if name else known
-    if names[0] not in known:
+    known = [n for n, p in services.projections.items() if p.rebuildable]
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        services.close()
         raise click.BadParameter(
-            f"cannot rebuild {names[0]!r}; rebuildable projections: {', '.join(known)}",
-            param_hint="NAME",
+            f"cannot rebuild {', '.join(map(repr, unknown))}; rebuildable projections: "
+            f"{', '.join(known)}",
+            param_hint="NAMES",
         )
+    chosen = list(names) or known
     head = services.app.head()
     with _progress() as progress:
-        for each in names:
-            task = progress.add_task(each, total=head or 1)
-            services.runner.rebuild(each, partial(_advance, progress, task))
-            progress.update(task, completed=head or 1)
+        task = progress.add_task(", ".join(chosen), total=head or 1)
+        services.runner.rebuild(chosen, partial(_advance, progress, task))
+        progress.update(task, completed=head or 1)
     services.close()
 
 
@@ -140,11 +147,16 @@ def verify() -> None:
 def status() -> None:
     """Show each projection's position, the log head and the lag."""
     services = build(Settings.from_env())
-    for each in services.runner.status():
+    statuses = services.runner.status()
+    services.close()
+    for each in statuses:
         console.print(
             f"{each.name:12} position {each.position:>10}  head {each.head:>10}  lag {each.lag}"
         )
-    services.close()
+        if each.problem:
+            console.print(f"  [red]{each.problem}[/red]")
+    if any(each.problem for each in statuses):
+        raise SystemExit(1)
 
 
 @main.group()

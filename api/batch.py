@@ -12,6 +12,7 @@ from api.auth import require, written_by
 from api.incidents import IncidentAmendment, incident_fields
 from api.services import services
 from api.statements import StatementIn, as_domain
+from timeline.application import MAX_BATCH_ITEMS
 
 blp = Blueprint(
     "batch", __name__, url_prefix="/api/v1/batch", description="Bulk loading of incidents."
@@ -30,7 +31,7 @@ class BatchIn(Schema):
     """Items to write; if any is rejected, none is written."""
 
     items = fields.List(
-        fields.Nested(BatchItem), required=True, validate=validate.Length(1, 10_000)
+        fields.Nested(BatchItem), required=True, validate=validate.Length(1, MAX_BATCH_ITEMS)
     )
 
 

@@ -11,12 +11,11 @@ from marshmallow import RAISE, Schema, fields, validate
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
-from api.paging import Cursor, decode_cursor, encode_cursor
+from api.paging import Cursor, Limit, decode_cursor, page_body
 from api.services import services
 from api.statements import SourceSchema
-from timeline.domain.values import COMMON_METRICS, timestamp
-from timeline.projections.catchup import read_position
-from timeline.projections.claims import ClaimsFilter, query_claims
+from timeline.domain.values import COMMON_METRICS, MAX_SIDE, METRIC_PATTERN, timestamp
+from timeline.read_models import ClaimsFilter
 
 PROJECTION = "claims"
 
@@ -33,17 +32,13 @@ class ClaimsArgs(Schema):
 
     incident = fields.UUID()
     metric = fields.String(
-        validate=validate.Regexp(r"^[a-z][a-z0-9_]{0,63}$", error="Must be a snake_case metric."),
+        validate=validate.Regexp(METRIC_PATTERN, error="Must be a snake_case metric."),
         metadata={"description": f"e.g. {', '.join(COMMON_METRICS)}"},
     )
-    subject = fields.String(validate=validate.Length(1, 32))
+    subject = fields.String(validate=validate.Length(1, MAX_SIDE))
     as_of = Timestamp()
     min_position = MinPosition()
-    limit = fields.Integer(
-        load_default=100,
-        validate=validate.Range(1, 500),
-        metadata={"description": "Incidents per page (a page holds all their groups)."},
-    )
+    limit = Limit(what="Incidents (with all their groups)")
     cursor = Cursor()
 
 
@@ -115,10 +110,6 @@ class Claims(MethodView):
             subject=args.get("subject"),
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
         )
-        after = decode_cursor(PROJECTION, args["cursor"], 1)[0] if args.get("cursor") else None
-        with services().views.snapshot() as cursor:
-            position = read_position(cursor, PROJECTION)
-            items, last = query_claims(cursor, where, after, args["limit"])
-        next_cursor = encode_cursor(PROJECTION, [last]) if last else None
-        page = ClaimsPage().dump({"items": items, "next_cursor": next_cursor, "position": position})
-        return with_position(page, position)
+        after = decode_cursor(PROJECTION, args.get("cursor"), 1)
+        page = services().reads.claims(where, after, args["limit"])
+        return with_position(ClaimsPage().dump(page_body(PROJECTION, page)), page.position)

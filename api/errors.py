@@ -7,29 +7,15 @@ marshmallow nests its own messages), so clients handle schema and domain errors 
 from __future__ import annotations
 
 import logging
-import sqlite3
 from typing import Any
 
-import psycopg
-from eventsourcing import persistence
 from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
-from timeline.outage import DatabaseUnavailable
-from timeline.projections.sql import database_unavailable
+from timeline.outage import driver_errors, is_unavailable
 from timeline.subscriptions import SubscriptionNotFound
-
-# Exception classes that may mean the database is down; the handler decides per instance.
-UNAVAILABLE_KINDS: tuple[type[Exception], ...] = (
-    DatabaseUnavailable,
-    persistence.OperationalError,
-    persistence.InterfaceError,
-    psycopg.OperationalError,
-    psycopg.InterfaceError,
-    sqlite3.OperationalError,
-)
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +80,7 @@ def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
 
 def unavailable_response(error: Exception) -> tuple[dict[str, Any], int, dict[str, str]]:
     """503 with Retry-After when the database cannot be reached; any other error stays a 500."""
-    if not database_unavailable(error):
+    if not is_unavailable(error):
         log.error("internal error", exc_info=error)
         return {"code": 500, "status": "Internal Server Error", "message": "Internal server "
                 "error."}, 500, {}  # fmt: skip
@@ -110,5 +96,7 @@ def unavailable_response(error: Exception) -> tuple[dict[str, Any], int, dict[st
 def register(app: Flask) -> None:
     """Install the domain error handler and the database-unavailable handler."""
     app.register_error_handler(DomainError, domain_error_response)
-    for kind in UNAVAILABLE_KINDS:
+    # The read models and the application raise DatabaseUnavailable; the event store's own
+    # calls may still surface its (or a driver's) errors, which the infrastructure classifies.
+    for kind in driver_errors():
         app.register_error_handler(kind, unavailable_response)

@@ -13,6 +13,7 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MAX_POSITION
+from api.paging import Limit
 from api.services import services
 
 blp = Blueprint(
@@ -21,10 +22,11 @@ blp = Blueprint(
 
 
 class EventsArgs(Schema):
-    """Where to continue from, and how much to take."""
+    """Where to continue from (a log position; see api.paging for why not a cursor), and how
+    much to take."""
 
     after = fields.Integer(load_default=0, validate=validate.Range(min=0, max=MAX_POSITION))
-    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    limit = Limit(what="Events")
 
 
 class EventOut(Schema):

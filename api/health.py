@@ -21,6 +21,10 @@ class ProjectionLag(Schema):
     position = fields.Integer()
     head = fields.Integer()
     lag = fields.Integer()
+    problem = fields.String(
+        allow_none=True,
+        metadata={"description": "Why the projection cannot run (needs an operator), if so."},
+    )
 
 
 class Readiness(Schema):
@@ -53,13 +57,14 @@ class Ready(MethodView):
         """Database and Redis reachability, and each projection's lag behind the log.
 
         Redis being down does not make the service unready: writes and SQL reads still work.
+        A projection that cannot run until an operator migrates it (see ``problem``) does.
         """
         svc = services()
         answer: dict[str, Any] = {"database": "ok", "redis": "ok", "head": None, "projections": []}
         try:
             # The read-model pool answers within one connect timeout (at once while the
             # database gate is open); check it first.
-            svc.views.query("SELECT 1 AS up")
+            svc.reads.ping()
             statuses = svc.runner.status()
             answer["head"] = statuses[0].head if statuses else svc.app.head()
             answer["projections"] = [
@@ -69,6 +74,7 @@ class Ready(MethodView):
                     "position": s.position,
                     "head": s.head,
                     "lag": s.lag,
+                    "problem": s.problem,
                 }
                 for s in statuses
             ]
@@ -78,5 +84,6 @@ class Ready(MethodView):
             svc.redis.ping()
         except Exception as error:
             answer["redis"] = f"unreachable: {type(error).__name__}"
-        answer["ready"] = answer["database"] == "ok"
+        stuck = any(p["problem"] for p in answer["projections"])
+        answer["ready"] = answer["database"] == "ok" and not stuck
         return answer, 200 if answer["ready"] else 503

@@ -15,9 +15,7 @@ from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
-from timeline.domain.values import KINDS, PRECISIONS
-from timeline.projections.catchup import read_position
-from timeline.projections.history import incident_history
+from timeline.domain.values import KINDS, MAX_NAME, MAX_REASON, MAX_TITLE, PRECISIONS
 
 HISTORY = "history"
 
@@ -40,7 +38,7 @@ class OccurredSchema(Schema):
 class LocationSchema(Schema):
     """Where it happened."""
 
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(required=True, validate=validate.Length(1, MAX_NAME))
     admin1 = fields.String(allow_none=True)
     country = fields.String(allow_none=True, metadata={"example": "UA"})
     lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90))
@@ -51,7 +49,7 @@ class LocationSchema(Schema):
 class IncidentFields(Schema):
     """The fields that describe an incident."""
 
-    title = fields.String(required=True, validate=validate.Length(1, 500))
+    title = fields.String(required=True, validate=validate.Length(1, MAX_TITLE))
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     occurred = fields.Nested(OccurredSchema, required=True)
     location = fields.Nested(LocationSchema, allow_none=True)
@@ -69,13 +67,13 @@ class IncidentIn(IncidentFields):
 class IncidentAmendment(Schema):
     """Fields to change, and why."""
 
-    title = fields.String(validate=validate.Length(1, 500))
+    title = fields.String(validate=validate.Length(1, MAX_TITLE))
     kind = fields.String(validate=validate.OneOf(KINDS))
     occurred = fields.Nested(OccurredSchema)
     location = fields.Nested(LocationSchema, allow_none=True)
     actors = fields.List(fields.String())
     tags = fields.List(fields.String())
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
 
 
 class OccurredOut(Schema):
@@ -293,8 +291,8 @@ class IncidentHistory(MethodView):
         await_position(HISTORY, args.get("min_position"))
         if not svc.app.exists(incident_id):
             abort(404, message=f"No incident {incident_id}.")
-        with svc.views.snapshot() as cursor:
-            position = read_position(cursor, HISTORY)
-            items = incident_history(cursor, str(incident_id))
-        body = History().dump({"id": str(incident_id), "items": items, "position": position})
-        return with_position(body, position)
+        page = svc.reads.history(str(incident_id))
+        body = History().dump(
+            {"id": str(incident_id), "items": page.items, "position": page.position}
+        )
+        return with_position(body, page.position)

@@ -10,7 +10,7 @@ from marshmallow import Schema, fields
 
 from api.auth import require
 from api.services import services
-from timeline.projections.ledger import head
+from timeline.ledger import ALGORITHM
 
 blp = Blueprint(
     "ledger",
@@ -38,13 +38,14 @@ class Ledger(MethodView):
     def get(self) -> dict[str, Any]:
         """The chain's head: publish or archive it; `timeline verify` checks the log against it.
 
-        hash[n] = sha256(hash[n-1] || canonical JSON of event n), from 32 zero bytes.
+        hash[n] = sha256(hash[n-1] || "position\\nstream id\\nversion\\ntopic\\n" || stored
+        state bytes of event n), from 32 zero bytes (algorithm sha256-chain-v2).
         """
         svc = services()
-        newest = head(svc.views)
+        newest = svc.reads.ledger_head()
         return {
             "position": newest[0] if newest else 0,
             "hash": newest[1] if newest else None,
             "log_head": svc.app.head(),
-            "algorithm": "sha256-chain-v1",
+            "algorithm": ALGORITHM,
         }

@@ -30,7 +30,6 @@ from prometheus_client.registry import Collector
 from api.auth import require
 from api.services import services
 from timeline.bootstrap import Services
-from timeline.webhooks.deliveries import outcome_counts, status_counts
 
 blp = Blueprint("metrics", __name__, url_prefix="/api/v1", description="Prometheus metrics.")
 
@@ -83,11 +82,18 @@ class DeploymentState(Collector):
         lag = GaugeMetricFamily(
             "timeline_projection_lag_events", "Events not yet applied.", labels=["projection"]
         )
+        blocked = GaugeMetricFamily(
+            "timeline_projection_blocked",
+            "1 when a projection cannot run until an operator migrates it (see /ready).",
+            labels=["projection"],
+        )
         for status in statuses:
             position.add_metric([status.name], status.position)
             lag.add_metric([status.name], status.lag)
+            blocked.add_metric([status.name], 1 if status.problem else 0)
         yield position
         yield lag
+        yield blocked
 
     def _queues(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(
@@ -107,8 +113,7 @@ class DeploymentState(Collector):
 
     def _webhooks(self) -> Iterator[GaugeMetricFamily]:
         try:
-            statuses = status_counts(self.services.views)
-            outcomes = outcome_counts(self.services.views)
+            statuses, outcomes = self.services.deliveries.counts()
         except Exception:
             return
         deliveries = GaugeMetricFamily(

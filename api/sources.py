@@ -11,10 +11,10 @@ from marshmallow import RAISE, Schema, fields
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import StoredTimestamp, Timestamp
+from api.paging import PageArgs, decode_cursor, page_body
 from api.services import services
 from timeline.domain.values import timestamp
-from timeline.projections.catchup import read_position
-from timeline.projections.sources import query_sources
+from timeline.read_models import Page, SourcesFilter
 
 PROJECTION = "sources"
 
@@ -26,11 +26,15 @@ blp = Blueprint(
 )
 
 
-class SourcesArgs(Schema):
+class SourceArgs(Schema):
     """As known when."""
 
     as_of = Timestamp()
     min_position = MinPosition()
+
+
+class SourcesArgs(SourceArgs, PageArgs):
+    """As known when, a page at a time (most prolific first)."""
 
 
 class SourceRecord(Schema):
@@ -56,7 +60,8 @@ class SourcesPage(Schema):
     """Every source, and the log position this reflects."""
 
     items = fields.List(fields.Nested(SourceRecord))
-    position = fields.Integer()
+    next_cursor = fields.String(allow_none=True)
+    position = fields.Integer(metadata={"description": "The log position this page reflects."})
 
 
 class OneSource(SourceRecord):
@@ -65,11 +70,11 @@ class OneSource(SourceRecord):
     position = fields.Integer()
 
 
-def _read(args: dict[str, Any], name: str | None) -> tuple[list[dict[str, Any]], int]:
+def _read(args: dict[str, Any], name: str | None) -> Page:
     await_position(PROJECTION, args.get("min_position"))
     as_of = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
-    with services().views.snapshot() as cursor:
-        return query_sources(cursor, name, as_of), read_position(cursor, PROJECTION)
+    after = decode_cursor(PROJECTION, args.get("cursor"), 4)
+    return services().reads.sources(SourcesFilter(name, as_of), after, args.get("limit", 100))
 
 
 @blp.route("")
@@ -80,9 +85,9 @@ class Sources(MethodView):
     @blp.arguments(SourcesArgs(), location="query", unknown=RAISE)
     @blp.response(200, SourcesPage)
     def get(self, args: dict[str, Any]) -> Any:
-        """Every source's record, most prolific first."""
-        items, position = _read(args, None)
-        return with_position(SourcesPage().dump({"items": items, "position": position}), position)
+        """Sources' records, most prolific first."""
+        page = _read(args, None)
+        return with_position(SourcesPage().dump(page_body(PROJECTION, page)), page.position)
 
 
 @blp.route("/<string:name>")
@@ -90,12 +95,13 @@ class Source(MethodView):
     """One source."""
 
     @require("read")
-    @blp.arguments(SourcesArgs(), location="query", unknown=RAISE)
+    @blp.arguments(SourceArgs(), location="query", unknown=RAISE)
     @blp.response(200, OneSource)
     @blp.alt_response(404, description="No statement by this source (as of then).")
     def get(self, args: dict[str, Any], name: str) -> Any:
         """One source's record (URL-encode the name)."""
-        items, position = _read(args, name)
-        if not items:
+        page = _read(args, name)
+        if not page.items:
             abort(404, message=f"No statements by a source named {name!r}.")
-        return with_position(OneSource().dump({**items[0], "position": position}), position)
+        body = OneSource().dump({**page.items[0], "position": page.position})
+        return with_position(body, page.position)

@@ -12,7 +12,14 @@ from marshmallow import Schema, fields, validate
 from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
-from timeline.domain.values import QUALIFIERS, SOURCE_TYPES, STANCES
+from timeline.domain.values import (
+    MAX_REASON,
+    MAX_SOURCE_NAME,
+    MAX_TEXT,
+    QUALIFIERS,
+    SOURCE_TYPES,
+    STANCES,
+)
 
 blp = Blueprint(
     "statements",
@@ -25,7 +32,7 @@ blp = Blueprint(
 class SourceSchema(Schema):
     """Who said it."""
 
-    name = fields.String(required=True, validate=validate.Length(1, 200))
+    name = fields.String(required=True, validate=validate.Length(1, MAX_SOURCE_NAME))
     side = fields.String(required=True, metadata={"example": "UA"})
     type = fields.String(required=True, validate=validate.OneOf(SOURCE_TYPES))
 
@@ -56,7 +63,7 @@ class StatementIn(Schema):
     source = fields.Nested(SourceSchema, required=True)
     stance = fields.String(required=True, validate=validate.OneOf(STANCES))
     responds_to = fields.UUID(allow_none=True)
-    text = fields.String(required=True, validate=validate.Length(1, 10_000))
+    text = fields.String(required=True, validate=validate.Length(1, MAX_TEXT))
     stated_at = Timestamp(required=True)
     figures = fields.List(fields.Nested(FigureSchema), load_default=list)
     citations = fields.List(fields.Nested(CitationSchema), load_default=list)
@@ -117,7 +124,7 @@ class StatementWritten(Schema):
 class WithdrawalIn(Schema):
     """Why a statement is being withdrawn (it was mis-recorded)."""
 
-    reason = fields.String(required=True, validate=validate.Length(1, 2000))
+    reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
 
 
 class WithdrawalWritten(Schema):

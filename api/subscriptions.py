@@ -12,12 +12,12 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import WrittenBy, require, written_by
 from api.consistency import MAX_POSITION
+from api.paging import PageArgs, decode_cursor, encode_cursor
 from api.services import services
-from timeline.domain.subscription import EVENT_TYPES, MAX_URL_LENGTH
-from timeline.domain.values import KINDS
-from timeline.projections.webhooks import replay
-from timeline.webhooks import deliveries
-from timeline.webhooks.delivery import message_id
+from timeline.domain.subscription import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL_LENGTH
+from timeline.domain.values import KINDS, MAX_SIDE
+from timeline.webhooks.deliverer import message_id
+from timeline.webhooks.delivery_log import STATUSES
 
 blp = Blueprint(
     "subscriptions",
@@ -27,6 +27,7 @@ blp = Blueprint(
     "deliveries of new events. Every operation needs an admin key.",
 )
 ADMIN: list[dict[str, list[str]]] = [{"bearerAuth": []}]
+DELIVERIES = "deliveries"  # the kind of cursor the delivery log hands out
 
 
 class FilterSchema(Schema):
@@ -34,7 +35,7 @@ class FilterSchema(Schema):
 
     kinds = fields.List(fields.String(validate=validate.OneOf(KINDS)), load_default=list)
     sides = fields.List(
-        fields.String(validate=validate.Length(1, 32)),
+        fields.String(validate=validate.Length(1, MAX_SIDE)),
         load_default=list,
         metadata={"example": ["UA"]},
     )
@@ -55,7 +56,7 @@ class SubscriptionFields(Schema):
         metadata={"example": ["statement.recorded"]},
     )
     filter = fields.Nested(FilterSchema, load_default=None)
-    description = fields.String(load_default="", validate=validate.Length(max=500))
+    description = fields.String(load_default="", validate=validate.Length(max=MAX_DESCRIPTION))
 
 
 class SubscriptionChange(Schema):
@@ -67,7 +68,7 @@ class SubscriptionChange(Schema):
         validate=validate.Length(min=1),
     )
     filter = fields.Nested(FilterSchema)
-    description = fields.String(validate=validate.Length(max=500))
+    description = fields.String(validate=validate.Length(max=MAX_DESCRIPTION))
     status = fields.String(
         validate=validate.OneOf(("active", "paused")),
         metadata={"description": "active resumes (also a disabled subscription); paused stops."},
@@ -145,22 +146,28 @@ class DeliveryOut(Schema):
     attempts = fields.List(fields.Nested(AttemptOut))
 
 
-class DeliveryArgs(Schema):
+class DeliveryArgs(PageArgs):
     """Filter and page the delivery log (newest event first)."""
 
-    status = fields.String(validate=validate.OneOf(deliveries.STATUSES))
+    status = fields.String(validate=validate.OneOf(STATUSES))
     before = fields.Integer(
         validate=validate.Range(1, MAX_POSITION),
-        metadata={"description": "Continue below this position (the previous next_before)."},
+        metadata={
+            "description": "Deprecated (use cursor): continue below this position.",
+            "deprecated": True,
+        },
     )
-    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
 
 class DeliveryPage(Schema):
-    """A page of the delivery log; pass ``next_before`` as ``before`` for the next one."""
+    """A page of the delivery log; pass ``next_cursor`` as ``cursor`` for the next one."""
 
     items = fields.List(fields.Nested(DeliveryOut))
-    next_before = fields.Integer(allow_none=True)
+    next_cursor = fields.String(allow_none=True)
+    next_before = fields.Integer(
+        allow_none=True,
+        metadata={"description": "Deprecated (use next_cursor): the position to continue below."},
+    )
 
 
 class ReplayIn(Schema):
@@ -178,7 +185,7 @@ class ReplayOut(Schema):
 
 
 def _view(subscription_id: str, view: dict[str, Any]) -> dict[str, Any]:
-    return view | {"receiver": deliveries.endpoint_health(services().views, subscription_id)}
+    return view | {"receiver": services().deliveries.receiver(subscription_id)}
 
 
 def _delivery(row: dict[str, Any]) -> dict[str, Any]:
@@ -272,11 +279,15 @@ class Deliveries(MethodView):
         """Deliveries, newest event first, each with every attempt."""
         svc = services()
         svc.subscriptions.get(subscription_id)
-        rows = deliveries.list_deliveries(svc.views, str(subscription_id), **args)
-        full = len(rows) == args["limit"]
+        key = decode_cursor(DELIVERIES, args.get("cursor"), 1)
+        before = key[0] if key else args.get("before")
+        rows, below = svc.deliveries.list(
+            str(subscription_id), before=before, status=args.get("status"), limit=args["limit"]
+        )
         return {
             "items": [_delivery(r) for r in rows],
-            "next_before": rows[-1]["position"] if rows and full else None,
+            "next_cursor": encode_cursor(DELIVERIES, [below]) if below else None,
+            "next_before": below,
         }
 
 
@@ -292,10 +303,10 @@ class DeliveryResource(MethodView):
         """A delivery with every attempt."""
         svc = services()
         svc.subscriptions.get(subscription_id)
-        rows = deliveries.list_deliveries(svc.views, str(subscription_id), position=position)
-        if not rows:
+        delivery = svc.deliveries.get(str(subscription_id), position)
+        if delivery is None:
             abort(404, message=f"No delivery of position {position} to this subscription.")
-        return _delivery(rows[0])
+        return _delivery(delivery or {})
 
 
 @blp.route("/<uuid:subscription_id>/deliveries/<int:position>/redeliver")
@@ -311,7 +322,7 @@ class Redelivery(MethodView):
         svc = services()
         svc.subscriptions.get(subscription_id)
         sid = str(subscription_id)
-        if not deliveries.make_due(svc.views, sid, position, datetime.now(UTC)):
+        if not svc.deliveries.redeliver(sid, position, datetime.now(UTC)):
             abort(404, message=f"No delivery of position {position} to this subscription.")
         svc.notify_dispatched({sid})
 
@@ -327,9 +338,5 @@ class Replay(MethodView):
     @blp.alt_response(404, description="No such subscription.")
     def post(self, body: dict[str, Any], subscription_id: UUID) -> dict[str, Any]:
         """Queue every matching event after ``after`` again (for a receiver that lost data)."""
-        svc = services()
-        target = svc.subscriptions.target(subscription_id)
-        queued, reached, done = replay(svc.app, svc.views, target, body["after"])
-        if queued:
-            svc.notify_dispatched({target.id})
+        queued, reached, done = services().replay(subscription_id, body["after"])
         return {"queued": queued, "next_after": reached, "done": done}

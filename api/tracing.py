@@ -15,7 +15,7 @@ import uuid
 from flask import Flask, g, request
 from flask.wrappers import Response
 
-from timeline.logs import REQUEST_ID
+from timeline.log_format import REQUEST_ID
 
 log = logging.getLogger("timeline.access")
 _ACCEPTABLE_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from api import create_app
 from timeline.config import Settings
-from timeline.logs import configure
+from timeline.log_format import configure
 
 settings = Settings.from_env()
 configure(settings.log_level, settings.log_format)

@@ -21,12 +21,14 @@ from eventsourcing.persistence import IntegrityError, Recording
 from timeline.diff import incident_diff
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
 from timeline.domain.values import By
-from timeline.log import LogEntry, head_position, read_log
+from timeline.event_log import LogEntry, head_position, read_log
 
 Clock = Literal["recorded", "stated"]
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 20
+# The most items one batch may hold (one transaction; larger loads go in several batches).
+MAX_BATCH_ITEMS = 10_000
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,8 @@ class TimelineApp(Application[UUID]):
         Any rejected item rejects the whole batch, naming the item (``items.N.…``); nothing is
         written.
         """
+        if len(items) > MAX_BATCH_ITEMS:
+            raise InvalidValue(f"At most {MAX_BATCH_ITEMS} items in one batch.", "items")
         for attempt in range(MAX_ATTEMPTS):
             touched: dict[UUID, Incident] = {}
             incidents: list[Incident] = []

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+from uuid import UUID
 
 import redis
 
@@ -25,12 +26,14 @@ from timeline.config import Settings
 from timeline.guarded_store import TOPIC as GUARDED_POSTGRES
 from timeline.keys import KeysApp
 from timeline.projections import Projection, all_projections
-from timeline.projections.catchup import migrate
+from timeline.projections.framework import VersionChangeRefused, migrate
 from timeline.projections.runner import ProjectionRunner
 from timeline.projections.sql import PostgresViews, SQLiteViews, ViewDatabase
-from timeline.projections.webhooks import WebhookDispatcher
+from timeline.projections.webhooks import WebhookDispatcher, replay
+from timeline.read_models import ReadModels
 from timeline.subscriptions import SubscriptionsApp
-from timeline.webhooks.delivery import Deliverer
+from timeline.webhooks.deliverer import Deliverer
+from timeline.webhooks.delivery_log import DeliveryLog
 
 log = logging.getLogger(__name__)
 
@@ -143,6 +146,24 @@ class Services:
         return Queue(self.settings.webhook_queue_name, connection=self.redis)
 
     @functools.cached_property
+    def reads(self) -> ReadModels:
+        """The read models' queries (what the API reads besides the application)."""
+        return ReadModels(self.views)
+
+    @functools.cached_property
+    def deliveries(self) -> DeliveryLog:
+        """The webhook delivery log's queries, for the API and metrics."""
+        return DeliveryLog(self.views)
+
+    def replay(self, subscription_id: UUID, after: int) -> tuple[int, int, bool]:
+        """Queue past events again for one subscription (see projections.webhooks.replay)."""
+        target = self.subscriptions.target(subscription_id)
+        queued, reached, done = replay(self.app, self.views, target, after)
+        if queued:
+            self.notify_dispatched({target.id})
+        return queued, reached, done
+
+    @functools.cached_property
     def deliverer(self) -> Deliverer:
         """Sends webhook deliveries; triggered by the dispatcher, the API and the sweep."""
         return Deliverer(
@@ -227,10 +248,21 @@ class Services:
             draft.unlink()
         return path.read_text().strip()
 
-    def migrate(self) -> None:
-        """Create every table: event store (on construction) and read models."""
+    def migrate(self) -> list[str]:
+        """Create every table: event store (on construction) and read models.
+
+        Returns the problems that need an operator: a projection that may not be rebuilt
+        whose schema version changed is left as it is (logged; /ready and `timeline status`
+        show it; `timeline migrate` exits 1), never reset.
+        """
+        problems = []
         for projection in self.projections.values():
-            migrate(self.views, projection)
+            try:
+                migrate(self.views, projection)
+            except VersionChangeRefused as refused:
+                log.error("%s", refused)
+                problems.append(str(refused))
+        return problems
 
     def close(self) -> None:
         """Release connections (tests, CLI)."""
@@ -247,10 +279,14 @@ def _reconnect_steadily() -> None:
 
     psycopg_pool doubles its delay after each failed attempt, without a cap below its
     five-minute give-up time: after a two-minute outage the next attempt could be a minute
-    away, and the service would stay down that long after the database came back.
+    away, and the service would stay down that long after the database came back. The pool has
+    no setting for it, so this sets the class attribute its backoff reads; if a new psycopg_pool
+    renames it, this fails loudly here (and tests/unit/test_pool_backoff.py fails in CI).
     """
     from psycopg_pool.base import AttemptWithBackoff
 
+    if not hasattr(AttemptWithBackoff, "DELAY_BACKOFF"):
+        raise RuntimeError("psycopg_pool.base.AttemptWithBackoff.DELAY_BACKOFF is gone")
     AttemptWithBackoff.DELAY_BACKOFF = 1.0
 
 

@@ -21,7 +21,7 @@ from eventsourcing.application import AggregateNotFoundError, Application
 
 from timeline.domain.api_key import ApiKey
 from timeline.domain.errors import DomainError
-from timeline.log import stream_ids
+from timeline.event_log import stream_ids
 
 _KEY = re.compile(r"^tlk_([0-9a-f]{32})_([A-Za-z0-9_-]{20,100})$")
 

@@ -1,54 +1,51 @@
 """Tamper evidence: a hash chain over the global log, and its independent verification.
 
 ``hash[n] = sha256(hash[n-1] || canonical bytes of event n)``, starting from 32 zero bytes.
-The canonical bytes are the event's decoded content (position, type, incident, version,
-recorded time, payload) as sorted, compact JSON, so a change to any stored field — or a deleted
-or inserted event — changes every hash from there on. The `ledger` projection stores each link;
-:func:`verify` recomputes the chain from the stored events and names the first position where
-the two disagree.
+The canonical bytes are the event as the database stores it: its position, stream id, version
+and topic on one line each, then the stored state bytes exactly. So a change to any stored byte
+— or a deleted or inserted event — changes every hash from there on, and nothing is decoded:
+hashing is cheap, an event that no longer decodes can still be verified, and upcasting an old
+event (which changes what it decodes to, never what is stored) leaves its hash alone.
+
+The `ledger` projection stores each link; :func:`verify` recomputes the chain from the stored
+events and names the first position where the two disagree.
 """
 
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import Notification
 
-from timeline.log import LogEntry, read_log
+from timeline.event_log import read_stored
 
 GENESIS = bytes(32)
+ALGORITHM = "sha256-chain-v2"
 
 
-def canonical_bytes(entry: LogEntry) -> bytes:
-    """The event as deterministic bytes: what the chain commits to."""
-    document = {
-        "position": entry.position,
-        "type": entry.type,
-        "incident_id": entry.incident_id,
-        "version": entry.version,
-        "recorded_at": entry.recorded_at.isoformat(timespec="microseconds"),
-        "data": entry.data,
-    }
-    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+def canonical_bytes(stored: Notification) -> bytes:
+    """The stored event as deterministic bytes: what the chain commits to."""
+    envelope = f"{stored.id}\n{stored.originator_id}\n{stored.originator_version}\n{stored.topic}\n"
+    return envelope.encode() + bytes(stored.state)
 
 
-def link(previous: bytes, entry: LogEntry) -> bytes:
-    """The chain's hash after ``entry``, given the hash before it."""
-    return hashlib.sha256(previous + canonical_bytes(entry)).digest()
+def link(previous: bytes, stored: Notification) -> bytes:
+    """The chain's hash after one stored event, given the hash before it."""
+    return hashlib.sha256(previous + canonical_bytes(stored)).digest()
 
 
 def chain(app: Application[Any], batch_size: int = 1000) -> Iterator[tuple[int, bytes]]:
     """(position, hash) for every stored event, recomputed from the start of the log."""
     previous, after = GENESIS, 0
-    while entries := read_log(app, after, batch_size):
-        for entry in entries:
-            previous = link(previous, entry)
-            yield entry.position, previous
-        after = entries[-1].position
+    while section := read_stored(app, after, batch_size):
+        for stored in section:
+            previous = link(previous, stored)
+            yield stored.id, previous
+        after = section[-1].id
 
 
 @dataclass(frozen=True)

@@ -27,6 +27,45 @@ class DatabaseUnavailable(Exception):
     """
 
 
+def is_unavailable(error: BaseException) -> bool:
+    """Whether an error means "the database cannot be reached right now" (worth a retry), as
+    opposed to a bug. Covers both backends and the event store's wrapped errors; the one place
+    that knows the drivers' exception classes."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing import persistence
+
+    if isinstance(error, DatabaseUnavailable):
+        return True
+    if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
+        return True
+    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
+        return True
+    if isinstance(error, sqlite3.OperationalError):
+        text = str(error).lower()
+        return "locked" in text or "unable to open" in text or "disk i/o" in text
+    return False
+
+
+def driver_errors() -> tuple[type[Exception], ...]:
+    """The exception classes (of the drivers and the event store) that *may* mean an outage;
+    :func:`is_unavailable` decides per instance. For handlers that must catch them by class."""
+    import sqlite3
+
+    import psycopg
+    from eventsourcing import persistence
+
+    return (
+        DatabaseUnavailable,
+        persistence.OperationalError,
+        persistence.InterfaceError,
+        psycopg.OperationalError,
+        psycopg.InterfaceError,
+        sqlite3.OperationalError,
+    )
+
+
 class DatabaseGate:
     """Whether calls to one database server should go ahead, or fail fast during an outage."""
 

@@ -25,7 +25,7 @@ from timeline.domain import Conflict
 from timeline.domain.errors import DomainError
 from timeline.domain.subscription import Subscription, matches
 from timeline.domain.values import By
-from timeline.log import head_position, stream_ids
+from timeline.event_log import head_position, stream_ids
 from timeline.webhooks.addresses import checked_addresses
 
 
@@ -36,11 +36,6 @@ class SubscriptionNotFound(DomainError):
 def new_secret() -> str:
     """A Standard Webhooks secret: ``whsec_`` and 24 random bytes in base64."""
     return "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
-
-
-def now_text() -> str:
-    """The current UTC time as the domain's canonical text."""
-    return datetime.now(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True)

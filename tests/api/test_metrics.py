@@ -39,6 +39,7 @@ def test_metrics_show_requests_lag_queues_and_deliveries(
     assert after[("timeline_log_head_position", ())] == 6
     assert after[("timeline_projection_lag_events", (("projection", "timeline"),))] == 6
     assert after[("timeline_projection_position", (("projection", "claims"),))] == 0
+    assert after[("timeline_projection_blocked", (("projection", "webhooks"),))] == 0
     assert after[("timeline_queue_jobs", (("queue", services.settings.queue_name),))] == 1
     assert after[("timeline_webhook_deliveries", (("status", "pending"),))] == 0
 

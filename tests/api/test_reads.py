@@ -63,7 +63,7 @@ def test_timeline_filters_and_item_shape(client: FlaskClient, services: Services
         ("as_of=yesterday", "as_of"),
         ("kind=massacre", "kind"),
         ("stance=rumour", "stance"),
-        ("limit=501", "limit"),
+        ("limit=1001", "limit"),
         ("limit=0", "limit"),
         ("bbox=1,2,3", "bbox"),
         ("bbox=10,10,0,0", "bbox"),
@@ -138,7 +138,7 @@ def test_ledger_head_follows_the_chain(client: FlaskClient, services: Services) 
         "position": 0,
         "hash": None,
         "log_head": 0,
-        "algorithm": "sha256-chain-v1",
+        "algorithm": "sha256-chain-v2",
     }
     load(services, incidents=1, statements=1)
     services.runner.run("ledger")
@@ -158,6 +158,7 @@ def test_health_and_readiness_report_lag(client: FlaskClient, services: Services
         "position": 0,
         "head": 1,
         "lag": 1,
+        "problem": None,
     }
     assert [p["name"] for p in ready["projections"]] == list(services.projections)
 

@@ -10,7 +10,7 @@ import pytest
 from flask.testing import FlaskClient
 
 from timeline.config import ConfigError, Settings
-from timeline.logs import JsonFormatter
+from timeline.log_format import JsonFormatter
 
 
 class Lines(logging.Handler):

@@ -14,7 +14,7 @@ from tests.factories import a_statement, an_incident
 from tests.integration.helpers import table_rows
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
-from timeline.projections.catchup import rebuild
+from timeline.projections.framework import rebuild
 from timeline.projections.sql import PostgresViews, SQLiteViews, ViewDatabase
 
 pytestmark = pytest.mark.e2e
@@ -75,7 +75,7 @@ def test_a_worker_killed_mid_catch_up_ends_equal_to_a_rebuild(
             stop(survivor)
 
         views = fresh_views(settings, tmp_path, request)
-        rebuild(services.app, views, services.projections["timeline"], 1000)
+        rebuild(services.app, views, [services.projections["timeline"]], 1000)
         assert table_rows(services.views, "timeline_items") == table_rows(views, "timeline_items")
         views.close()
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
@@ -36,9 +37,19 @@ def fighting(services: Services, at: datetime, country: str = "UA", **overrides:
 
 
 def ceasefires(services: Services, **where: Any) -> list[dict[str, Any]]:
+    """Ceasefires as the API reads them; "now" (the kept windows and fighting) must equal the
+    same ceasefires decided from the history at read time, as of a moment after everything."""
     services.runner.run("ceasefires")
     with services.views.snapshot() as cursor:
-        return query_ceasefires(cursor, CeasefireFilter(**where))
+        found = [
+            json.loads(row["item"])
+            for row in query_ceasefires(cursor, CeasefireFilter(**where), None, 1000)
+        ]
+        if "as_of" not in where:
+            decided = CeasefireFilter(**where, as_of="9999-12-31T00:00:00.000000+00:00")
+            rows = query_ceasefires(cursor, decided, None, 1000)
+            assert found == [json.loads(row["item"]) for row in rows]
+    return found
 
 
 def test_a_ceasefire_with_nothing_inside_held(services: Services) -> None:
@@ -136,3 +147,43 @@ def test_filters_by_party_and_time(services: Services) -> None:
     late = (END + timedelta(days=1)).isoformat(timespec="microseconds")
     assert ceasefires(services, start=late) == []
     assert len(ceasefires(services, end=T0.isoformat(timespec="microseconds"))) == 1
+
+
+def test_changing_kinds_and_windows_keeps_the_current_state_in_step(services: Services) -> None:
+    # Every step reads through the kept state and checks it against the history (helper).
+    truce_id = UUID(truce(services))
+    written = fighting(services, END + timedelta(hours=2))  # after the truce
+    assert ceasefires(services)[0]["status"] == "held"
+    services.app.amend_incident(truce_id, {"occurred": {"start": T0, "end": None}}, "extended")
+    assert ceasefires(services)[0]["status"] == "violated"  # the window now reaches it
+    fight = UUID(written.incident_id)
+    services.app.amend_incident(fight, {"kind": "diplomacy"}, "not fighting after all")
+    assert ceasefires(services)[0]["violations"] == []
+    services.app.amend_incident(fight, {"kind": "battle"}, "fighting after all")
+    assert [v["kind"] for v in ceasefires(services)[0]["violations"]] == ["battle"]
+    services.app.amend_incident(truce_id, {"kind": "diplomacy"}, "talks, not a truce")
+    assert ceasefires(services) == []
+    services.app.amend_incident(truce_id, {"kind": "ceasefire"}, "a truce after all")
+    assert ceasefires(services)[0]["status"] == "violated"
+
+
+def test_withdrawing_the_accused_sides_denial_undoes_the_dispute(services: Services) -> None:
+    truce(services)
+    written = fighting(services, T0 + timedelta(hours=2))
+    moscow_denies(services, written)
+    assert ceasefires(services)[0]["status"] == "disputed"
+    incident = services.app.get_incident(UUID(written.incident_id))
+    denial = next(s for s in incident["statements"] if s["stance"] == "denial")
+    services.app.withdraw_statement(UUID(written.incident_id), denial["id"], "misattributed")
+    assert ceasefires(services)[0]["status"] == "violated"
+
+
+def test_ceasefires_page_by_window_start(services: Services) -> None:
+    ids = [truce(services) for _ in range(3)]
+    services.runner.run("ceasefires")
+    with services.views.snapshot() as cursor:
+        first = query_ceasefires(cursor, CeasefireFilter(), None, 2)
+        key = (first[-1]["start"], first[-1]["id"])
+        rest = query_ceasefires(cursor, CeasefireFilter(), key, 2)
+    assert sorted(c["id"] for c in first + rest) == sorted(ids)
+    assert len(rest) == 1

@@ -14,9 +14,9 @@ from rq import Queue
 from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
-from timeline.log import LogEntry
+from timeline.event_log import LogEntry
 from timeline.outage import DatabaseUnavailable
-from timeline.projections.catchup import migrate
+from timeline.projections.framework import migrate
 from timeline.projections.runner import ProjectionsFailed
 from timeline.projections.sql import Cursor
 from workers.worker import run_worker

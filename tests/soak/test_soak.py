@@ -38,10 +38,10 @@ from tests.proxy import Proxy
 from tests.webhooks.receiver import Receiver, running
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
-from timeline.log import read_log
-from timeline.projections.catchup import rebuild, rebuildable
+from timeline.event_log import read_log
+from timeline.projections.framework import rebuild
 from timeline.projections.sql import PostgresViews
-from timeline.webhooks.deliveries import status_counts
+from timeline.webhooks.delivery_log import status_counts
 
 pytestmark = pytest.mark.soak
 
@@ -230,9 +230,9 @@ def test_soak(settings: Settings, tmp_path: Path, request: pytest.FixtureRequest
         schema = settings.database_schema + "_rebuilt"
         fresh = _fresh_views(settings, schema, request)
         for name, projection in services.projections.items():
-            if not rebuildable(projection):
+            if not projection.rebuildable:
                 continue
-            rebuild(services.app, fresh, projection, 2000)
+            rebuild(services.app, fresh, [projection], 2000)
             for table in projection.tables:
                 assert table_rows(services.views, table) == table_rows(fresh, table), name
 

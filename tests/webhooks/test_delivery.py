@@ -19,7 +19,7 @@ from tests.factories import a_statement, an_incident
 from tests.webhooks.helpers import deliver, subscribe
 from tests.webhooks.receiver import Answer, Receiver, running
 from timeline.bootstrap import Services
-from timeline.webhooks.deliveries import list_deliveries
+from timeline.webhooks.delivery_log import list_deliveries
 
 UA = {"name": "Ukrainian General Staff", "side": "UA", "type": "military"}
 
@@ -319,8 +319,8 @@ def test_a_paused_subscription_gets_nothing_and_no_delivery_is_recorded(
 def test_dispatching_twice_records_each_delivery_once(
     services: Services, receiver: Receiver
 ) -> None:
-    from timeline.log import read_log
-    from timeline.projections.catchup import apply_batch
+    from timeline.event_log import read_log
+    from timeline.projections.framework import apply_batch
 
     sid = subscribe(services, receiver)
     report(services)

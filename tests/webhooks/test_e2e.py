@@ -14,7 +14,7 @@ from tests.webhooks.helpers import subscribe
 from tests.webhooks.receiver import Answer, Receiver, running
 from timeline.bootstrap import Services
 from timeline.config import Settings
-from timeline.webhooks.deliveries import list_deliveries
+from timeline.webhooks.delivery_log import list_deliveries
 
 pytestmark = pytest.mark.e2e
 

@@ -32,7 +32,7 @@ class ApiKey(Aggregate):
         """Validate the name and scope of a new key."""
         return cls(
             id=uuid4(),
-            name=values.text(name, "name", max_length=200),
+            name=values.text(name, "name", max_length=values.MAX_NAME),
             scope=values.choice(scope, SCOPES, "scope"),
             secret_hash=secret_hash,
         )

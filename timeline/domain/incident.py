@@ -24,7 +24,41 @@ RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
 class Incident(Aggregate):
     """An incident with its statements; the unit of consistency (one stream, one version)."""
 
-    @event("IncidentReported")
+    # The events, declared so that read models can dispatch on their classes and type checkers
+    # see their fields. Their names are their stored topics: never rename one (upcast instead).
+
+    class IncidentReported(Aggregate.Created):
+        """An incident was reported, with all its fields."""
+
+        title: str
+        kind: str
+        occurred: dict[str, Any]
+        location: dict[str, Any] | None
+        actors: list[str]
+        tags: list[str]
+        by: By = None
+
+    class IncidentAmended(Aggregate.Event):
+        """Some fields changed (only those in ``changes``), with the editor's reason."""
+
+        changes: dict[str, Any]
+        reason: str
+        by: By = None
+
+    class StatementRecorded(Aggregate.Event):
+        """A source's statement was recorded (``statement`` holds its id and fields)."""
+
+        statement: dict[str, Any]
+        by: By = None
+
+    class StatementWithdrawn(Aggregate.Event):
+        """A mis-recorded statement was withdrawn editorially; it stays in the history."""
+
+        statement_id: str
+        reason: str
+        by: By = None
+
+    @event(IncidentReported)
     def __init__(
         self,
         id: UUID,
@@ -34,7 +68,7 @@ class Incident(Aggregate):
         location: dict[str, Any] | None,
         actors: list[str],
         tags: list[str],
-        by: dict[str, str] | None = None,
+        by: By = None,
     ) -> None:
         self.title = title
         self.kind = kind
@@ -59,7 +93,7 @@ class Incident(Aggregate):
 
     def amend(self, changes: Mapping[str, Any], reason: str, by: By = None) -> dict[str, Any]:
         """Change some fields, saying why; returns only the fields that really changed."""
-        why = values.text(reason, "reason", max_length=2000)
+        why = values.text(reason, "reason", max_length=values.MAX_REASON)
         checked = values.incident_fields(changes, partial=True)
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
         if not changed:
@@ -67,7 +101,7 @@ class Incident(Aggregate):
         self._amended(changed, why, by)
         return changed
 
-    @event("IncidentAmended")
+    @event(IncidentAmended)
     def _amended(self, changes: dict[str, Any], reason: str, by: By = None) -> None:
         for name, value in changes.items():
             setattr(self, name, value)
@@ -93,7 +127,7 @@ class Incident(Aggregate):
     # A method parameter named ``timestamp`` receives the event's own timestamp (it is not stored
     # twice): the state then says when each statement was recorded, so snapshots carry it too.
     # Callers never pass it; the library always does when the event is applied.
-    @event("StatementRecorded")
+    @event(StatementRecorded)
     def _statement_recorded(
         self, statement: dict[str, Any], by: By = None, timestamp: datetime | None = None
     ) -> None:
@@ -103,7 +137,7 @@ class Incident(Aggregate):
 
     def withdraw_statement(self, statement_id: str, reason: str, by: By = None) -> None:
         """Editorially withdraw a mis-recorded statement (not a source's own retraction)."""
-        why = values.text(reason, "reason", max_length=2000)
+        why = values.text(reason, "reason", max_length=values.MAX_REASON)
         self._check_can_withdraw(statement_id)
         self._statement_withdrawn(statement_id, why, by)
 
@@ -113,7 +147,7 @@ class Incident(Aggregate):
         if statement_id in self.withdrawals:
             raise Conflict(f"Statement {statement_id} is already withdrawn.", "sid")
 
-    @event("StatementWithdrawn")
+    @event(StatementWithdrawn)
     def _statement_withdrawn(
         self, statement_id: str, reason: str, by: By = None, timestamp: datetime | None = None
     ) -> None:

@@ -15,17 +15,19 @@ from eventsourcing.domain import Aggregate, event
 
 from timeline.domain import values
 from timeline.domain.errors import Conflict, InvalidValue
+from timeline.domain.incident import Incident
 from timeline.domain.values import By
 
-# Webhook event type ← the log's event class name.
-EVENT_TYPES = {
-    "IncidentReported": "incident.reported",
-    "IncidentAmended": "incident.amended",
-    "StatementRecorded": "statement.recorded",
-    "StatementWithdrawn": "statement.withdrawn",
+# The public name of each event class a subscriber can receive.
+EVENT_TYPES: dict[type[Any], str] = {
+    Incident.IncidentReported: "incident.reported",
+    Incident.IncidentAmended: "incident.amended",
+    Incident.StatementRecorded: "statement.recorded",
+    Incident.StatementWithdrawn: "statement.withdrawn",
 }
 STATUSES = ("active", "paused", "disabled")
-MAX_URL_LENGTH = 2000
+MAX_URL_LENGTH = values.MAX_URL
+MAX_DESCRIPTION = 500
 
 
 def url(value: object, field: str = "url") -> str:
@@ -77,7 +79,7 @@ def description(value: object, field: str = "description") -> str:
     """Free text for the humans who manage subscriptions."""
     if value is None:
         return ""
-    return values.text(value, field, max_length=500, required=False)
+    return values.text(value, field, max_length=MAX_DESCRIPTION, required=False)
 
 
 def matches(
@@ -197,7 +199,7 @@ class Subscription(Aggregate):
         """Stop deliveries because the receiver asked (410) or kept failing; says why."""
         self._check_exists()
         if self.status != "disabled":
-            self._disabled(values.text(reason, "reason", max_length=2000))
+            self._disabled(values.text(reason, "reason", max_length=values.MAX_REASON))
 
     @event("SubscriptionDisabled")
     def _disabled(self, reason: str) -> None:

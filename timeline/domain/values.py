@@ -63,9 +63,22 @@ COMMON_METRICS = (
 )
 AMENDABLE_FIELDS = ("title", "kind", "occurred", "location", "actors", "tags")
 
-_METRIC = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
-_SIDE = re.compile(r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$")
-_TAG = re.compile(r"^[\w][\w .:/-]{0,63}$")
+# Lengths and patterns: the API's schemas refer to these, so each rule is written once.
+MAX_TITLE = 500
+MAX_NAME = 200  # a source's, place's, region's or outlet's name
+MAX_SOURCE_NAME = MAX_NAME
+MAX_TEXT = 10_000
+MAX_REASON = 2_000
+MAX_URL = 2_000
+MAX_TAG = 64
+MAX_SIDE = 32
+METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
+SIDE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$"
+TAG_PATTERN = r"^[\w][\w .:/-]{0,63}$"
+
+_METRIC = re.compile(METRIC_PATTERN)
+_SIDE = re.compile(SIDE_PATTERN)
+_TAG = re.compile(TAG_PATTERN)
 
 Data = dict[str, Any]
 
@@ -84,12 +97,7 @@ def timestamp(value: object, field: str) -> str:
     return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
-def parse_timestamp(text: str) -> datetime:
-    """The inverse of :func:`timestamp`, for code that compares stored times."""
-    return datetime.fromisoformat(text)
-
-
-def text(value: object, field: str, *, max_length: int = 10_000, required: bool = True) -> str:
+def text(value: object, field: str, *, max_length: int = MAX_TEXT, required: bool = True) -> str:
     """A stripped, non-empty string of bounded length."""
     if not isinstance(value, str) or (required and not value.strip()):
         raise InvalidValue("Must be a non-empty string.", field)
@@ -149,10 +157,12 @@ def location(data: object, field: str = "location") -> Data | None:
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with at least a name.", field)
     _only(data, ("name", "admin1", "country", "lat", "lon", "precision"), field)
-    result: Data = {"name": text(data.get("name"), f"{field}.name", max_length=200)}
+    result: Data = {"name": text(data.get("name"), f"{field}.name", max_length=MAX_NAME)}
     for key in ("admin1", "country", "precision"):
         value = data.get(key)
-        result[key] = text(value, f"{field}.{key}", max_length=200) if value is not None else None
+        result[key] = (
+            text(value, f"{field}.{key}", max_length=MAX_NAME) if value is not None else None
+        )
     lat, lon = data.get("lat"), data.get("lon")
     if (lat is None) != (lon is None):
         raise InvalidValue(
@@ -178,7 +188,7 @@ def string_list(values: object, field: str, item: Any = None) -> list[str]:
     result: list[str] = []
     for index, value in enumerate(values):
         name = f"{field}.{index}"
-        checked = item(value, name) if item else text(value, name, max_length=64)
+        checked = item(value, name) if item else text(value, name, max_length=MAX_TAG)
         if item is None and not _TAG.match(checked):
             raise InvalidValue("Tags are short words (letters, digits, _ . : / -).", name)
         if checked not in result:
@@ -192,7 +202,7 @@ def source(data: object, field: str = "source") -> Data:
         raise InvalidValue("Must be an object with name, side and type.", field)
     _only(data, ("name", "side", "type"), field)
     return {
-        "name": text(data.get("name"), f"{field}.name", max_length=200),
+        "name": text(data.get("name"), f"{field}.name", max_length=MAX_SOURCE_NAME),
         "side": side(data.get("side"), f"{field}.side"),
         "type": choice(data.get("type"), SOURCE_TYPES, f"{field}.type"),
     }
@@ -231,14 +241,16 @@ def citation(data: object, field: str) -> Data:
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with a url.", field)
     _only(data, ("url", "outlet", "published_at"), field)
-    url = text(data.get("url"), f"{field}.url", max_length=2000)
+    url = text(data.get("url"), f"{field}.url", max_length=MAX_URL)
     if not re.match(r"^https?://[^\s/]+", url):
         raise InvalidValue("Must be an http(s) URL.", f"{field}.url")
     outlet = data.get("outlet")
     published = data.get("published_at")
     return {
         "url": url,
-        "outlet": text(outlet, f"{field}.outlet", max_length=200) if outlet is not None else None,
+        "outlet": (
+            text(outlet, f"{field}.outlet", max_length=MAX_NAME) if outlet is not None else None
+        ),
         "published_at": timestamp(published, f"{field}.published_at") if published else None,
     }
 
@@ -255,7 +267,7 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
     """The validated, normalised fields of an incident (all of them, or only those given)."""
     _only(data, AMENDABLE_FIELDS, "incident")
     checks: dict[str, Any] = {
-        "title": lambda v: text(v, "title", max_length=500),
+        "title": lambda v: text(v, "title", max_length=MAX_TITLE),
         "kind": lambda v: choice(v, KINDS, "kind"),
         "occurred": occurred,
         "location": location,

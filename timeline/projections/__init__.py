@@ -1,8 +1,8 @@
 """Read models built from the log by background workers, and the machinery they share."""
 
-from timeline.projections.catchup import Projection
 from timeline.projections.ceasefires import CeasefiresProjection
 from timeline.projections.claims import ClaimsProjection
+from timeline.projections.framework import Projection
 from timeline.projections.history import HistoryProjection
 from timeline.projections.ledger import LedgerProjection
 from timeline.projections.sources import SourcesProjection

@@ -1,8 +1,6 @@
 """The `ceasefires` read model: each ceasefire's window against the fighting reported inside it.
 
-The tables keep every incident's time, kind, place and parties (bitemporal: a row per version,
-valid from the position that made it until the one that replaced it) and every statement's
-source, stance and answer. :func:`query_ceasefires` then decides, as of any time:
+Rules, on either clock of knowledge ("now" or "as of" a past time):
 
 - a strike, shelling, battle or violation *falls in* a ceasefire when its time overlaps the
   window (both ends inclusive; an open-ended ceasefire runs on) and, when the ceasefire names a
@@ -11,32 +9,57 @@ source, stance and answer. :func:`query_ceasefires` then decides, as of any time
   denial from a side the incident names among its actors (the accused); otherwise *reported*;
 - the ceasefire *held* with no incident inside it, is *disputed* when every incident inside is,
   and was *violated* otherwise.
+
+Two sets of tables. The history (``ceasefire_incidents``: a row per incident version, valid from
+the time that made it until the one that replaced it; ``ceasefire_statements``: every statement
+with its withdrawal time) answers "as of" by deciding at read time. The current state is kept
+finished as events arrive: ``ceasefire_windows`` (each ceasefire, who declared it),
+``ceasefire_fighting`` (each fighting incident as a violation, with its status) and
+``ceasefire_violations`` (which fighting falls in which window), so the current listing pages
+through ready rows and stays flat as the log grows. After each batch, the incidents it touched
+are recomputed from the history tables, then re-linked when their time, place or kind changed.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from timeline.log import LogEntry
-from timeline.projections.sql import Cursor
+from eventsourcing.dispatch import singledispatchmethod
+
+from timeline.domain import Incident
+from timeline.event_log import LogEntry
+from timeline.projections import jsontext as json
+from timeline.projections.framework import BatchCursor, Projection
+from timeline.projections.sql import Cursor, Row
 
 FIGHTING = ("strike", "shelling", "battle", "violation")
 DECLARING = ("announcement", "claim", "confirmation")
 INCIDENT_COLUMNS = ("incident_id", "title", "kind", "start_at", "end_at", "country", "actors")
+# Fighting row f falls in window w (closed intervals; open ends run on; scope by country).
+_FALLS_IN = (
+    "(w.end_at IS NULL OR f.start_at <= w.end_at) "
+    "AND COALESCE(f.end_at, f.start_at) >= w.start_at "
+    "AND (w.country IS NULL OR f.country = w.country)"
+)
 
 
-class CeasefiresProjection:
-    """Keeps `ceasefire_incidents` and `ceasefire_statements` in step with the log."""
+class CeasefiresProjection(Projection):
+    """Keeps the ceasefire history and the current windows, fighting and links in step."""
 
     name = "ceasefires"
-    version = 2
-    tables: tuple[str, ...] = ("ceasefire_incidents", "ceasefire_statements")
+    version = 3
+    tables = (
+        "ceasefire_incidents",
+        "ceasefire_statements",
+        "ceasefire_windows",
+        "ceasefire_fighting",
+        "ceasefire_violations",
+    )
 
     def create_tables(self, cursor: Cursor) -> None:
-        """Incident versions and statements."""
+        """History (incident versions, statements) and current state (windows, fighting)."""
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS ceasefire_incidents (incident_id TEXT NOT NULL, "
             "title TEXT NOT NULL, kind TEXT NOT NULL, start_at TEXT NOT NULL, end_at TEXT, "
@@ -57,49 +80,118 @@ class CeasefiresProjection:
             "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
             "PRIMARY KEY (incident_id, statement_id))"
         )
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS ceasefire_windows (incident_id TEXT PRIMARY KEY, "
+            "start_at TEXT NOT NULL, end_at TEXT, country TEXT, parties TEXT NOT NULL, "
+            "ceasefire TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS ceasefire_windows_order "
+            "ON ceasefire_windows (start_at, incident_id)"
+        )
+        # Fighting is recent as the log grows: the windows it can fall in end after it started.
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS ceasefire_windows_end ON ceasefire_windows (end_at)"
+        )
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS ceasefire_fighting (incident_id TEXT PRIMARY KEY, "
+            "start_at TEXT NOT NULL, end_at TEXT, country TEXT, status TEXT NOT NULL, "
+            "violation TEXT NOT NULL)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS ceasefire_fighting_start ON ceasefire_fighting (start_at)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS ceasefire_fighting_end ON ceasefire_fighting (end_at)"
+        )
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS ceasefire_violations (ceasefire_id TEXT NOT NULL, "
+            "incident_id TEXT NOT NULL, PRIMARY KEY (ceasefire_id, incident_id))"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS ceasefire_violations_incident "
+            "ON ceasefire_violations (incident_id)"
+        )
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
-        """Open incident versions, record statements, stamp withdrawals."""
-        for entry in entries:
-            data = entry.data
-            at = entry.recorded_at.isoformat(timespec="microseconds")
-            if entry.type == "IncidentReported":
-                _open(cursor, entry.incident_id, data, at)
-            elif entry.type == "IncidentAmended":
-                cursor.execute(
-                    f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM ceasefire_incidents "
-                    "WHERE incident_id = ? AND sys_to IS NULL",
-                    (entry.incident_id,),
-                )
-                current = cursor.fetchone()
-                assert current is not None, f"no incident {entry.incident_id} to amend"
-                cursor.execute(
-                    "UPDATE ceasefire_incidents SET sys_to = ? "
-                    "WHERE incident_id = ? AND sys_to IS NULL",
-                    (at, entry.incident_id),
-                )
-                _open(cursor, entry.incident_id, _fields(current) | data["changes"], at)
-            elif entry.type == "StatementRecorded":
-                s = data["statement"]
-                source = s["source"]
-                cursor.execute(
-                    "INSERT INTO ceasefire_statements (statement_id, incident_id, source_name, "
-                    "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (s["id"], entry.incident_id, source["name"], source["side"], source["type"],
-                     s["stance"], s["responds_to"], s["stated_at"], at),
-                )  # fmt: skip
-            elif entry.type == "StatementWithdrawn":
-                cursor.execute(
-                    "UPDATE ceasefire_statements SET withdrawn_at = ? "
-                    "WHERE incident_id = ? AND statement_id = ?",
-                    (at, entry.incident_id, data["statement_id"]),
-                )
+        """Apply a batch, noting which incidents moved (time, place, kind: re-link them), which
+        changed kind (leave their old part), and which were talked about."""
+        self._moved: set[str] = set()
+        self._rekinded: set[str] = set()
+        self._talked: set[str] = set()
+        super().apply(cursor, entries)
+
+    @singledispatchmethod
+    def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
+        """Events that change no ceasefire."""
+
+    @handle.register
+    def _reported(
+        self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        _open(cursor, entry.incident_id, entry.data, entry.recorded)
+        self._moved.add(entry.incident_id)
+
+    @handle.register
+    def _amended(
+        self, event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        current = _current(cursor, entry.incident_id)
+        cursor.execute(
+            "UPDATE ceasefire_incidents SET sys_to = ? WHERE incident_id = ? AND sys_to IS NULL",
+            (entry.recorded, entry.incident_id),
+        )
+        _open(cursor, entry.incident_id, _fields(current) | event.changes, entry.recorded)
+        self._moved.add(entry.incident_id)
+        if "kind" in event.changes:
+            self._rekinded.add(entry.incident_id)
+
+    @handle.register
+    def _recorded(
+        self, event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        s = event.statement
+        source = s["source"]
+        cursor.insert(
+            "INSERT INTO ceasefire_statements (statement_id, incident_id, source_name, "
+            "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (s["id"], entry.incident_id, source["name"], source["side"], source["type"],
+             s["stance"], s["responds_to"], s["stated_at"], entry.recorded),
+        )  # fmt: skip
+        self._talked.add(entry.incident_id)
+
+    @handle.register
+    def _withdrawn(
+        self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        cursor.execute(
+            "UPDATE ceasefire_statements SET withdrawn_at = ? "
+            "WHERE incident_id = ? AND statement_id = ?",
+            (entry.recorded, entry.incident_id, event.statement_id),
+        )
+        self._talked.add(entry.incident_id)
+
+    def finish(self, cursor: BatchCursor) -> None:
+        """Recompute what the batch touched, then re-link what moved (windows first)."""
+        touched = sorted(self._moved | self._talked)
+        if not touched:
+            return
+        current = {row["incident_id"]: row for row in _current_rows(cursor, touched)}
+        statements = _statements(cursor, touched, None)
+        for incident_id in sorted(self._rekinded):
+            _forget(cursor, incident_id)
+        for incident_id in touched:
+            _keep(cursor, current[incident_id], statements.get(incident_id, []))
+        moved = [current[i] for i in sorted(self._moved)]
+        for window in (row for row in moved if row["kind"] == "ceasefire"):
+            _link_window(cursor, window["incident_id"])
+        _link_fighting(cursor, [row["incident_id"] for row in moved if row["kind"] in FIGHTING])
 
 
-def _open(cursor: Cursor, incident_id: str, fields: dict[str, Any], at: str) -> None:
+def _open(cursor: BatchCursor, incident_id: str, fields: dict[str, Any], at: str) -> None:
     location = fields.get("location") or {}
-    cursor.execute(
+    cursor.insert(
         "INSERT INTO ceasefire_incidents (incident_id, title, kind, start_at, end_at, country, "
         "actors, sys_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         (incident_id, fields["title"], fields["kind"], fields["occurred"]["start"],
@@ -108,7 +200,25 @@ def _open(cursor: Cursor, incident_id: str, fields: dict[str, Any], at: str) -> 
     )  # fmt: skip
 
 
-def _fields(row: dict[str, Any]) -> dict[str, Any]:
+def _current_rows(cursor: Cursor, incident_ids: Sequence[str]) -> list[Row]:
+    rows: list[Row] = []
+    for start in range(0, len(incident_ids), 500):  # keep each IN list a reasonable size
+        chunk = incident_ids[start : start + 500]
+        cursor.execute(
+            f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM ceasefire_incidents "
+            f"WHERE sys_to IS NULL AND incident_id IN ({', '.join('?' for _ in chunk)})",
+            chunk,
+        )
+        rows += cursor.fetchall()
+    return rows
+
+
+def _current(cursor: Cursor, incident_id: str) -> Row:
+    (row,) = _current_rows(cursor, [incident_id])
+    return row
+
+
+def _fields(row: Row) -> dict[str, Any]:
     return {
         "title": row["title"],
         "kind": row["kind"],
@@ -116,6 +226,81 @@ def _fields(row: dict[str, Any]) -> dict[str, Any]:
         "location": {"country": row["country"]},
         "actors": json.loads(row["actors"]),
     }
+
+
+def _forget(cursor: BatchCursor, incident_id: str) -> None:
+    """Remove an incident's current part and links (its kind changed; it is kept anew)."""
+    for table, column in (
+        ("ceasefire_windows", "incident_id"),
+        ("ceasefire_fighting", "incident_id"),
+        ("ceasefire_violations", "ceasefire_id"),
+        ("ceasefire_violations", "incident_id"),
+    ):
+        cursor.execute(f"DELETE FROM {table} WHERE {column} = ?", (incident_id,))
+
+
+_KEEP_WINDOW = (
+    "INSERT INTO ceasefire_windows (incident_id, start_at, end_at, country, parties, ceasefire) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
+    "start_at = excluded.start_at, end_at = excluded.end_at, country = excluded.country, "
+    "parties = excluded.parties, ceasefire = excluded.ceasefire"
+)
+_KEEP_FIGHTING = (
+    "INSERT INTO ceasefire_fighting (incident_id, start_at, end_at, country, status, violation) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (incident_id) DO UPDATE SET "
+    "start_at = excluded.start_at, end_at = excluded.end_at, country = excluded.country, "
+    "status = excluded.status, violation = excluded.violation"
+)
+
+
+def _keep(cursor: BatchCursor, row: Row, statements: list[Row]) -> None:
+    """Store the incident's current part: a window, a fighting incident, or neither."""
+    place = (row["start_at"], row["end_at"], row["country"])
+    if row["kind"] == "ceasefire":
+        ceasefire = json.dumps(_ceasefire(row, statements))
+        cursor.insert(_KEEP_WINDOW, (row["incident_id"], *place, row["actors"], ceasefire))
+    elif row["kind"] in FIGHTING:
+        violation = _violation(row, statements)
+        kept = (row["incident_id"], *place, violation["status"], json.dumps(violation))
+        cursor.insert(_KEEP_FIGHTING, kept)
+
+
+def _link_window(cursor: BatchCursor, ceasefire_id: str) -> None:
+    """Link a window to all the fighting inside it (afresh).
+
+    Each part is an index range that starts at the window, so the cost follows the fighting
+    inside it, not all the fighting before it: fighting at one moment by its start, fighting
+    over a period by its end.
+    """
+    cursor.execute("DELETE FROM ceasefire_violations WHERE ceasefire_id = ?", (ceasefire_id,))
+    for near in ("f.end_at IS NULL AND f.start_at >= w.start_at", "f.end_at >= w.start_at"):
+        cursor.execute(
+            "INSERT INTO ceasefire_violations (ceasefire_id, incident_id) "
+            "SELECT w.incident_id, f.incident_id FROM ceasefire_windows w "
+            f"JOIN ceasefire_fighting f ON {near} AND {_FALLS_IN} "
+            "WHERE w.incident_id = ? ON CONFLICT DO NOTHING",
+            (ceasefire_id,),
+        )
+
+
+def _link_fighting(cursor: BatchCursor, incident_ids: list[str]) -> None:
+    """Link fighting incidents to the windows they fall in (afresh): a few statements a batch.
+
+    Windows with an end are found through their end (they must end after the fighting
+    started); open-ended ones are few and checked apart.
+    """
+    for start in range(0, len(incident_ids), 500):
+        chunk = incident_ids[start : start + 500]
+        marks = ", ".join("?" for _ in chunk)
+        cursor.execute(f"DELETE FROM ceasefire_violations WHERE incident_id IN ({marks})", chunk)
+        for ends in ("w.end_at >= f.start_at", "w.end_at IS NULL"):
+            cursor.execute(
+                "INSERT INTO ceasefire_violations (ceasefire_id, incident_id) "
+                "SELECT w.incident_id, f.incident_id FROM ceasefire_fighting f "
+                f"JOIN ceasefire_windows w ON {ends} AND {_FALLS_IN} "
+                f"WHERE f.incident_id IN ({marks}) ON CONFLICT DO NOTHING",
+                chunk,
+            )
 
 
 @dataclass(frozen=True)
@@ -142,8 +327,81 @@ def _overlaps(start: str, end: str | None, other_start: str, other_end: str | No
     return (end is None or other_start <= end) and (other_end or other_start) >= start
 
 
-def query_ceasefires(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, Any]]:
-    """Every matching ceasefire with the fighting inside its window and its status."""
+def _status(violations: list[dict[str, Any]]) -> str:
+    if not violations:
+        return "held"
+    return "disputed" if all(v["status"] == "disputed" for v in violations) else "violated"
+
+
+def query_ceasefires(
+    cursor: Cursor, where: CeasefireFilter, after: Sequence[str] | None = None, limit: int = 100
+) -> list[Row]:
+    """Matching ceasefires in (window start, id) order after a paging key, with the fighting
+    inside each window and their status.
+
+    Each row has ``start`` and ``id`` (the paging key) and ``item``, the API's JSON text:
+    the current state is stored in that shape and put together as text.
+    """
+    if where.as_of is not None:
+        decided = [
+            c
+            for c in _decided_as_of(cursor, where)
+            if after is None or (c["window"]["start"], c["id"]) > (after[0], after[1])
+        ]
+        return [
+            {"start": c["window"]["start"], "id": c["id"], "item": json.dumps(c)}
+            for c in decided[:limit]
+        ]
+    clauses, params = ["1 = 1"], []
+    if where.end is not None:
+        clauses.append("w.start_at <= ?")
+        params.append(where.end)
+    if where.start is not None:
+        clauses.append("COALESCE(w.end_at, '9999') >= ?")
+        params.append(where.start)
+    if where.party is not None:
+        escaped = where.party.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        clauses.append("w.parties LIKE ? ESCAPE '\\'")
+        params.append(f'%"{escaped}"%')
+    if after is not None:
+        clauses.append("(w.start_at > ? OR (w.start_at = ? AND w.incident_id > ?))")
+        params += [after[0], after[0], after[1]]
+    cursor.execute(
+        "SELECT w.incident_id, w.start_at, w.ceasefire FROM ceasefire_windows w "
+        f"WHERE {' AND '.join(clauses)} ORDER BY w.start_at, w.incident_id LIMIT ?",
+        [*params, limit],
+    )
+    windows = cursor.fetchall()
+    inside: dict[str, list[Row]] = {w["incident_id"]: [] for w in windows}
+    if windows:
+        cursor.execute(
+            "SELECT v.ceasefire_id, f.status, f.violation FROM ceasefire_violations v "
+            "JOIN ceasefire_fighting f ON f.incident_id = v.incident_id "
+            f"WHERE v.ceasefire_id IN ({', '.join('?' for _ in windows)}) "
+            "ORDER BY f.start_at, f.incident_id",
+            [w["incident_id"] for w in windows],
+        )
+        for row in cursor.fetchall():
+            inside[row["ceasefire_id"]].append(row)
+    return [
+        {
+            "start": w["start_at"],
+            "id": w["incident_id"],
+            "item": _assembled(w, inside[w["incident_id"]]),
+        }
+        for w in windows
+    ]
+
+
+def _assembled(window: Row, violations: list[Row]) -> str:
+    """A ceasefire's JSON text: its stored part, the violations' stored texts, its status."""
+    status = _status([{"status": v["status"]} for v in violations])
+    texts = ",".join(v["violation"] for v in violations)
+    return f'{window["ceasefire"][:-1]},"violations":[{texts}],"status":"{status}"}}'
+
+
+def _decided_as_of(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, Any]]:
+    """Every matching ceasefire as known at ``where.as_of``, decided from the history tables."""
     live_i, params_i = _live("i", "sys_from", "sys_to", where.as_of)
     cursor.execute(
         f"SELECT {', '.join('i.' + c for c in INCIDENT_COLUMNS)} FROM ceasefire_incidents i "
@@ -172,27 +430,23 @@ def query_ceasefires(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, A
             _violation(r, statements.get(r["incident_id"], []))
             for r in inside[ceasefire["incident_id"]]
         ]
-        status = "held"
-        if violations:
-            disputed = all(v["status"] == "disputed" for v in violations)
-            status = "disputed" if disputed else "violated"
+        said = statements.get(ceasefire["incident_id"], [])
         result.append(
-            {
-                "id": ceasefire["incident_id"],
-                "title": ceasefire["title"],
-                "window": {"start": ceasefire["start_at"], "end": ceasefire["end_at"]},
-                "scope": ceasefire["country"],
-                "parties": json.loads(ceasefire["actors"]),
-                "declared_by": [
-                    _source(s)
-                    for s in statements.get(ceasefire["incident_id"], [])
-                    if s["stance"] in DECLARING
-                ],
-                "violations": violations,
-                "status": status,
-            }
+            _ceasefire(ceasefire, said) | {"violations": violations, "status": _status(violations)}
         )
     return result
+
+
+def _ceasefire(row: Row, statements: list[Row]) -> dict[str, Any]:
+    """A ceasefire's own part of the answer: window, scope, parties, who declared it."""
+    return {
+        "id": row["incident_id"],
+        "title": row["title"],
+        "window": {"start": row["start_at"], "end": row["end_at"]},
+        "scope": row["country"],
+        "parties": json.loads(row["actors"]),
+        "declared_by": [_source(s) for s in statements if s["stance"] in DECLARING],
+    }
 
 
 def _statements(

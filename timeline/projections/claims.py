@@ -13,12 +13,15 @@ subject at query time, so "as of T" is a filter on the same rows. Rules:
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from timeline.log import LogEntry
+from eventsourcing.dispatch import singledispatchmethod
+
+from timeline.domain import Incident
+from timeline.event_log import LogEntry
+from timeline.projections import jsontext as json
+from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor
 
 ANSWERING = ("denial", "correction", "retraction", "confirmation")
@@ -35,14 +38,18 @@ COLUMNS = (
     "withdrawn_at",
     "figures",
 )
+_INSERT = (
+    f"INSERT INTO claim_statements ({', '.join(COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in COLUMNS)})"
+)
 
 
-class ClaimsProjection:
+class ClaimsProjection(Projection):
     """Keeps `claim_statements` and `claim_incidents` in step with the log."""
 
     name = "claims"
     version = 2
-    tables: tuple[str, ...] = ("claim_statements", "claim_incidents")
+    tables = ("claim_statements", "claim_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
         """Statements with figures or answers; incident titles for display."""
@@ -58,42 +65,61 @@ class ClaimsProjection:
             "title TEXT NOT NULL, kind TEXT NOT NULL)"
         )
 
-    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
-        """Record figure-bearing and answering statements; follow titles and withdrawals."""
-        for entry in entries:
-            data = entry.data
-            at = entry.recorded_at.isoformat(timespec="microseconds")
-            if entry.type == "IncidentReported":
-                cursor.execute(
-                    "INSERT INTO claim_incidents (incident_id, title, kind) VALUES (?, ?, ?)",
-                    (entry.incident_id, data["title"], data["kind"]),
-                )
-            elif entry.type == "IncidentAmended" and {"title", "kind"} & data["changes"].keys():
-                changes = data["changes"]
-                cursor.execute(
-                    "UPDATE claim_incidents SET title = COALESCE(?, title), "
-                    "kind = COALESCE(?, kind) WHERE incident_id = ?",
-                    (changes.get("title"), changes.get("kind"), entry.incident_id),
-                )
-            elif entry.type == "StatementRecorded":
-                s = data["statement"]
-                if s["figures"] or s["stance"] in ANSWERING:
-                    source = s["source"]
-                    cursor.execute(
-                        f"INSERT INTO claim_statements ({', '.join(COLUMNS)}) "
-                        f"VALUES ({', '.join('?' for _ in COLUMNS)})",
-                        (
-                            s["id"], entry.incident_id, source["name"], source["side"],
-                            source["type"], s["stance"], s["responds_to"], s["stated_at"], at,
-                            None, json.dumps(s["figures"]),
-                        ),
-                    )  # fmt: skip
-            elif entry.type == "StatementWithdrawn":
-                cursor.execute(
-                    "UPDATE claim_statements SET withdrawn_at = ? "
-                    "WHERE incident_id = ? AND statement_id = ?",
-                    (at, entry.incident_id, data["statement_id"]),
-                )
+    @singledispatchmethod
+    def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
+        """Events that change no figure."""
+
+    @handle.register
+    def _reported(
+        self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        cursor.insert(
+            "INSERT INTO claim_incidents (incident_id, title, kind) VALUES (?, ?, ?)",
+            (entry.incident_id, event.title, event.kind),
+        )
+
+    @handle.register
+    def _amended(
+        self, event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        changes = event.changes
+        if {"title", "kind"} & changes.keys():
+            cursor.execute(
+                "UPDATE claim_incidents SET title = COALESCE(?, title), "
+                "kind = COALESCE(?, kind) WHERE incident_id = ?",
+                (changes.get("title"), changes.get("kind"), entry.incident_id),
+            )
+
+    @handle.register
+    def _recorded(
+        self, event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        s = event.statement
+        if s["figures"] or s["stance"] in ANSWERING:
+            source = s["source"]
+            cursor.insert(
+                _INSERT,
+                (
+                    s["id"], entry.incident_id, source["name"], source["side"], source["type"],
+                    s["stance"], s["responds_to"], s["stated_at"],
+                    entry.recorded, None,
+                    json.dumps(s["figures"]),
+                ),
+            )  # fmt: skip
+
+    @handle.register
+    def _withdrawn(
+        self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        cursor.execute(
+            "UPDATE claim_statements SET withdrawn_at = ? "
+            "WHERE incident_id = ? AND statement_id = ?",
+            (
+                entry.recorded,
+                entry.incident_id,
+                event.statement_id,
+            ),
+        )
 
 
 @dataclass(frozen=True)

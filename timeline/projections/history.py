@@ -7,41 +7,63 @@ it) for the history endpoint.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from functools import singledispatch
 from typing import Any
 
-from timeline.log import LogEntry
+from eventsourcing.dispatch import singledispatchmethod
+
+from timeline.domain import Incident
+from timeline.event_log import LogEntry
+from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor
 
+_INSERT = (
+    "INSERT INTO incident_versions "
+    "(incident_id, version, position, recorded_at, type, summary, by_key, by_name) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+)
 
-def summarise(entry: LogEntry) -> str:
+
+@singledispatch
+def summarise(event: object) -> str:
     """A one-line, human description of what an event did."""
-    data = entry.data
-    if entry.type == "IncidentReported":
-        return f"Reported {data['kind']} incident: {data['title']}"
-    if entry.type == "IncidentAmended":
-        return f"Amended {', '.join(sorted(data['changes']))}: {data['reason']}"
-    if entry.type == "StatementRecorded":
-        statement = data["statement"]
-        source = statement["source"]
-        figures = ", ".join(
-            f"{f['metric']} {f['qualifier'].replace('_', ' ')} {f['value']}"
-            for f in statement["figures"]
-        )
-        return f"{source['name']} ({source['side']}) {statement['stance']}" + (
-            f": {figures}" if figures else ""
-        )
-    if entry.type == "StatementWithdrawn":
-        return f"Withdrew statement {data['statement_id']}: {data['reason']}"
-    return entry.type
+    return type(event).__name__
 
 
-class HistoryProjection:
+@summarise.register
+def _reported(event: Incident.IncidentReported) -> str:
+    return f"Reported {event.kind} incident: {event.title}"
+
+
+@summarise.register
+def _amended(event: Incident.IncidentAmended) -> str:
+    return f"Amended {', '.join(sorted(event.changes))}: {event.reason}"
+
+
+@summarise.register
+def _recorded(event: Incident.StatementRecorded) -> str:
+    statement = event.statement
+    source = statement["source"]
+    figures = ", ".join(
+        f"{f['metric']} {f['qualifier'].replace('_', ' ')} {f['value']}"
+        for f in statement["figures"]
+    )
+    return f"{source['name']} ({source['side']}) {statement['stance']}" + (
+        f": {figures}" if figures else ""
+    )
+
+
+@summarise.register
+def _withdrawn(event: Incident.StatementWithdrawn) -> str:
+    return f"Withdrew statement {event.statement_id}: {event.reason}"
+
+
+class HistoryProjection(Projection):
     """Keeps `incident_versions` in step with the log."""
 
     name = "history"
     version = 2
-    tables: tuple[str, ...] = ("incident_versions",)
+    tables = ("incident_versions",)
 
     def create_tables(self, cursor: Cursor) -> None:
         """One row per incident version."""
@@ -52,25 +74,28 @@ class HistoryProjection:
             "PRIMARY KEY (incident_id, version))"
         )
 
-    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
-        """Insert a row per event."""
-        cursor.executemany(
-            "INSERT INTO incident_versions "
-            "(incident_id, version, position, recorded_at, type, summary, by_key, by_name) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    e.incident_id,
-                    e.version,
-                    e.position,
-                    e.recorded_at.isoformat(timespec="microseconds"),
-                    e.type,
-                    summarise(e),
-                    (e.data.get("by") or {}).get("key_id"),
-                    (e.data.get("by") or {}).get("name"),
-                )
-                for e in entries
-            ],
+    @singledispatchmethod
+    def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
+        """Every incident event is a version."""
+
+    @handle.register(Incident.IncidentReported)
+    @handle.register(Incident.IncidentAmended)
+    @handle.register(Incident.StatementRecorded)
+    @handle.register(Incident.StatementWithdrawn)
+    def _version(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
+        by = event.by or {}
+        cursor.insert(
+            _INSERT,
+            (
+                entry.incident_id,
+                entry.version,
+                entry.position,
+                entry.recorded,
+                entry.type,
+                summarise(event),
+                by.get("key_id"),
+                by.get("name"),
+            ),
         )
 
 

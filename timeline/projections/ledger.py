@@ -1,20 +1,25 @@
-"""The `ledger` read model: one hash-chain link per event, in log order (see timeline.ledger)."""
+"""The `ledger` read model: one hash-chain link per event, in log order (see timeline.ledger).
+
+Every event is chained, whatever its class, so this projection overrides ``apply`` instead of
+dispatching: it hashes each entry's stored bytes and never looks at the decoded event.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 
+from timeline.event_log import LogEntry
 from timeline.ledger import GENESIS, link
-from timeline.log import LogEntry
+from timeline.projections.framework import Projection
 from timeline.projections.sql import Cursor, ViewDatabase
 
 
-class LedgerProjection:
+class LedgerProjection(Projection):
     """Extends the hash chain as the log grows."""
 
     name = "ledger"
-    version = 1
-    tables: tuple[str, ...] = ("ledger_links",)
+    version = 2  # 2: links hash the stored bytes (sha256-chain-v2), not the decoded event
+    tables = ("ledger_links",)
 
     def create_tables(self, cursor: Cursor) -> None:
         """One row per chained event."""
@@ -30,15 +35,16 @@ class LedgerProjection:
         previous = bytes.fromhex(last["hash"]) if last else GENESIS
         rows = []
         for entry in entries:
-            previous = link(previous, entry)
+            previous = link(previous, entry.stored)
             rows.append((entry.position, previous.hex()))
         cursor.executemany("INSERT INTO ledger_links (position, hash) VALUES (?, ?)", rows)
 
 
-def head(views: ViewDatabase) -> tuple[int, str] | None:
+def head(cursor: Cursor) -> tuple[int, str] | None:
     """The newest link: (position, hex hash), or None for an empty ledger."""
-    rows = views.query("SELECT position, hash FROM ledger_links ORDER BY position DESC LIMIT 1")
-    return (int(rows[0]["position"]), str(rows[0]["hash"])) if rows else None
+    cursor.execute("SELECT position, hash FROM ledger_links ORDER BY position DESC LIMIT 1")
+    row = cursor.fetchone()
+    return (int(row["position"]), str(row["hash"])) if row else None
 
 
 def stored_links(views: ViewDatabase, batch_size: int = 5000) -> Iterator[tuple[int, str]]:

@@ -12,7 +12,8 @@ Each projection also has a Redis lock: a job holds the locks of the projections 
 skips one whose lock is taken (a rebuild, or an overlapping job). Both keys expire, so a killed
 worker delays the next run by at most the lock timeout. A projection that fails on an event is
 set aside for the rest of the job (logged, and the job then fails so RQ records it); the others
-carry on, and the sweep retries it.
+carry on, and the sweep retries it. The loop itself is :func:`framework.catch_up`, shared with
+`timeline rebuild`.
 """
 
 from __future__ import annotations
@@ -20,25 +21,23 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import redis
 from eventsourcing.application import Application
 from redis.lock import Lock
 
-from timeline.log import head_position, read_log
-from timeline.projections.catchup import (
-    PositionMoved,
+from timeline.event_log import head_position
+from timeline.projections.framework import (
     Projection,
     Status,
-    apply_batch,
     catch_up,
     position,
     rebuild,
     status,
 )
-from timeline.projections.sql import ViewDatabase, database_unavailable
+from timeline.projections.sql import ViewDatabase
 
 log = logging.getLogger(__name__)
 
@@ -127,37 +126,19 @@ class ProjectionRunner:
         failed: dict[str, Exception],
         on_batch: Callable[[int], None] | None,
     ) -> int:
-        """Read the log once per batch and apply it to every held, healthy projection."""
-        positions = {name: position(self.views, name) for name in held if name not in failed}
-        applied = 0
+        """One pass of the shared loop over every held, healthy projection."""
+        projections = [self.projections[n] for n in held if n not in failed]
         renewed = time.monotonic()
-        while positions:
-            entries = read_log(self.app, min(positions.values()), self.batch_size)
-            if not entries:
-                return applied
-            for name in list(positions):
-                todo = [e for e in entries if e.position > positions[name]]
-                if not todo:
-                    continue
-                try:
-                    positions[name] = apply_batch(
-                        self.views, self.projections[name], todo, positions[name]
-                    )
-                    applied += len(todo)
-                except PositionMoved:
-                    positions[name] = position(self.views, name)
-                except Exception as error:  # a poison event: set this one aside, go on
-                    if database_unavailable(error):
-                        raise  # not the event's fault: the job fails and is tried again later
-                    log.exception("projection %s failed after position %s", name, positions[name])
-                    failed[name] = error
-                    del positions[name]
+
+        def renew(reached: int) -> None:
+            nonlocal renewed
             if time.monotonic() - renewed > self.lock_timeout / 3:
                 self._renew(held)
                 renewed = time.monotonic()
-            if on_batch is not None and positions:
-                on_batch(min(positions.values()))
-        return applied
+            if on_batch is not None:
+                on_batch(reached)
+
+        return catch_up(self.app, self.views, projections, self.batch_size, renew, failed)
 
     def _behind(self, names: list[str]) -> int:
         """The lowest position among these projections (what the job has surely reached)."""
@@ -183,9 +164,16 @@ class ProjectionRunner:
 
     @contextlib.contextmanager
     def _locks(self) -> Iterator[dict[str, Lock]]:
-        """Take every projection lock that is free; release them all at the end."""
+        """Take every free lock of a runnable projection; release them all at the end.
+
+        A projection whose tables are of another schema version (see ``Status.problem``) is
+        not runnable: it waits for an operator, and /ready says so.
+        """
         held: dict[str, Lock] = {}
+        blocked = {s.name for s in self.status() if s.problem}
         for name in self.projections:
+            if name in blocked:
+                continue
             lock = self._lock(name, wait=0)
             if lock.acquire(blocking=False):
                 held[name] = lock
@@ -212,36 +200,45 @@ class ProjectionRunner:
         self, name: str, on_batch: Callable[[int], None] | None = None, wait: float | None = None
     ) -> int:
         """Catch one projection up now, waiting for its lock (tests, tools)."""
-        with self._exclusive(name, self.lock_timeout if wait is None else wait, on_batch) as renew:
-            return catch_up(self.app, self.views, self.projections[name], self.batch_size, renew)
+        with self._exclusive(
+            [name], self.lock_timeout if wait is None else wait, on_batch
+        ) as renew:
+            return catch_up(self.app, self.views, [self.projections[name]], self.batch_size, renew)
 
-    def rebuild(self, name: str, on_batch: Callable[[int], None] | None = None) -> int:
-        """Rebuild one projection from position 0, holding its lock so jobs skip it meanwhile."""
-        with self._exclusive(name, self.lock_timeout, on_batch) as renew:
-            return rebuild(self.app, self.views, self.projections[name], self.batch_size, renew)
+    def rebuild(self, names: Sequence[str], on_batch: Callable[[int], None] | None = None) -> int:
+        """Rebuild projections from position 0 in one read of the log, holding their locks so
+        jobs skip them meanwhile."""
+        with self._exclusive(names, self.lock_timeout, on_batch) as renew:
+            chosen = [self.projections[name] for name in names]
+            return rebuild(self.app, self.views, chosen, self.batch_size, renew)
 
     @contextlib.contextmanager
     def _exclusive(
-        self, name: str, wait: float, on_batch: Callable[[int], None] | None = None
+        self, names: Sequence[str], wait: float, on_batch: Callable[[int], None] | None = None
     ) -> Iterator[Callable[[int], None]]:
-        """Hold one projection's lock; yields the per-batch callback, which renews it."""
-        lock = self._lock(name, wait)
-        if not lock.acquire():
-            raise TimeoutError(f"projection {name} is locked by another run")
-
-        def renew(reached: int) -> None:
-            lock.reacquire()
-            if on_batch is not None:
-                on_batch(reached)
-
+        """Hold these projections' locks; yields the per-batch callback, which renews them."""
+        held: dict[str, Lock] = {}
         try:
+            for name in names:
+                lock = self._lock(name, wait)
+                if not lock.acquire():
+                    raise TimeoutError(f"projection {name} is locked by another run")
+                held[name] = lock
+
+            def renew(reached: int) -> None:
+                for lock in held.values():
+                    lock.reacquire()
+                if on_batch is not None:
+                    on_batch(reached)
+
             yield renew
         finally:
-            _release(lock, name)
+            for name, lock in held.items():
+                _release(lock, name)
 
     def sweep(self) -> list[str]:
         """Trigger a job if any projection lags the log: the safety net for lost triggers."""
-        behind = [s.name for s in self.status() if s.lag > 0]
+        behind = [s.name for s in self.status() if s.lag > 0 and not s.problem]
         if behind:
             self.trigger()
         return behind

@@ -1,81 +1,40 @@
 """The `sources` read model: each source's record — what it said, denied, and had denied.
 
-One row per statement (withdrawn ones keep their withdrawal time, so "as of" works); the
-per-source figures are computed by one grouped query:
+A source is (name, side, type). Two tables:
+
+- ``source_statements``: one row per statement (withdrawn ones keep their withdrawal time, so
+  "as of" works), with how many live answers *from another side* deny it (``denials``) and
+  dispute it in any stance but ``confirmation`` (``objections``);
+- ``source_records``: one row per source with its counts, kept current as events arrive, so
+  the listing reads finished rows in order and stays flat as the log grows.
+
+The counts:
 
 - ``statements``, ``claims``, ``denials_issued``, ``corrections``, ``retractions``: by stance;
 - ``denied``: this source's statements answered by a ``denial`` from a source of another side;
 - ``contradicted``: this source's statements answered by another side in any stance but
   ``confirmation`` (denials included);
 - ``first_statement_at`` / ``last_statement_at``: by the time the source said them.
+
+A new statement adds to its source's record (summed per source over a batch), and, when it
+answers another side, may add to the answered source's ``denied``/``contradicted``. A
+withdrawal recomputes the records it touches from ``source_statements``: rare, and a minimum
+cannot be taken back incrementally. Answers and withdrawals are settled after a batch's inserts,
+in log order. "As of" a past time groups ``source_statements`` at read time instead.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from timeline.log import LogEntry
-from timeline.projections.sql import Cursor
+from eventsourcing.dispatch import singledispatchmethod
 
-
-class SourcesProjection:
-    """Keeps `source_statements` in step with the log."""
-
-    name = "sources"
-    version = 2
-    tables: tuple[str, ...] = ("source_statements",)
-
-    def create_tables(self, cursor: Cursor) -> None:
-        """One row per statement; answers are found through ``responds_to``."""
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS source_statements (statement_id TEXT NOT NULL, "
-            "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, "
-            "source_side TEXT NOT NULL, source_type TEXT NOT NULL, "
-            "stance TEXT NOT NULL, responds_to TEXT, stated_at TEXT NOT NULL, "
-            "recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
-            "PRIMARY KEY (incident_id, statement_id))"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS source_statements_answers "
-            "ON source_statements (incident_id, responds_to)"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS source_statements_name ON source_statements (source_name)"
-        )
-
-    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
-        """Insert statements; stamp withdrawals."""
-        rows = []
-        for entry in entries:
-            at = entry.recorded_at.isoformat(timespec="microseconds")
-            if entry.type == "StatementRecorded":
-                s = entry.data["statement"]
-                source = s["source"]
-                rows.append(
-                    (s["id"], entry.incident_id, source["name"], source["side"], source["type"],
-                     s["stance"], s["responds_to"], s["stated_at"], at)
-                )  # fmt: skip
-            elif entry.type == "StatementWithdrawn":
-                self._insert(cursor, rows)
-                rows = []
-                cursor.execute(
-                    "UPDATE source_statements SET withdrawn_at = ? "
-                    "WHERE incident_id = ? AND statement_id = ?",
-                    (at, entry.incident_id, entry.data["statement_id"]),
-                )
-        self._insert(cursor, rows)
-
-    @staticmethod
-    def _insert(cursor: Cursor, rows: list[tuple[Any, ...]]) -> None:
-        if rows:
-            cursor.executemany(
-                "INSERT INTO source_statements (statement_id, incident_id, source_name, "
-                "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
-
+from timeline.domain import Incident
+from timeline.event_log import LogEntry
+from timeline.projections.framework import BatchCursor, Projection
+from timeline.projections.sql import Cursor, Row
 
 COUNTS = (
     "statements",
@@ -86,49 +45,287 @@ COUNTS = (
     "denied",
     "contradicted",
 )
+BY_STANCE = (
+    ("claim", "claims"),
+    ("denial", "denials_issued"),
+    ("correction", "corrections"),
+    ("retraction", "retractions"),
+)
+RECORD_COLUMNS = ("name", "side", "type", *COUNTS, "first_statement_at", "last_statement_at")
+_KEY = "source_name = ? AND source_side = ? AND source_type = ?"
+
+Source = tuple[str, str, str]
 
 
-def _live(alias: str, as_of: str | None) -> tuple[str, list[str]]:
-    if as_of is None:
-        return f"{alias}.withdrawn_at IS NULL", []
-    return (
-        f"{alias}.recorded_at <= ? AND ({alias}.withdrawn_at IS NULL OR {alias}.withdrawn_at > ?)",
-        [as_of, as_of],
+class SourcesProjection(Projection):
+    """Keeps `source_statements` and `source_records` in step with the log."""
+
+    name = "sources"
+    version = 3
+    tables = ("source_statements", "source_records")
+
+    def create_tables(self, cursor: Cursor) -> None:
+        """Statements with their answer counts; one record per source."""
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS source_statements (statement_id TEXT NOT NULL, "
+            "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, "
+            "source_side TEXT NOT NULL, source_type TEXT NOT NULL, "
+            "stance TEXT NOT NULL, responds_to TEXT, stated_at TEXT NOT NULL, "
+            "recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
+            "denials INTEGER NOT NULL DEFAULT 0, objections INTEGER NOT NULL DEFAULT 0, "
+            "PRIMARY KEY (incident_id, statement_id))"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS source_statements_answers "
+            "ON source_statements (incident_id, responds_to)"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS source_statements_source "
+            "ON source_statements (source_name, source_side, source_type)"
+        )
+        counts = ", ".join(f"{c} INTEGER NOT NULL" for c in COUNTS)
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS source_records (name TEXT NOT NULL, side TEXT NOT NULL, "
+            f"type TEXT NOT NULL, {counts}, first_statement_at TEXT NOT NULL, "
+            "last_statement_at TEXT NOT NULL, PRIMARY KEY (name, side, type))"
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS source_records_order "
+            "ON source_records (statements DESC, name, side, type)"
+        )
+
+    def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
+        """Apply a batch: statements are inserted as they come, their counts summed per
+        source; answers and withdrawals are settled at the end, in log order."""
+        self._added: dict[Source, list[Any]] = {}
+        # ("answer", incident, answered statement, (side, stance)) or
+        # ("withdrawal", incident, withdrawn statement, recorded time)
+        self._settle: list[tuple[str, str, str, Any]] = []
+        super().apply(cursor, entries)
+
+    def finish(self, cursor: BatchCursor) -> None:
+        """Add each source's new counts, then settle answers and withdrawals in log order."""
+        cursor.executemany(_ADD, [(*key, *added) for key, added in self._added.items()])
+        recount: set[Source] = set()
+        for kind, incident_id, statement_id, detail in self._settle:
+            if kind == "answer":
+                side, stance = detail
+                _answer(cursor, incident_id, statement_id, side, stance, +1)
+            else:
+                recount |= _withdraw(cursor, incident_id, statement_id, detail)
+        for source in sorted(recount):
+            _recount(cursor, source)
+
+    @singledispatchmethod
+    def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
+        """Events that change no source's record."""
+
+    @handle.register
+    def _recorded(
+        self, event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        s = event.statement
+        source = s["source"]
+        key = (source["name"], source["side"], source["type"])
+        cursor.insert(
+            "INSERT INTO source_statements (statement_id, incident_id, source_name, "
+            "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (s["id"], entry.incident_id, *key, s["stance"], s["responds_to"], s["stated_at"],
+             entry.recorded),
+        )  # fmt: skip
+        added = self._added.get(key)
+        if added is None:  # statements, by stance…, denied, contradicted, first, last
+            added = self._added[key] = [0] * (1 + len(BY_STANCE) + 2) + [s["stated_at"]] * 2
+        added[0] += 1
+        for index, (stance, _) in enumerate(BY_STANCE, start=1):
+            added[index] += s["stance"] == stance
+        added[-2] = min(added[-2], s["stated_at"])
+        added[-1] = max(added[-1], s["stated_at"])
+        if s["responds_to"] is not None:
+            answer = (source["side"], s["stance"])
+            self._settle.append(("answer", entry.incident_id, s["responds_to"], answer))
+
+    @handle.register
+    def _withdrawn(
+        self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        self._settle.append(("withdrawal", entry.incident_id, event.statement_id, entry.recorded))
+
+
+def _withdraw(
+    cursor: BatchCursor, incident_id: str, statement_id: str, recorded: str
+) -> set[Source]:
+    """Mark a statement withdrawn and uncount it as an answer; returns the sources to recount."""
+    cursor.execute(
+        "SELECT source_name, source_side, source_type, stance, responds_to "
+        "FROM source_statements WHERE incident_id = ? AND statement_id = ?",
+        (incident_id, statement_id),
     )
+    row = cursor.fetchone()
+    if row is None:
+        return set()
+    cursor.execute(
+        "UPDATE source_statements SET withdrawn_at = ? WHERE incident_id = ? AND statement_id = ?",
+        (recorded, incident_id, statement_id),
+    )
+    touched = {(row["source_name"], row["source_side"], row["source_type"])}
+    if row["responds_to"] is not None:
+        side, stance = row["source_side"], row["stance"]
+        answered = _answer(cursor, incident_id, row["responds_to"], side, stance, -1)
+        if answered is not None:
+            touched.add(answered)
+    return touched
 
 
-def query_sources(
-    cursor: Cursor, name: str | None = None, as_of: str | None = None
-) -> list[dict[str, Any]]:
-    """Each source's record (or one source's), most prolific first."""
-    live_s, params_s = _live("s", as_of)
-    live_r, params_r = _live("r", as_of)
+# Add one statement's counts to its source's record (first and last by the time it was said).
+_ADD = (
+    f"INSERT INTO source_records ({', '.join(RECORD_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)}) "
+    "ON CONFLICT (name, side, type) DO UPDATE SET "
+    + ", ".join(f"{c} = source_records.{c} + excluded.{c}" for c in COUNTS)
+    + ", first_statement_at = CASE WHEN excluded.first_statement_at < "
+    "source_records.first_statement_at THEN excluded.first_statement_at "
+    "ELSE source_records.first_statement_at END, "
+    "last_statement_at = CASE WHEN excluded.last_statement_at > "
+    "source_records.last_statement_at THEN excluded.last_statement_at "
+    "ELSE source_records.last_statement_at END"
+)
+
+
+def _answer(
+    cursor: Cursor, incident_id: str, target_id: str, side: str, stance: str, step: int
+) -> Source | None:
+    """Count (step +1) or uncount (-1) an answer from ``side`` against a live statement.
+
+    When the statement's count of denials or objections crosses zero, its source's ``denied``
+    or ``contradicted`` changes by one. Returns the answered source, or None when the answer
+    does not count (same side, or its target withdrawn).
+    """
+    cursor.execute(
+        "SELECT source_name, source_side, source_type, denials, objections "
+        "FROM source_statements WHERE incident_id = ? AND statement_id = ? "
+        "AND withdrawn_at IS NULL",
+        (incident_id, target_id),
+    )
+    target = cursor.fetchone()
+    if target is None or target["source_side"] == side:
+        return None
+    key = (target["source_name"], target["source_side"], target["source_type"])
+    denial = step if stance == "denial" else 0
+    objection = step if stance != "confirmation" else 0
+    if denial or objection:
+        cursor.execute(
+            "UPDATE source_statements SET denials = denials + ?, objections = objections + ? "
+            "WHERE incident_id = ? AND statement_id = ?",
+            (denial, objection, incident_id, target_id),
+        )
+        denied = _crossed(int(target["denials"]), denial)
+        contradicted = _crossed(int(target["objections"]), objection)
+        if denied or contradicted:
+            cursor.execute(
+                "UPDATE source_records SET denied = denied + ?, contradicted = contradicted + ? "
+                "WHERE name = ? AND side = ? AND type = ?",
+                (denied, contradicted, *key),
+            )
+    return key
+
+
+def _crossed(count: int, step: int) -> int:
+    """How a count of answers moving by ``step`` changes the number of statements it marks:
+    +1 when it leaves zero, -1 when it returns to zero, else 0."""
+    if count == 0 and step > 0:
+        return 1
+    if count == 1 and step < 0:
+        return -1
+    return 0
+
+
+def _recount(cursor: BatchCursor, source: Source) -> None:
+    """Rebuild one source's record from its live statements (removed when it has none)."""
+    stances = ", ".join(
+        f"SUM(CASE WHEN stance = '{stance}' THEN 1 ELSE 0 END) AS {column}"
+        for stance, column in BY_STANCE
+    )
+    cursor.execute(
+        f"SELECT COUNT(*) AS statements, {stances}, "
+        "SUM(CASE WHEN denials > 0 THEN 1 ELSE 0 END) AS denied, "
+        "SUM(CASE WHEN objections > 0 THEN 1 ELSE 0 END) AS contradicted, "
+        "MIN(stated_at) AS first_statement_at, MAX(stated_at) AS last_statement_at "
+        f"FROM source_statements WHERE {_KEY} AND withdrawn_at IS NULL",
+        source,
+    )
+    row = cursor.fetchone()
+    cursor.execute("DELETE FROM source_records WHERE name = ? AND side = ? AND type = ?", source)
+    if row is not None and int(row["statements"]):
+        cursor.execute(
+            f"INSERT INTO source_records ({', '.join(RECORD_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in RECORD_COLUMNS)})",
+            (*source, *(int(row[c] or 0) for c in COUNTS), row["first_statement_at"],
+             row["last_statement_at"]),
+        )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SourcesFilter:
+    """One source's name (all sources when None), as known when (now when None)."""
+
+    name: str | None = None
+    as_of: str | None = None
+
+
+def _grouped_as_of(as_of: str) -> tuple[str, list[Any]]:
+    """Every source's record as known at ``as_of``, grouped from the statements (a subquery)."""
+    live_s = "s.recorded_at <= ? AND (s.withdrawn_at IS NULL OR s.withdrawn_at > ?)"
+    live_r = "r.recorded_at <= ? AND (r.withdrawn_at IS NULL OR r.withdrawn_at > ?)"
     answered = (
         "SELECT 1 FROM source_statements r WHERE r.incident_id = s.incident_id "
         "AND r.responds_to = s.statement_id "
         f"AND r.source_side <> s.source_side AND {live_r} AND "
     )
-    stance_counts = ", ".join(
+    stances = ", ".join(
         f"SUM(CASE WHEN s.stance = '{stance}' THEN 1 ELSE 0 END) AS {column}"
-        for stance, column in (
-            ("claim", "claims"),
-            ("denial", "denials_issued"),
-            ("correction", "corrections"),
-            ("retraction", "retractions"),
-        )
+        for stance, column in BY_STANCE
     )
     sql = (
         "SELECT s.source_name AS name, s.source_side AS side, s.source_type AS type, "
-        f"COUNT(*) AS statements, {stance_counts}, "
+        f"COUNT(*) AS statements, {stances}, "
         f"SUM(CASE WHEN EXISTS ({answered} r.stance = 'denial') THEN 1 ELSE 0 END) AS denied, "
         f"SUM(CASE WHEN EXISTS ({answered} r.stance <> 'confirmation') THEN 1 ELSE 0 END) "
         "AS contradicted, "
         "MIN(s.stated_at) AS first_statement_at, MAX(s.stated_at) AS last_statement_at "
-        f"FROM source_statements s WHERE {live_s}"
-        + (" AND s.source_name = ?" if name is not None else "")
-        + " GROUP BY s.source_name, s.source_side, s.source_type "
-        "ORDER BY COUNT(*) DESC, s.source_name"
+        f"FROM source_statements s WHERE {live_s} "
+        "GROUP BY s.source_name, s.source_side, s.source_type"
     )
-    params = [*params_r, *params_r, *params_s] + ([name] if name is not None else [])
-    cursor.execute(sql, params)
+    return sql, [as_of, as_of, as_of, as_of, as_of, as_of]
+
+
+def query_sources(
+    cursor: Cursor, where: SourcesFilter, after: Sequence[Any] | None = None, limit: int = 100
+) -> list[Row]:
+    """Sources' records, most prolific first, after a paging key (statements, name, side, type).
+
+    Now: the kept records, read in index order. As of a past time: grouped from the statements.
+    """
+    params: list[Any]
+    if where.as_of is None:
+        table, params = "source_records", []
+    else:
+        grouped, params = _grouped_as_of(where.as_of)
+        table = f"({grouped})"
+    clauses = ["1 = 1"]
+    if where.name is not None:
+        clauses.append("g.name = ?")
+        params.append(where.name)
+    if after is not None:
+        clauses.append(
+            "(g.statements < ? OR (g.statements = ? AND (g.name, g.side, g.type) > (?, ?, ?)))"
+        )
+        params += [int(after[0]), int(after[0]), *after[1:]]
+    cursor.execute(
+        f"SELECT {', '.join('g.' + c for c in RECORD_COLUMNS)} FROM {table} g "
+        f"WHERE {' AND '.join(clauses)} "
+        "ORDER BY g.statements DESC, g.name, g.side, g.type LIMIT ?",
+        [*params, limit],
+    )
     return [{**row, **{k: int(row[k] or 0) for k in COUNTS}} for row in cursor.fetchall()]

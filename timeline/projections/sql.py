@@ -1,7 +1,10 @@
 """A small SQL gateway for read models: one API over a SQLite file or a PostgreSQL schema.
 
 SQL is written once with ``?`` placeholders and portable syntax (``ON CONFLICT``, row values);
-the PostgreSQL side swaps in ``%s``. Rows come back as dicts on both.
+the PostgreSQL side swaps in ``%s``. Rows come back as dicts on both. An error that means "the
+database cannot be reached right now" leaves here as the service's own
+:class:`~timeline.outage.DatabaseUnavailable`, whatever the driver: callers above never see a
+driver's exception classes.
 """
 
 from __future__ import annotations
@@ -13,27 +16,22 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
+from timeline.outage import DatabaseUnavailable, is_unavailable
+
 Row = dict[str, Any]
 
 
-def database_unavailable(error: BaseException) -> bool:
-    """Whether an error means "the database cannot be reached right now" (worth a retry),
-    as opposed to a bug. Covers both backends and the event store's wrapped errors."""
-    import psycopg
-    from eventsourcing import persistence
-
-    from timeline.outage import DatabaseUnavailable
-
-    if isinstance(error, DatabaseUnavailable):
-        return True
-    if isinstance(error, persistence.OperationalError | persistence.InterfaceError):
-        return True
-    if isinstance(error, psycopg.OperationalError | psycopg.InterfaceError):
-        return True
-    if isinstance(error, sqlite3.OperationalError):
-        text = str(error).lower()
-        return "locked" in text or "unable to open" in text or "disk i/o" in text
-    return False
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Turn a driver's "cannot reach the database" error into :class:`DatabaseUnavailable`."""
+    try:
+        yield
+    except DatabaseUnavailable:
+        raise
+    except Exception as error:
+        if is_unavailable(error):
+            raise DatabaseUnavailable(f"database unreachable: {error}") from error
+        raise
 
 
 Dialect = Literal["sqlite", "postgres"]
@@ -114,38 +112,41 @@ class SQLiteViews:
     @contextmanager
     def transaction(self) -> Iterator[Cursor]:
         """A write transaction: taken with BEGIN IMMEDIATE so writers queue instead of failing."""
-        connection = self._connection()
-        cursor = connection.cursor()
-        cursor.execute("BEGIN IMMEDIATE")
-        try:
-            yield _SQLiteCursor(cursor)
-        except BaseException:
-            connection.rollback()
-            raise
-        else:
-            connection.commit()
-        finally:
-            cursor.close()
+        with _translated():
+            connection = self._connection()
+            cursor = connection.cursor()
+            cursor.execute("BEGIN IMMEDIATE")
+            try:
+                yield _SQLiteCursor(cursor)
+            except BaseException:
+                connection.rollback()
+                raise
+            else:
+                connection.commit()
+            finally:
+                cursor.close()
 
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:
         """Several reads that see one consistent state (a deferred transaction under WAL)."""
-        connection = self._connection()
-        cursor = connection.cursor()
-        cursor.execute("BEGIN")
-        try:
-            yield _SQLiteCursor(cursor)
-        finally:
-            connection.rollback()
-            cursor.close()
+        with _translated():
+            connection = self._connection()
+            cursor = connection.cursor()
+            cursor.execute("BEGIN")
+            try:
+                yield _SQLiteCursor(cursor)
+            finally:
+                connection.rollback()
+                cursor.close()
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
         """A read outside any write transaction."""
-        cursor = self._connection().execute(sql, params)
-        try:
-            return [dict(row) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
+        with _translated():
+            cursor = self._connection().execute(sql, params)
+            try:
+                return [dict(row) for row in cursor.fetchall()]
+            finally:
+                cursor.close()
 
     def close(self) -> None:
         """Close this thread's connection (others close when their threads end)."""
@@ -215,6 +216,7 @@ class PostgresViews:
         import psycopg
 
         with (
+            _translated(),
             self._gate.watching(psycopg.OperationalError, psycopg.InterfaceError),
             self._pool.connection() as connection,
         ):

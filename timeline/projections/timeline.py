@@ -1,136 +1,99 @@
-"""The `timeline` read model: one row per incident and per statement, bitemporal.
+"""The `timeline` read model: incidents and statements in time order, bitemporal, ready to serve.
 
-Each row version is valid in system time from the log position (and time) that made it until the
-one that replaced or withdrew it (``sys_to``; NULL while current). An amendment closes every
-current row of its incident and opens copies with the new incident fields, so a query "as of T"
-sees the incident exactly as it was described at T. Rows sort by ``at``: when the incident
-occurred, or when the statement was made.
+Two tables, each row valid in system time from the log position (and time) that made it until
+the one that replaced or withdrew it (``sys_to``; NULL while current):
+
+- ``timeline_incidents``: one row per version of each incident — the incident as the API shows
+  it (``incident``, JSON text) and the columns filters use (kind, title, place);
+- ``timeline_items``: one row per statement, and one per version of each incident's own item
+  (its ``at`` is when the incident occurred, which an amendment may change), sorted by ``at``.
+
+A page joins each item to the incident version valid at the same moment, so "as of T" shows an
+incident exactly as it was described at T, and an amendment writes two rows however many
+statements the incident has. Items are stored as JSON text and joined as text: a page is sent
+without re-shaping any row.
 """
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from timeline.log import LogEntry
+from eventsourcing.dispatch import singledispatchmethod
+
+from timeline.domain import Incident
+from timeline.event_log import LogEntry
+from timeline.projections import jsontext as json
+from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
 
-HEAD_COLUMNS = (
-    "item_id",
-    "sys_from_pos",
-    "sys_from",
-    "sys_to_pos",
-    "sys_to",
-    "item_type",
-    "incident_id",
-    "at",
-    "recorded_at",
+_INCIDENT = (
+    "INSERT INTO timeline_incidents (incident_id, sys_from_pos, sys_from, kind, title, country, "
+    "lat, lon, incident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
-INCIDENT_COLUMNS = (
-    "kind",
-    "title",
-    "occurred_start",
-    "occurred_end",
-    "occurred_precision",
-    "location",
-    "country",
-    "lat",
-    "lon",
-    "actors",
-    "tags",
-)
-STATEMENT_COLUMNS = (
-    "source_name",
-    "source_side",
-    "source_type",
-    "stance",
-    "responds_to",
-    "text",
-    "stated_at",
-    "figures",
-    "citations",
-)
-COLUMNS = HEAD_COLUMNS + INCIDENT_COLUMNS + STATEMENT_COLUMNS
-NO_STATEMENT = (None,) * len(STATEMENT_COLUMNS)
-_INSERT = (
-    f"INSERT INTO timeline_items ({', '.join(COLUMNS)}) VALUES ({', '.join('?' for _ in COLUMNS)})"
+_ITEM = (
+    "INSERT INTO timeline_items (item_id, sys_from_pos, sys_from, item_type, incident_id, at, "
+    "recorded_at, source_name, source_side, stance, text, statement) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def _utc(entry: LogEntry) -> str:
-    """When the event was recorded, as the canonical UTC text the domain uses."""
-    return entry.recorded_at.isoformat(timespec="microseconds")
-
-
-def _incident_columns(fields: dict[str, Any]) -> tuple[Any, ...]:
-    """An incident's fields as the values of INCIDENT_COLUMNS, in order."""
-    location = fields.get("location") or {}
+def _incident(incident_id: str, fields: dict[str, Any]) -> dict[str, Any]:
+    """An incident's fields in the API's shape."""
     occurred = fields["occurred"]
-    return (
-        fields["kind"],
-        fields["title"],
-        occurred["start"],
-        occurred.get("end"),
-        occurred.get("precision"),
-        json.dumps(location) if location else None,
-        location.get("country"),
-        location.get("lat"),
-        location.get("lon"),
-        json.dumps(fields.get("actors") or []),
-        json.dumps(fields.get("tags") or []),
-    )
-
-
-def _incident_fields(columns: Row) -> dict[str, Any]:
-    """The inverse of :func:`_incident_columns`: stored columns back to the incident's fields."""
     return {
-        "title": columns["title"],
-        "kind": columns["kind"],
+        "id": incident_id,
+        "title": fields["title"],
+        "kind": fields["kind"],
         "occurred": {
-            "start": columns["occurred_start"],
-            "end": columns["occurred_end"],
-            "precision": columns["occurred_precision"],
+            "start": occurred["start"],
+            "end": occurred.get("end"),
+            "precision": occurred.get("precision"),
         },
-        "location": json.loads(columns["location"]) if columns["location"] else None,
-        "actors": json.loads(columns["actors"]),
-        "tags": json.loads(columns["tags"]),
+        "location": fields.get("location"),
+        "actors": fields.get("actors") or [],
+        "tags": fields.get("tags") or [],
     }
 
 
-class TimelineProjection:
-    """Keeps `timeline_items` in step with the log."""
+class TimelineProjection(Projection):
+    """Keeps `timeline_incidents` and `timeline_items` in step with the log."""
 
     name = "timeline"
-    version = 2
-    tables: tuple[str, ...] = ("timeline_items",)
+    version = 4
+    tables = ("timeline_items", "timeline_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
-        """Create the table and the indexes its queries use."""
+        """Create the tables and the indexes their queries use."""
         postgres = cursor.dialect == "postgres"
         real = "DOUBLE PRECISION" if postgres else "REAL"
         # Keys compare as bytes on both backends (SQLite's default); a PostgreSQL database
         # with a linguistic collation would otherwise order ids and times differently.
         key = 'TEXT COLLATE "C"' if postgres else "TEXT"
         cursor.execute(
+            f"""CREATE TABLE IF NOT EXISTS timeline_incidents (
+                incident_id {key} NOT NULL, sys_from_pos BIGINT NOT NULL,
+                sys_from {key} NOT NULL, sys_to_pos BIGINT, sys_to {key},
+                kind TEXT NOT NULL, title TEXT NOT NULL, country TEXT, lat {real}, lon {real},
+                incident TEXT NOT NULL)"""
+        )
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS timeline_incident_versions "
+            "ON timeline_incidents (incident_id, sys_from)"
+        )
+        cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS timeline_items (
                 item_id {key} NOT NULL, sys_from_pos BIGINT NOT NULL, sys_from {key} NOT NULL,
                 sys_to_pos BIGINT, sys_to {key}, item_type TEXT NOT NULL,
-                incident_id {key} NOT NULL,
-                kind TEXT NOT NULL, title TEXT NOT NULL, occurred_start TEXT NOT NULL,
-                occurred_end TEXT, occurred_precision TEXT, location TEXT, country TEXT,
-                lat {real}, lon {real}, actors TEXT NOT NULL, tags TEXT NOT NULL,
-                at {key} NOT NULL, recorded_at TEXT NOT NULL,
-                source_name TEXT, source_side TEXT, source_type TEXT, stance TEXT,
-                responds_to TEXT, text TEXT, stated_at TEXT, figures TEXT, citations TEXT)"""
+                incident_id {key} NOT NULL, at {key} NOT NULL, recorded_at TEXT NOT NULL,
+                source_name TEXT, source_side TEXT, stance TEXT, text TEXT, statement TEXT)"""
         )
-        # Only two indexes, neither keyed by a random id first: rows arrive roughly in time
-        # order, so (at, item_id) grows at its end, and an incident's current rows cluster.
-        # (at, item_id) serves the current timeline and "as of" reads, which walk it in order
-        # and stop at the page limit; the partial index finds an incident's current rows for
-        # amendments, withdrawals and the incident filter. A random-keyed primary key made
-        # catch-up three times slower at 100,000 rows (bench/RESULTS.md).
+        # No index keyed by a random id first on the items: rows arrive roughly in time order,
+        # so (at, item_id) grows at its end. It serves the current timeline and "as of"
+        # reads, which walk it in order and stop at the page limit; the partial index finds
+        # an incident's current rows for amendments, withdrawals and the incident filter. A
+        # random-keyed primary key made catch-up three times slower at 100,000 rows.
         cursor.execute("CREATE INDEX IF NOT EXISTS timeline_order ON timeline_items (at, item_id)")
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id) "
@@ -138,114 +101,101 @@ class TimelineProjection:
         )
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
-        """Insert rows for new incidents and statements; close and reopen rows on amendments."""
-        batch = _Batch(cursor)
-        for entry in entries:
-            if entry.type == "IncidentReported":
-                batch.report(entry)
-            elif entry.type == "StatementRecorded":
-                batch.record(entry)
-            elif entry.type == "IncidentAmended":
-                batch.amend(entry)
-            elif entry.type == "StatementWithdrawn":
-                batch.withdraw(entry)
-        batch.flush()
+        """Apply a batch, remembering each touched incident's current fields meanwhile."""
+        self._incidents: dict[str, dict[str, Any]] = {}
+        super().apply(cursor, entries)
 
-
-class _Batch:
-    """Builds row tuples and buffers them, so a batch of appends costs one executemany."""
-
-    def __init__(self, cursor: Cursor) -> None:
-        self.cursor = cursor
-        self.pending: list[tuple[Any, ...]] = []
-        self.incidents: dict[str, tuple[Any, ...]] = {}
-
-    def flush(self) -> None:
-        if self.pending:
-            self.cursor.executemany(_INSERT, self.pending)
-            self.pending = []
-
-    def _incident(self, incident_id: str) -> tuple[Any, ...]:
-        if incident_id not in self.incidents:
-            self.cursor.execute(
-                f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM timeline_items "
-                "WHERE incident_id = ? AND sys_to_pos IS NULL AND item_type = 'incident'",
+    def _current(self, cursor: BatchCursor, incident_id: str) -> dict[str, Any]:
+        """The incident's fields as its current version shows them."""
+        if incident_id not in self._incidents:
+            cursor.execute(
+                "SELECT incident FROM timeline_incidents "
+                "WHERE incident_id = ? AND sys_to_pos IS NULL",
                 (incident_id,),
             )
-            row = self.cursor.fetchone()
+            row = cursor.fetchone()
             if row is None:
                 raise LookupError(f"timeline has no incident {incident_id} to attach to")
-            self.incidents[incident_id] = tuple(row[c] for c in INCIDENT_COLUMNS)
-        return self.incidents[incident_id]
+            self._incidents[incident_id] = json.loads(row["incident"])
+        return self._incidents[incident_id]
 
-    def report(self, entry: LogEntry) -> None:
-        incident = _incident_columns(entry.data)
-        self.incidents[entry.incident_id] = incident
-        now = _utc(entry)
-        head = (entry.incident_id, entry.position, now, None, None, "incident")
-        self.pending.append((*head, entry.incident_id, incident[2], now, *incident, *NO_STATEMENT))
+    def _version(
+        self, cursor: BatchCursor, incident: dict[str, Any], entry: LogEntry, reported_at: str
+    ) -> None:
+        """A new version of the incident, and of its own item on the timeline."""
+        self._incidents[incident["id"]] = incident
+        location = incident["location"] or {}
+        at = incident["occurred"]["start"]
+        cursor.insert(
+            _INCIDENT,
+            (incident["id"], entry.position, entry.recorded, incident["kind"], incident["title"],
+             location.get("country"), location.get("lat"), location.get("lon"),
+             json.dumps(incident)),
+        )  # fmt: skip
+        item = (incident["id"], entry.position, entry.recorded, "incident", incident["id"], at)
+        cursor.insert(_ITEM, (*item, reported_at, *(None,) * 5))
 
-    def record(self, entry: LogEntry) -> None:
-        statement = entry.data["statement"]
-        source = statement["source"]
-        now = _utc(entry)
-        self.pending.append(
-            (
-                statement["id"],
-                entry.position,
-                now,
-                None,
-                None,
-                "statement",
-                entry.incident_id,
-                statement["stated_at"],
-                now,
-                *self._incident(entry.incident_id),
-                source["name"],
-                source["side"],
-                source["type"],
-                statement["stance"],
-                statement["responds_to"],
-                statement["text"],
-                statement["stated_at"],
-                json.dumps(statement["figures"]),
-                json.dumps(statement["citations"]),
+    @singledispatchmethod
+    def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
+        """Events that do not change the timeline."""
+
+    @handle.register
+    def _reported(
+        self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        self._version(cursor, _incident(entry.incident_id, entry.data), entry, entry.recorded)
+
+    @handle.register
+    def _recorded(
+        self, event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        s = event.statement
+        source = s["source"]
+        statement = {
+            "id": s["id"],
+            "source": source,
+            "stance": s["stance"],
+            "responds_to": s["responds_to"],
+            "text": s["text"],
+            "stated_at": s["stated_at"],
+            "figures": s["figures"],
+            "citations": s["citations"],
+        }
+        cursor.insert(
+            _ITEM,
+            (s["id"], entry.position, entry.recorded, "statement", entry.incident_id,
+             s["stated_at"], entry.recorded, source["name"], source["side"], s["stance"],
+             s["text"], json.dumps(statement)),
+        )  # fmt: skip
+
+    @handle.register
+    def _amended(
+        self, event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        incident_id = entry.incident_id
+        incident = _incident(incident_id, self._current(cursor, incident_id) | event.changes)
+        cursor.execute(
+            "SELECT recorded_at FROM timeline_items WHERE incident_id = ? "
+            "AND sys_to_pos IS NULL AND item_type = 'incident'",
+            (incident_id,),
+        )
+        (reported,) = cursor.fetchall()
+        for table, more in (("timeline_incidents", ""), ("timeline_items", " AND item_type = ?")):
+            cursor.execute(
+                f"UPDATE {table} SET sys_to_pos = ?, sys_to = ? "
+                f"WHERE incident_id = ? AND sys_to_pos IS NULL{more}",
+                (entry.position, entry.recorded, incident_id, *(("incident",) if more else ())),
             )
-        )
+        self._version(cursor, incident, entry, reported["recorded_at"])
 
-    def _close(self, where: str, params: tuple[Any, ...], entry: LogEntry) -> list[Row]:
-        self.flush()
-        self.cursor.execute(
-            f"SELECT {', '.join(COLUMNS)} FROM timeline_items WHERE {where} AND sys_to_pos IS NULL",
-            params,
-        )
-        rows = self.cursor.fetchall()
-        self.cursor.execute(
-            f"UPDATE timeline_items SET sys_to_pos = ?, sys_to = ? "
-            f"WHERE {where} AND sys_to_pos IS NULL",
-            (entry.position, _utc(entry), *params),
-        )
-        return rows
-
-    def amend(self, entry: LogEntry) -> None:
-        current = dict(zip(INCIDENT_COLUMNS, self._incident(entry.incident_id), strict=True))
-        incident = _incident_columns(_incident_fields(current) | entry.data["changes"])
-        self.incidents[entry.incident_id] = incident
-        reopened = dict(zip(INCIDENT_COLUMNS, incident, strict=True))
-        reopened |= {"sys_from_pos": entry.position, "sys_from": _utc(entry)}
-        reopened |= {"sys_to_pos": None, "sys_to": None}
-        for row in self._close("incident_id = ?", (entry.incident_id,), entry):
-            row.update(reopened)
-            if row["item_type"] == "incident":
-                row["at"] = row["occurred_start"]
-            self.pending.append(tuple(row[c] for c in COLUMNS))
-
-    def withdraw(self, entry: LogEntry) -> None:
-        statement_id = entry.data["statement_id"]
-        self._close(
-            "incident_id = ? AND item_id = ? AND item_type = 'statement'",
-            (entry.incident_id, statement_id),
-            entry,
+    @handle.register
+    def _withdrawn(
+        self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        cursor.execute(
+            "UPDATE timeline_items SET sys_to_pos = ?, sys_to = ? WHERE incident_id = ? "
+            "AND item_id = ? AND item_type = 'statement' AND sys_to_pos IS NULL",
+            (entry.position, entry.recorded, entry.incident_id, event.statement_id),
         )
 
 
@@ -270,33 +220,50 @@ def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
 
+def _live(alias: str, as_of: str | None) -> tuple[str, list[Any]]:
+    if as_of is None:
+        return f"{alias}.sys_to_pos IS NULL", []
+    return f"{alias}.sys_from <= ? AND ({alias}.sys_to IS NULL OR {alias}.sys_to > ?)", [
+        as_of,
+        as_of,
+    ]
+
+
 def query_timeline(
-    cursor: Cursor, where: TimelineFilter, after: tuple[str, str] | None, limit: int
-) -> list[dict[str, Any]]:
-    """Rows matching the filter in (at, id) order, after a cursor key, at most ``limit``."""
-    clauses: list[str] = []
-    params: list[Any] = []
-    if where.as_of is not None:
-        clauses.append("sys_from <= ? AND (sys_to IS NULL OR sys_to > ?)")
-        params += [where.as_of, where.as_of]
-    else:
-        clauses.append("sys_to_pos IS NULL")
-    simple = {"at >= ?": where.start, "at <= ?": where.end}
-    simple |= {"source_name = ?": where.source, "incident_id = ?": where.incident}
-    simple |= {"item_type = ?": where.item_type}
+    cursor: Cursor, where: TimelineFilter, after: Sequence[str] | None, limit: int
+) -> list[Row]:
+    """Rows matching the filter in (at, id) order, after a cursor key, at most ``limit``.
+
+    Each row has ``at`` and ``item_id`` (the paging key) and ``item``, the API's JSON text.
+    """
+    cursor.execute(*timeline_sql(where, after, limit))
+    return [{"at": r["at"], "item_id": r["item_id"], "item": _item(r)} for r in cursor.fetchall()]
+
+
+def timeline_sql(
+    where: TimelineFilter, after: Sequence[str] | None, limit: int
+) -> tuple[str, list[Any]]:
+    """The SELECT of one page of the timeline, and its parameters."""
+    live_i, params = _live("i", where.as_of)
+    live_v, more = _live("v", where.as_of)
+    clauses = [live_i, live_v]
+    params += more
+    simple = {"i.at >= ?": where.start, "i.at <= ?": where.end}
+    simple |= {"i.source_name = ?": where.source, "i.incident_id = ?": where.incident}
+    simple |= {"i.item_type = ?": where.item_type}
     for clause, value in simple.items():
         if value is not None:
             clauses.append(clause)
             params.append(value)
     for column, values in (
-        ("kind", where.kind),
-        ("source_side", where.side),
-        ("stance", where.stance),
+        ("v.kind", where.kind),
+        ("i.source_side", where.side),
+        ("i.stance", where.stance),
     ):
         if values:
-            clause, more = _in(column, values)
+            clause, found = _in(column, values)
             clauses.append(clause)
-            params += more
+            params += found
     if where.q:
         pattern = (
             "%"
@@ -304,47 +271,36 @@ def query_timeline(
             + "%"
         )
         clauses.append(
-            "(lower(title) LIKE ? ESCAPE '\\' OR lower(COALESCE(text, '')) LIKE ? ESCAPE '\\')"
+            "(lower(v.title) LIKE ? ESCAPE '\\' OR lower(COALESCE(i.text, '')) LIKE ? ESCAPE '\\')"
         )
         params += [pattern, pattern]
     if where.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = where.bbox
-        clauses.append("lat BETWEEN ? AND ? AND lon BETWEEN ? AND ?")
+        clauses.append("v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?")
         params += [min_lat, max_lat, min_lon, max_lon]
     if after is not None:
-        clauses.append("(at > ? OR (at = ? AND item_id > ?))")
+        clauses.append("(i.at > ? OR (i.at = ? AND i.item_id > ?))")
         params += [after[0], after[0], after[1]]
     sql = (
-        f"SELECT {', '.join(COLUMNS)} FROM timeline_items WHERE {' AND '.join(clauses)} "
-        "ORDER BY at, item_id LIMIT ?"
+        "SELECT i.at, i.item_id, i.item_type, i.recorded_at, i.statement, v.incident, "
+        "CASE WHEN v.sys_from_pos > i.sys_from_pos THEN v.sys_from_pos ELSE i.sys_from_pos END "
+        "AS position FROM timeline_items i JOIN timeline_incidents v "
+        f"ON v.incident_id = i.incident_id WHERE {' AND '.join(clauses)} "
+        "ORDER BY i.at, i.item_id LIMIT ?"
     )
-    cursor.execute(sql, (*params, limit))
-    return [_item(row) for row in cursor.fetchall()]
+    return sql, [*params, limit]
 
 
-def _item(row: Row) -> dict[str, Any]:
-    """A row as the API's timeline item: incident context, plus the statement when it is one."""
-    item: dict[str, Any] = {
-        "type": row["item_type"],
-        "id": row["item_id"],
-        "at": row["at"],
-        "recorded_at": row["recorded_at"],
-        "position": row["sys_from_pos"],
-        "incident": {"id": row["incident_id"], **_incident_fields(row)},
-    }
+def _item(row: Row) -> str:
+    """The API's timeline item as JSON text, put together from stored JSON text.
+
+    The ids and times embedded as they are were made by the service (UUIDs, canonical UTC).
+    """
+    head = (
+        f'{{"type":"{row["item_type"]}","id":"{row["item_id"]}","at":"{row["at"]}",'
+        f'"recorded_at":"{row["recorded_at"]}","position":{row["position"]},'
+        f'"incident":{row["incident"]}'
+    )
     if row["item_type"] == "statement":
-        item["statement"] = {
-            "id": row["item_id"],
-            "source": {
-                "name": row["source_name"],
-                "side": row["source_side"],
-                "type": row["source_type"],
-            },
-            "stance": row["stance"],
-            "responds_to": row["responds_to"],
-            "text": row["text"],
-            "stated_at": row["stated_at"],
-            "figures": json.loads(row["figures"]),
-            "citations": json.loads(row["citations"]),
-        }
-    return item
+        return f'{head},"statement":{row["statement"]}}}'
+    return head + "}"

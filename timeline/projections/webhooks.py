@@ -16,15 +16,19 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime
+from functools import singledispatch
 from typing import Any
 
 from eventsourcing.application import Application
+from eventsourcing.dispatch import singledispatchmethod
 
+from timeline.domain import Incident
 from timeline.domain.subscription import EVENT_TYPES
-from timeline.log import LogEntry, read_log
-from timeline.projections.catchup import position
+from timeline.event_log import LogEntry, read_log
+from timeline.projections.framework import BatchCursor, Projection, position
 from timeline.projections.sql import Cursor, ViewDatabase
 from timeline.subscriptions import Target
+from timeline.webhooks import delivery_log
 
 DELIVERY_COLUMNS = (
     "subscription_id, position, event_type, incident_id, payload, status, attempts, "
@@ -50,18 +54,14 @@ def payload_of(entry: LogEntry, event_type: str) -> str:
     )
 
 
-class WebhookDispatcher:
+class WebhookDispatcher(Projection):
     """Records deliveries for new events; tells ``on_dispatched`` which subscriptions got some."""
 
     name = "webhooks"
     version = 1
-    tables: tuple[str, ...] = (
-        "webhook_deliveries",
-        "webhook_attempts",
-        "webhook_endpoints",
-        "webhook_incident_kinds",
-        "webhook_statement_sides",
-    )
+    # Its own lookups. The delivery log (deliveries, attempts, endpoints) belongs to
+    # timeline.webhooks.delivery_log, which changes it only by migrations.
+    tables = ("webhook_incident_kinds", "webhook_statement_sides")
     rebuildable = False
 
     def __init__(
@@ -74,29 +74,9 @@ class WebhookDispatcher:
         self._dispatched: set[str] = set()
 
     def create_tables(self, cursor: Cursor) -> None:
-        """Deliveries with their attempts, each receiver's failure streak and back-off (an
-        endpoint on hold gets nothing until its next retry), and the filter lookups."""
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS webhook_deliveries (subscription_id TEXT NOT NULL, "
-            "position BIGINT NOT NULL, event_type TEXT NOT NULL, incident_id TEXT NOT NULL, "
-            "payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, "
-            "next_attempt_at TEXT, lease_until TEXT, created_at TEXT NOT NULL, "
-            "PRIMARY KEY (subscription_id, position))"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS webhook_deliveries_due "
-            "ON webhook_deliveries (status, next_attempt_at)"
-        )
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS webhook_attempts (subscription_id TEXT NOT NULL, "
-            "position BIGINT NOT NULL, attempt INTEGER NOT NULL, attempted_at TEXT NOT NULL, "
-            "status_code INTEGER, latency_ms REAL NOT NULL, error TEXT, "
-            "PRIMARY KEY (subscription_id, position, attempt))"
-        )
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS webhook_endpoints (subscription_id TEXT PRIMARY KEY, "
-            "failing_since TEXT, last_success_at TEXT, last_error TEXT, hold_until TEXT)"
-        )
+        """The delivery log, and the lookups that let filters see a statement's incident kind
+        and a withdrawal's side."""
+        delivery_log.create_tables(cursor)
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS webhook_incident_kinds "
             "(incident_id TEXT PRIMARY KEY, kind TEXT NOT NULL)"
@@ -109,15 +89,24 @@ class WebhookDispatcher:
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Remember kinds and sides; record a delivery for each match after its start."""
-        self._dispatched = set()
-        active = [t for t in self._targets() if t.status == "active"]
-        rows: list[tuple[Any, ...]] = []
-        for entry in entries:
-            remember(cursor, [entry])  # first, so the entry's own kind/side are known
-            if active:
-                rows += matches(cursor, [entry], active, after_start=True)
-        insert_deliveries(cursor, rows, on_conflict="DO NOTHING")
-        self._dispatched = {row[0] for row in rows}
+        self._active = [t for t in self._targets() if t.status == "active"]
+        self._rows: list[tuple[Any, ...]] = []
+        super().apply(cursor, entries)
+        insert_deliveries(cursor, self._rows, on_conflict="DO NOTHING")
+        self._dispatched = {row[0] for row in self._rows}
+
+    @singledispatchmethod
+    def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
+        """Events no subscriber can receive."""
+
+    @handle.register(Incident.IncidentReported)
+    @handle.register(Incident.IncidentAmended)
+    @handle.register(Incident.StatementRecorded)
+    @handle.register(Incident.StatementWithdrawn)
+    def _incident_event(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
+        remember(event, entry, cursor)  # first, so the entry's own kind/side are known
+        if self._active:
+            self._rows += matches(cursor, [entry], self._active, after_start=True)
 
     def after_commit(self) -> None:
         """Start delivery jobs for the subscriptions that just got deliveries."""
@@ -126,27 +115,37 @@ class WebhookDispatcher:
             self._on_dispatched(dispatched)
 
 
-def remember(cursor: Cursor, entries: Iterable[LogEntry]) -> None:
+@singledispatch
+def remember(event: object, entry: LogEntry, cursor: BatchCursor) -> None:
     """Keep each incident's current kind and each statement's side, for filtering later ones."""
-    for entry in entries:
-        if entry.type == "IncidentReported":
-            cursor.execute(
-                "INSERT INTO webhook_incident_kinds (incident_id, kind) VALUES (?, ?) "
-                "ON CONFLICT (incident_id) DO UPDATE SET kind = excluded.kind",
-                (entry.incident_id, entry.data["kind"]),
-            )
-        elif entry.type == "IncidentAmended" and "kind" in entry.data["changes"]:
-            cursor.execute(
-                "UPDATE webhook_incident_kinds SET kind = ? WHERE incident_id = ?",
-                (entry.data["changes"]["kind"], entry.incident_id),
-            )
-        elif entry.type == "StatementRecorded":
-            statement = entry.data["statement"]
-            cursor.execute(
-                "INSERT INTO webhook_statement_sides (incident_id, statement_id, side) "
-                "VALUES (?, ?, ?) ON CONFLICT (incident_id, statement_id) DO NOTHING",
-                (entry.incident_id, statement["id"], statement["source"]["side"]),
-            )
+
+
+@remember.register
+def _kind_reported(event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor) -> None:
+    cursor.insert(
+        "INSERT INTO webhook_incident_kinds (incident_id, kind) VALUES (?, ?) "
+        "ON CONFLICT (incident_id) DO UPDATE SET kind = excluded.kind",
+        (entry.incident_id, event.kind),
+    )
+
+
+@remember.register
+def _kind_amended(event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor) -> None:
+    if "kind" in event.changes:
+        cursor.execute(
+            "UPDATE webhook_incident_kinds SET kind = ? WHERE incident_id = ?",
+            (event.changes["kind"], entry.incident_id),
+        )
+
+
+@remember.register
+def _side_recorded(event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor) -> None:
+    statement = event.statement
+    cursor.insert(
+        "INSERT INTO webhook_statement_sides (incident_id, statement_id, side) "
+        "VALUES (?, ?, ?) ON CONFLICT (incident_id, statement_id) DO NOTHING",
+        (entry.incident_id, statement["id"], statement["source"]["side"]),
+    )
 
 
 def matches(
@@ -158,11 +157,11 @@ def matches(
     needs_side = any(t.sides for t in targets)
     rows: list[tuple[Any, ...]] = []
     for entry in entries:
-        event_type = EVENT_TYPES.get(entry.type)
+        event_type = EVENT_TYPES.get(type(entry.event))
         if event_type is None:
             continue
-        kind = _kind(cursor, entry) if needs_kind else None
-        side = _side(cursor, entry) if needs_side else None
+        kind = kind_of(entry.event, entry, cursor) if needs_kind else None
+        side = side_of(entry.event, entry, cursor) if needs_side else None
         body: str | None = None
         for target in targets:
             if after_start and entry.position <= target.start_position:
@@ -187,9 +186,9 @@ def insert_deliveries(cursor: Cursor, rows: Sequence[tuple[Any, ...]], on_confli
         )
 
 
-def _kind(cursor: Cursor, entry: LogEntry) -> str | None:
-    if entry.type == "IncidentReported":
-        return str(entry.data["kind"])
+@singledispatch
+def kind_of(event: object, entry: LogEntry, cursor: Cursor) -> str | None:
+    """The kind of the incident an event belongs to (as last remembered)."""
     cursor.execute(
         "SELECT kind FROM webhook_incident_kinds WHERE incident_id = ?", (entry.incident_id,)
     )
@@ -197,14 +196,31 @@ def _kind(cursor: Cursor, entry: LogEntry) -> str | None:
     return row["kind"] if row else None
 
 
-def _side(cursor: Cursor, entry: LogEntry) -> str | None:
-    if entry.type == "StatementRecorded":
-        return str(entry.data["statement"]["source"]["side"])
-    if entry.type != "StatementWithdrawn":
-        return None
+@kind_of.register
+def _kind_of_report(event: Incident.IncidentReported, entry: LogEntry, cursor: Cursor) -> str:
+    return event.kind
+
+
+@singledispatch
+def side_of(event: object, entry: LogEntry, cursor: Cursor) -> str | None:
+    """The side of the source behind a statement event (None for incident events)."""
+    return None
+
+
+@side_of.register
+def _side_of_statement(
+    event: Incident.StatementRecorded, entry: LogEntry, cursor: Cursor
+) -> str | None:
+    return str(event.statement["source"]["side"])
+
+
+@side_of.register
+def _side_of_withdrawal(
+    event: Incident.StatementWithdrawn, entry: LogEntry, cursor: Cursor
+) -> str | None:
     cursor.execute(
         "SELECT side FROM webhook_statement_sides WHERE incident_id = ? AND statement_id = ?",
-        (entry.incident_id, entry.data["statement_id"]),
+        (entry.incident_id, event.statement_id),
     )
     row = cursor.fetchone()
     return row["side"] if row else None

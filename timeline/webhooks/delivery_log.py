@@ -1,4 +1,4 @@
-"""The delivery log: claiming due deliveries, recording attempts, and what the API shows of it.
+"""The delivery log: its tables, claiming due deliveries, recording attempts, what the API shows.
 
 A delivery is ``pending`` (due at ``next_attempt_at``), ``sending`` (claimed by a job until
 ``lease_until``; a killed job's claim lapses and the delivery is sent again, with the same
@@ -21,6 +21,35 @@ STATUSES = ("pending", "sending", "delivered", "failed")
 # After a delivery's last retry failed, its receiver is still held back this long before the
 # next delivery is tried (it is failing; do not hammer it).
 HOLD_AFTER = 60.0
+
+
+def create_tables(cursor: Cursor) -> None:
+    """The delivery log's schema: deliveries, their attempts, each receiver's streak and hold.
+
+    Operational state, never dropped or rebuilt: change it only by adding statements here
+    that migrate existing tables in place (``ALTER TABLE …``), each safe to run again.
+    """
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS webhook_deliveries (subscription_id TEXT NOT NULL, "
+        "position BIGINT NOT NULL, event_type TEXT NOT NULL, incident_id TEXT NOT NULL, "
+        "payload TEXT NOT NULL, status TEXT NOT NULL, attempts INTEGER NOT NULL, "
+        "next_attempt_at TEXT, lease_until TEXT, created_at TEXT NOT NULL, "
+        "PRIMARY KEY (subscription_id, position))"
+    )
+    cursor.execute(
+        "CREATE INDEX IF NOT EXISTS webhook_deliveries_due "
+        "ON webhook_deliveries (status, next_attempt_at)"
+    )
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS webhook_attempts (subscription_id TEXT NOT NULL, "
+        "position BIGINT NOT NULL, attempt INTEGER NOT NULL, attempted_at TEXT NOT NULL, "
+        "status_code INTEGER, latency_ms REAL NOT NULL, error TEXT, "
+        "PRIMARY KEY (subscription_id, position, attempt))"
+    )
+    cursor.execute(
+        "CREATE TABLE IF NOT EXISTS webhook_endpoints (subscription_id TEXT PRIMARY KEY, "
+        "failing_since TEXT, last_success_at TEXT, last_error TEXT, hold_until TEXT)"
+    )
 
 
 def iso(moment: datetime) -> str:
@@ -64,17 +93,6 @@ def claim_due(
         rows = cursor.fetchall()
     claimed = [Claimed(**row) for row in rows]
     return sorted(claimed, key=lambda c: c.position)
-
-
-def release(db: ViewDatabase, claimed: Sequence[Claimed]) -> None:
-    """Give back claimed deliveries that were not attempted (due again at once)."""
-    if claimed:
-        with db.transaction() as cursor:
-            cursor.executemany(
-                "UPDATE webhook_deliveries SET status = 'pending', lease_until = NULL "
-                "WHERE subscription_id = ? AND position = ? AND status = 'sending'",
-                [(c.subscription_id, c.position) for c in claimed],
-            )
 
 
 @dataclass(frozen=True)
@@ -299,3 +317,43 @@ def outcome_counts(db: ViewDatabase) -> dict[str, int]:
     )
     outcomes = dict.fromkeys(("2xx", "3xx", "4xx", "5xx", "error"), 0)
     return outcomes | {r["outcome"]: int(r["n"]) for r in rows}
+
+
+class DeliveryLog:
+    """What the API and metrics may ask of the delivery log (queries and manual redelivery)."""
+
+    def __init__(self, db: ViewDatabase) -> None:
+        self.db = db
+
+    def list(
+        self,
+        subscription_id: str,
+        *,
+        before: int | None = None,
+        status: str | None = None,
+        limit: int = 100,
+    ) -> tuple[list[dict[str, Any]], int | None]:
+        """Deliveries below position ``before``, newest first, each with its attempts; and the
+        position to continue below (None: no more)."""
+        rows = list_deliveries(self.db, subscription_id, before=before, status=status,
+                               limit=limit + 1)  # fmt: skip
+        more = len(rows) > limit
+        rows = rows[:limit]
+        return rows, int(rows[-1]["position"]) if more and rows else None
+
+    def get(self, subscription_id: str, position: int) -> dict[str, Any] | None:
+        """One delivery with its attempts (None: no such delivery)."""
+        rows = list_deliveries(self.db, subscription_id, position=position)
+        return rows[0] if rows else None
+
+    def receiver(self, subscription_id: str) -> dict[str, Any]:
+        """The receiver's failure streak and last success."""
+        return endpoint_health(self.db, subscription_id)
+
+    def redeliver(self, subscription_id: str, position: int, now: datetime) -> bool:
+        """Make one delivery due again now; False when there is no such delivery."""
+        return make_due(self.db, subscription_id, position, now)
+
+    def counts(self) -> tuple[dict[str, int], dict[str, int]]:
+        """Deliveries by status, and attempts by outcome (for metrics)."""
+        return status_counts(self.db), outcome_counts(self.db)

@@ -21,7 +21,7 @@ import redis
 
 from timeline.projections.sql import ViewDatabase
 from timeline.subscriptions import SubscriptionNotFound, SubscriptionsApp, Target
-from timeline.webhooks import deliveries
+from timeline.webhooks import delivery_log
 from timeline.webhooks.policy import disables, retry_delay
 from timeline.webhooks.sender import Outcome, post
 from timeline.webhooks.signing import signed_headers
@@ -89,7 +89,7 @@ class Deliverer:
             return 0  # deleted: its deliveries stay in the log, unsent
         if target.status != "active":
             return 0  # paused or disabled: resumed subscriptions are triggered again
-        hold = deliveries.held_until(self.views, subscription_id)
+        hold = delivery_log.held_until(self.views, subscription_id)
         if hold is not None and hold > datetime.now(UTC):
             self._enqueue_at(hold, subscription_id)  # failing receiver: wait for its retry
             return 0
@@ -99,17 +99,17 @@ class Deliverer:
             # A receiver that failed lately is probed with one delivery, not a burst.
             batch = (
                 1
-                if deliveries.endpoint_health(self.views, subscription_id)["failing_since"]
+                if delivery_log.endpoint_health(self.views, subscription_id)["failing_since"]
                 else CLAIM_BATCH
             )
             now = datetime.now(UTC)
             lease = self.timeout + 30
-            claimed = deliveries.claim_due(self.views, subscription_id, now, lease, batch)
+            claimed = delivery_log.claim_due(self.views, subscription_id, now, lease, batch)
             if not claimed:
                 self._schedule_next(subscription_id)
                 return delivered
             attempts = list(self._pool.map(lambda item: self._send(target, item), claimed))
-            recorded = deliveries.record_attempts(self.views, subscription_id, attempts)
+            recorded = delivery_log.record_attempts(self.views, subscription_id, attempts)
             delivered += sum(1 for a in attempts if a.outcome.ok)
             failed = [a for a in attempts if not a.outcome.ok]
             if failed:
@@ -119,12 +119,12 @@ class Deliverer:
         self.trigger([subscription_id])  # budget spent: continue in a fresh job, behind others
         return delivered
 
-    def _send(self, target: Target, item: deliveries.Claimed) -> deliveries.Attempt:
+    def _send(self, target: Target, item: delivery_log.Claimed) -> delivery_log.Attempt:
         """Sign and post one delivery (runs on the sending pool)."""
         sent_at = datetime.now(UTC)
         headers = signed_headers(
             message_id(item.position),
-            target.signing_secrets(deliveries.iso(sent_at)),
+            target.signing_secrets(delivery_log.iso(sent_at)),
             item.payload,
             sent_at,
         )
@@ -136,13 +136,13 @@ class Deliverer:
             allow_private=self.allow_private,
         )
         retry_in = retry_delay(item.attempts + 1, self.schedule, outcome.retry_after)
-        return deliveries.Attempt(item, outcome, sent_at, retry_in)
+        return delivery_log.Attempt(item, outcome, sent_at, retry_in)
 
     def _maybe_disable(
         self,
         target: Target,
         outcome: Outcome,
-        recorded: deliveries.Recorded,
+        recorded: delivery_log.Recorded,
         now: datetime,
     ) -> None:
         if disables(outcome.status_code):
@@ -162,7 +162,7 @@ class Deliverer:
 
     def _schedule_next(self, subscription_id: str) -> None:
         """Ask RQ's scheduler to run this subscription's job when its next retry falls due."""
-        due = deliveries.earliest_due(self.views, subscription_id)
+        due = delivery_log.earliest_due(self.views, subscription_id)
         if due is not None:
             self._enqueue_at(max(due, datetime.now(UTC)), subscription_id)
 
@@ -171,7 +171,7 @@ class Deliverer:
 
     def sweep(self) -> list[str]:
         """Trigger subscriptions with overdue deliveries (a lost job, an expired claim)."""
-        overdue = deliveries.overdue_subscriptions(self.views, datetime.now(UTC))
+        overdue = delivery_log.overdue_subscriptions(self.views, datetime.now(UTC))
         active = {t.id for t in self.subscriptions.targets() if t.status == "active"}
         wanted = [s for s in overdue if s in active]
         self.trigger(wanted)

@@ -1,0 +1,107 @@
+"""The query layer: what the API may ask of the read models, each answer with its log position.
+
+Every answer is read in one snapshot together with the position of the projection it comes
+from, so a client knows exactly which writes it reflects. Listings page the same way: ask for
+``limit`` items after a key, get them with the key to continue after (None at the end). SQL,
+transactions and driver errors stay below this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
+from timeline.projections.claims import ClaimsFilter, query_claims
+from timeline.projections.framework import read_position
+from timeline.projections.history import incident_history
+from timeline.projections.ledger import head
+from timeline.projections.sources import SourcesFilter, query_sources
+from timeline.projections.sql import Cursor, ViewDatabase
+from timeline.projections.timeline import TimelineFilter, query_timeline
+
+__all__ = [
+    "MAX_PAGE",
+    "CeasefireFilter",
+    "ClaimsFilter",
+    "Page",
+    "ReadModels",
+    "SourcesFilter",
+    "TimelineFilter",
+]
+
+# The most items one page of any listing may hold.
+MAX_PAGE = 1000
+
+
+@dataclass(frozen=True)
+class Page:
+    """Items of a listing, the key to continue after (None: no more), the position reflected."""
+
+    items: list[Any]
+    next_key: list[Any] | None
+    position: int
+
+
+def _page(rows: list[Any], limit: int, key: Callable[[Any], list[Any]], position: int) -> Page:
+    """A page from up to ``limit + 1`` rows: the extra row only says that more follow."""
+    items = rows[:limit]
+    more = len(rows) > limit
+    return Page(items, key(items[-1]) if more and items else None, position)
+
+
+class ReadModels:
+    """The read models' queries, over one read-model database."""
+
+    def __init__(self, views: ViewDatabase) -> None:
+        self.views = views
+
+    def _read(self, projection: str, query: Callable[[Cursor], Any]) -> tuple[Any, int]:
+        with self.views.snapshot() as cursor:
+            return query(cursor), read_position(cursor, projection)
+
+    def ping(self) -> None:
+        """Reach the read-model database; raises DatabaseUnavailable when it cannot."""
+        self.views.query("SELECT 1 AS up")
+
+    def position(self, projection: str) -> int:
+        """The log position a projection's answers reflect now."""
+        return int(self._read(projection, lambda cursor: None)[1])
+
+    def timeline(self, where: TimelineFilter, after: Sequence[str] | None, limit: int) -> Page:
+        """Timeline rows (``item`` holds each as JSON text) in time order."""
+        rows, position = self._read(
+            "timeline", lambda c: query_timeline(c, where, after, limit + 1)
+        )
+        return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
+
+    def claims(self, where: ClaimsFilter, after: Sequence[str] | None, limit: int) -> Page:
+        """Figure groups of up to ``limit`` incidents, by incident id."""
+        (groups, last), position = self._read(
+            "claims", lambda c: query_claims(c, where, after[0] if after else None, limit)
+        )
+        return Page(groups, [last] if last else None, position)
+
+    def ceasefires(self, where: CeasefireFilter, after: Sequence[str] | None, limit: int) -> Page:
+        """Ceasefires by window start, each with the fighting inside it (``item``: JSON text)."""
+        rows, position = self._read(
+            "ceasefires", lambda c: query_ceasefires(c, where, after, limit + 1)
+        )
+        return _page(rows, limit, lambda row: [row["start"], row["id"]], position)
+
+    def sources(self, where: SourcesFilter, after: Sequence[Any] | None, limit: int) -> Page:
+        """Sources' records, most prolific first."""
+        rows, position = self._read("sources", lambda c: query_sources(c, where, after, limit + 1))
+        key = ("statements", "name", "side", "type")
+        return _page(rows, limit, lambda row: [row[k] for k in key], position)
+
+    def history(self, incident_id: str) -> Page:
+        """Every projected version of an incident, oldest first."""
+        rows, position = self._read("history", lambda c: incident_history(c, incident_id))
+        return Page(rows, None, position)
+
+    def ledger_head(self) -> tuple[int, str] | None:
+        """The newest link of the hash chain: (position, hex hash), or None when empty."""
+        newest, _ = self._read("ledger", head)
+        return newest  # type: ignore[no-any-return]
