@@ -98,11 +98,11 @@ class CeasefiresProjection(Projection):
             "start_at TEXT NOT NULL, end_at TEXT, country TEXT, status TEXT NOT NULL, "
             "violation TEXT NOT NULL)"
         )
+        # Fighting at one moment (no end) by its start, fighting over a period by its end: each
+        # a range beginning at a window, so linking a new window reads only what falls in it.
         cursor.execute(
-            "CREATE INDEX IF NOT EXISTS ceasefire_fighting_start ON ceasefire_fighting (start_at)"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS ceasefire_fighting_end ON ceasefire_fighting (end_at)"
+            "CREATE INDEX IF NOT EXISTS ceasefire_fighting_times "
+            "ON ceasefire_fighting (end_at, start_at)"
         )
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS ceasefire_violations (ceasefire_id TEXT NOT NULL, "
