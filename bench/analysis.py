@@ -26,9 +26,9 @@ from api import create_app
 from tests.factories import T0, a_statement, an_incident
 from timeline.application import TimelineApp
 from timeline.bootstrap import build, event_store_env
+from timeline.event_log import read_log
 from timeline.ledger import verify
-from timeline.log import read_log
-from timeline.projections.catchup import rebuild
+from timeline.projections.framework import rebuild
 from timeline.projections.ledger import stored_links
 
 SIDES = ("RU", "UA", "GB", "independent")
@@ -120,7 +120,7 @@ def analysis_latency(settings: Any, statements: int, repeat: int) -> None:
     head = app.head()
     for name, projection in services.projections.items():
         if name not in ("ledger", "webhooks"):
-            rebuild(app, services.views, projection, 2000)
+            rebuild(app, services.views, [projection], 2000)
     client = create_app(services=services).test_client()
     some_incident = read_log(app, 0, 1)[0].incident_id
     print(f"analysis endpoints, {statements} statements, {head} events (ms):")
@@ -141,7 +141,7 @@ def analysis_latency(settings: Any, statements: int, repeat: int) -> None:
         after = entries[-1].position
     bare = rate(head, time.perf_counter() - started)
     started = time.perf_counter()
-    rebuild(app, services.views, services.projections["ledger"], 1000)
+    rebuild(app, services.views, [services.projections["ledger"]], 1000)
     built = rate(head, time.perf_counter() - started)
     print(
         f"ledger build: {built:.0f} events/s beside bare read+decode {bare:.0f} events/s "
