@@ -67,7 +67,7 @@ class Batch(MethodView):
             items.append({**fields_given, "id": item.get("id"), "statements": statements})
         written = services().app.apply_batch(items, by=written_by())
         return {
-            "position": max(w.position for w in written),
+            "position": max(w.position or 0 for w in written),
             "items": [
                 {
                     "id": w.incident_id,

@@ -14,7 +14,7 @@ from api.fields import StoredTimestamp, Timestamp
 from api.paging import Cursor, Limit, decode_cursor, page_body
 from api.services import services
 from api.statements import SourceSchema
-from timeline.domain.values import COMMON_METRICS, MAX_SIDE, METRIC_PATTERN, timestamp
+from timeline.domain.values import COMMON_METRICS, MAX_NAME, METRIC_PATTERN, timestamp
 from timeline.read_models import ClaimsFilter
 
 PROJECTION = "claims"
@@ -35,7 +35,7 @@ class ClaimsArgs(Schema):
         validate=validate.Regexp(METRIC_PATTERN, error="Must be a snake_case metric."),
         metadata={"description": f"e.g. {', '.join(COMMON_METRICS)}"},
     )
-    subject = fields.String(validate=validate.Length(1, MAX_SIDE))
+    subject = fields.String(validate=validate.Length(1, MAX_NAME))
     as_of = Timestamp()
     min_position = MinPosition()
     limit = Limit(what="Incidents (with all their groups)")

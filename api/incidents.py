@@ -12,7 +12,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import WrittenBy, require, written_by
 from api.consistency import MinPosition, await_position, with_position
-from api.fields import StoredTimestamp, Timestamp
+from api.fields import Moment, StoredTimestamp, Timestamp
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
 from timeline.domain.values import KINDS, MAX_NAME, MAX_REASON, MAX_TITLE, PRECISIONS
@@ -30,9 +30,12 @@ blp = Blueprint(
 class OccurredSchema(Schema):
     """When it happened, and how precisely that is known."""
 
-    start = Timestamp(required=True)
-    end = Timestamp(allow_none=True)
-    precision = fields.String(load_default="minute", validate=validate.OneOf(PRECISIONS))
+    start = Moment(required=True)
+    end = Moment(allow_none=True)
+    precision = fields.String(
+        validate=validate.OneOf(PRECISIONS),
+        metadata={"description": "Default: implied by a date/month/year start, else minute."},
+    )
 
 
 class LocationSchema(Schema):
@@ -112,10 +115,13 @@ class IncidentWritten(Schema):
 
     id = fields.String()
     version = fields.Integer()
-    position = fields.Integer()
+    position = fields.Integer(
+        allow_none=True,
+        metadata={"description": "The log position written; null when nothing changed."},
+    )
     recorded_at = fields.AwareDateTime()
     statements = fields.List(fields.Nested(StatementOut))
-    changes = fields.Dict()
+    changes = fields.Dict(metadata={"description": "The fields that changed (empty: none)."})
 
 
 class AsOfArgs(Schema):
@@ -178,7 +184,11 @@ class IncidentResource(MethodView):
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
     def patch(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
-        """Amend an incident's fields, with a reason; earlier values stay in its history."""
+        """Amend an incident's fields, with a reason; earlier values stay in its history.
+
+        Fields given their current values change nothing: 200 with the unchanged version,
+        `changes: {}` and `position: null` (nothing was written).
+        """
         written = services().app.amend_incident(
             incident_id, incident_fields(body), body["reason"], by=written_by()
         )

@@ -7,15 +7,18 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
 from api.services import services
 from timeline.domain.values import (
+    MAX_NAME,
     MAX_REASON,
+    MAX_REFERENCE,
     MAX_SOURCE_NAME,
     MAX_TEXT,
+    MAX_URL,
     QUALIFIERS,
     SOURCE_TYPES,
     STANCES,
@@ -45,15 +48,29 @@ class FigureSchema(Schema):
     low = fields.Float(allow_none=True, allow_nan=False)
     high = fields.Float(allow_none=True, allow_nan=False)
     qualifier = fields.String(load_default="exact", validate=validate.OneOf(QUALIFIERS))
-    subject = fields.String(allow_none=True, metadata={"example": "RU"})
+    subject = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, MAX_NAME),
+        metadata={"example": "UA", "description": "Whom it counts: a side or any name."},
+    )
 
 
 class CitationSchema(Schema):
-    """Where it was published."""
+    """Where it was published: a URL, or a free-text reference for sources that are not URLs."""
 
-    url = fields.Url(required=True, schemes={"http", "https"})
+    url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=MAX_URL))
+    reference = fields.String(
+        validate=validate.Length(1, MAX_REFERENCE),
+        metadata={"description": "Instead of a url: e.g. 'Kyiv Post, print edition, p. 3'."},
+    )
     outlet = fields.String(allow_none=True)
     published_at = Timestamp(allow_none=True)
+
+    @validates_schema
+    def url_or_reference(self, data: dict[str, Any], **_: Any) -> None:
+        """Exactly one of url and reference."""
+        if ("url" in data) == ("reference" in data):
+            raise ValidationError("Give a url or a reference (one of them).", "url")
 
 
 class StatementIn(Schema):
@@ -81,9 +98,10 @@ class FigureOut(Schema):
 
 
 class CitationOut(Schema):
-    """A stored citation."""
+    """A stored citation: a url, or a free-text reference."""
 
-    url = fields.String()
+    url = fields.String(allow_none=True)
+    reference = fields.String(allow_none=True)
     outlet = fields.String(allow_none=True)
     published_at = StoredTimestamp(allow_none=True)
 

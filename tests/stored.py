@@ -18,3 +18,33 @@ def drop_by_from_stored_events(path: Path) -> None:
                 "UPDATE stored_events SET state = ? WHERE rowid = ?",
                 (json.dumps(data).encode(), rowid),
             )
+
+
+def as_before_references(path: Path) -> int:
+    """Store every statement event and snapshot as code before citation references wrote them:
+    no ``reference`` in citations, no ``class_version``. Returns how many rows changed."""
+    changed = 0
+    with sqlite3.connect(path) as db:
+        for table in ("stored_events", "stored_snapshots"):
+            rows = db.execute(
+                f"SELECT originator_id, originator_version, state FROM {table}"
+            ).fetchall()
+            for originator, version, state in rows:
+                data = json.loads(state)
+                before = json.dumps(data)
+                inner = data.get("state", data)  # a snapshot holds the aggregate's state
+                data.pop("class_version", None)
+                inner.pop("class_version", None)
+                statements = [data["statement"]] if "statement" in data else []
+                statements += list(inner.get("statements", {}).values())
+                for statement in statements:
+                    for citation in statement.get("citations") or []:
+                        citation.pop("reference", None)
+                if json.dumps(data) != before:
+                    changed += 1
+                    db.execute(
+                        f"UPDATE {table} SET state = ? "
+                        "WHERE originator_id = ? AND originator_version = ?",
+                        (json.dumps(data).encode(), originator, version),
+                    )
+    return changed

@@ -37,7 +37,7 @@ class Written:
 
     incident_id: str
     version: int
-    position: int
+    position: int | None  # None: nothing was written (a change to the current values)
     recorded_at: datetime
     statement: dict[str, Any] | None = None
     changes: dict[str, Any] | None = None
@@ -86,6 +86,9 @@ class TimelineApp(Application[UUID]):
 
         def amend(incident: Incident) -> Written:
             changed = incident.amend(changes, reason, by)
+            if not changed:
+                return Written(str(incident.id), incident.version, None, incident.modified_on,
+                               changes={})  # fmt: skip
             return self._written(incident, self.save(incident), changes=changed)
 
         return self._retrying(incident_id, amend)

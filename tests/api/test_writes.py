@@ -104,6 +104,8 @@ def test_writes_need_a_write_key(client: FlaskClient) -> None:
         ({"title": None}, ["title"]),
         ({"colour": "red"}, ["colour"]),
         ({"occurred": {"start": "2023-01-08T01:00:00"}}, ["occurred", "start"]),
+        ({"occurred": {"start": "2023-02-30"}}, ["occurred", "start"]),
+        ({"occurred": {"start": "2023", "end": "2021"}}, ["occurred", "end"]),
         ({"occurred": {"start": "not a time"}}, ["occurred", "start"]),
         (
             {"occurred": {"start": "2023-01-08T01:00:00Z", "end": "2023-01-07T01:00:00Z"}},
@@ -145,6 +147,13 @@ def test_bad_incidents_are_422_naming_the_field(
         ({"responds_to": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}, ["responds_to"]),
         ({"responds_to": "not-a-uuid"}, ["responds_to"]),
         ({"citations": [{"url": "javascript:alert(1)"}]}, ["citations", "0", "url"]),
+        ({"citations": [{"outlet": "AFP"}]}, ["citations", "0", "url"]),
+        (
+            {"citations": [{"url": "https://a.example", "reference": "b"}]},
+            ["citations", "0", "url"],
+        ),
+        ({"citations": [{"reference": "x" * 4001}]}, ["citations", "0", "reference"]),
+        ({"stated_at": "2023-01-08"}, ["stated_at"]),
     ],
 )
 def test_bad_statements_are_422_naming_the_field_and_write_nothing(
@@ -254,3 +263,60 @@ def test_a_batch_that_writes_nothing_is_not_a_server_error(
     assert response.status_code == 201, response.json
     assert response.json["position"] == head
     assert services.app.head() == head
+
+
+def test_a_patch_that_changes_nothing_answers_the_unchanged_version(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    incident = report(client, writer)
+    url = f"/api/v1/incidents/{incident['id']}"
+    head = services.app.head()
+    same = client.patch(url, json={"title": incident_json()["title"], "reason": "resent"},
+                        headers=writer)  # fmt: skip
+    assert same.status_code == 200, same.json
+    assert (same.json["changes"], same.json["position"]) == ({}, None)
+    assert same.json["version"] == incident["version"]
+    assert services.app.head() == head  # nothing written
+
+
+def test_dates_months_and_years_are_occurrence_times(
+    client: FlaskClient, writer: dict[str, str]
+) -> None:
+    incident = report(client, writer, occurred={"start": "2009-02-20", "end": "2009-02-20"})
+    shown = client.get(f"/api/v1/incidents/{incident['id']}").json["occurred"]
+    assert shown == {
+        "start": "2009-02-20T00:00:00.000000+00:00",
+        "end": "2009-02-21T00:00:00.000000+00:00",
+        "precision": "day",
+    }
+    yearly = report(client, writer, occurred={"start": "2009"})
+    shown = client.get(f"/api/v1/incidents/{yearly['id']}").json["occurred"]
+    assert (shown["start"][:10], shown["precision"]) == ("2009-01-01", "year")
+
+
+def test_citations_by_reference_and_subjects_by_name_come_back(
+    client: FlaskClient, writer: dict[str, str]
+) -> None:
+    article = "BBC Monitoring, 21 February 2009; Radio Okapi, 22 February 2009"
+    figure = {"metric": "killed", "value": 12, "subject": "Government of Central African Republic"}
+    incident = report(client, writer, statements=[
+        statement_json(citations=[{"reference": article}], figures=[figure])
+    ])  # fmt: skip
+    (statement,) = client.get(f"/api/v1/incidents/{incident['id']}").json["statements"]
+    assert statement["citations"] == [
+        {"url": None, "reference": article, "outlet": None, "published_at": None}
+    ]
+    assert statement["figures"][0]["subject"] == figure["subject"]
+
+
+@pytest.mark.parametrize("edge", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_edge_times_are_422_in_bodies_and_queries(
+    client: FlaskClient, writer: dict[str, str], edge: str
+) -> None:
+    incident = report(client, writer)
+    url = f"/api/v1/incidents/{incident['id']}/statements"
+    posted = client.post(url, json=statement_json(stated_at=edge), headers=writer)
+    assert posted.status_code == 422 and "stated_at" in posted.json["errors"]["json"]
+    for path in ("/api/v1/timeline?as_of=", "/api/v1/timeline?from=", "/api/v1/sources?as_of="):
+        answer = client.get(path + edge.replace("+", "%2B"))
+        assert answer.status_code == 422, (path, answer.status_code)

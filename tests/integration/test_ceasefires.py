@@ -7,6 +7,8 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import pytest
+
 from tests.factories import T0, a_statement, an_incident
 from timeline.application import Written
 from timeline.bootstrap import Services
@@ -29,9 +31,15 @@ def truce(services: Services, end: datetime | None = END, country: str | None = 
 
 
 def fighting(services: Services, at: datetime, country: str = "UA", **overrides: Any) -> Any:
+    fields = {
+        "kind": "shelling",
+        "title": "Shelling",
+        "actors": ["RU"],
+        "occurred": {"start": at},
+        "location": {"name": "Front", "country": country},
+    } | overrides
     return services.app.report_incident(
-        an_incident(kind="shelling", title="Shelling", actors=["RU"], occurred={"start": at},
-                    location={"name": "Front", "country": country}, **overrides),
+        an_incident(**fields),
         statements=[a_statement(source=REPORTER, figures=[])],
     )  # fmt: skip
 
@@ -187,3 +195,20 @@ def test_ceasefires_page_by_window_start(services: Services) -> None:
         rest = query_ceasefires(cursor, CeasefireFilter(), key, 2)
     assert sorted(c["id"] for c in first + rest) == sorted(ids)
     assert len(rest) == 1
+
+
+@pytest.mark.parametrize("kind", ["explosion", "violence_against_civilians"])
+def test_explosions_and_violence_against_civilians_violate_a_truce(
+    services: Services, kind: str
+) -> None:
+    truce(services)
+    fighting(services, T0 + timedelta(hours=2), kind=kind)
+    (ceasefire,) = ceasefires(services)
+    assert (ceasefire["status"], ceasefire["violations"][0]["kind"]) == ("violated", kind)
+
+
+@pytest.mark.parametrize("kind", ["protest", "riot"])
+def test_protests_and_riots_do_not(services: Services, kind: str) -> None:
+    truce(services)
+    fighting(services, T0 + timedelta(hours=2), kind=kind)
+    assert ceasefires(services)[0]["status"] == "held"

@@ -24,6 +24,15 @@ RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
 class Incident(Aggregate):
     """An incident with its statements; the unit of consistency (one stream, one version)."""
 
+    # Snapshots store this state; 2: citations may be a free-text reference.
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """Snapshots taken before references existed: their citations have none."""
+        for statement in state.get("statements", {}).values():
+            statement["citations"] = _with_references(statement.get("citations"))
+
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
 
@@ -48,8 +57,17 @@ class Incident(Aggregate):
     class StatementRecorded(Aggregate.Event):
         """A source's statement was recorded (``statement`` holds its id and fields)."""
 
+        # 2: a citation may be a free-text ``reference`` instead of a URL.
+        class_version = 2
+
         statement: dict[str, Any]
         by: By = None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Citations stored before references existed have none."""
+            statement = state["statement"]
+            statement["citations"] = _with_references(statement.get("citations"))
 
     class StatementWithdrawn(Aggregate.Event):
         """A mis-recorded statement was withdrawn editorially; it stays in the history."""
@@ -92,13 +110,16 @@ class Incident(Aggregate):
         return cls(**checked, id=incident_id or uuid4(), by=by)
 
     def amend(self, changes: Mapping[str, Any], reason: str, by: By = None) -> dict[str, Any]:
-        """Change some fields, saying why; returns only the fields that really changed."""
+        """Change some fields, saying why; returns only the fields that really changed.
+
+        Giving fields their current values changes nothing and records no event, so a client
+        (an importer re-sending a row) need not compare first.
+        """
         why = values.text(reason, "reason", max_length=values.MAX_REASON)
         checked = values.incident_fields(changes, partial=True)
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
-        if not changed:
-            raise InvalidValue("Nothing to amend: every given field has its current value.", None)
-        self._amended(changed, why, by)
+        if changed:
+            self._amended(changed, why, by)
         return changed
 
     @event(IncidentAmended)
@@ -169,3 +190,16 @@ class Incident(Aggregate):
     def fields(self) -> dict[str, Any]:
         """The incident's own fields as plain data."""
         return {name: getattr(self, name) for name in values.AMENDABLE_FIELDS}
+
+
+def _with_references(citations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """Citations of the first shape in today's (same keys, same order as new ones)."""
+    return [
+        {
+            "url": c.get("url"),
+            "reference": c.get("reference"),
+            "outlet": c.get("outlet"),
+            "published_at": c.get("published_at"),
+        }
+        for c in citations or []
+    ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from timeline.domain.errors import InvalidValue
@@ -18,12 +18,18 @@ from timeline.domain.errors import InvalidValue
 # keys were recorded lack it; the parameter's default lets them replay unchanged.
 By = dict[str, str] | None
 
+# Kinds of incident. ACLED's six event types and UCDP's three types of violence map onto them
+# (the table is in the README); a dataset's own type and sub-type are kept as it gave them.
 KINDS = (
     "strike",
     "shelling",
+    "explosion",
     "battle",
+    "violence_against_civilians",
     "ceasefire",
     "violation",
+    "protest",
+    "riot",
     "mobilisation",
     "deployment",
     "assessment",
@@ -51,7 +57,7 @@ SOURCE_TYPES = (
     "other",
 )
 QUALIFIERS = ("exact", "about", "at_least", "at_most", "up_to")
-PRECISIONS = ("minute", "hour", "day", "week", "month")
+PRECISIONS = ("minute", "hour", "day", "week", "month", "year")
 COMMON_METRICS = (
     "killed",
     "wounded",
@@ -72,6 +78,7 @@ MAX_REASON = 2_000
 MAX_URL = 2_000
 MAX_TAG = 64
 MAX_SIDE = 32
+MAX_REFERENCE = 4_000  # a citation that is not a URL (e.g. UCDP's source_article)
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 SIDE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$"
 TAG_PATTERN = r"^[\w][\w .:/-]{0,63}$"
@@ -79,12 +86,20 @@ TAG_PATTERN = r"^[\w][\w .:/-]{0,63}$"
 _METRIC = re.compile(METRIC_PATTERN)
 _SIDE = re.compile(SIDE_PATTERN)
 _TAG = re.compile(TAG_PATTERN)
+# A date, a month or a year alone: 2009-02-20, 2009-02, 2009.
+_PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 Data = dict[str, Any]
 
 
 def timestamp(value: object, field: str) -> str:
     """An aware datetime as canonical UTC text; naive or non-datetime values are refused."""
+    if isinstance(value, str) and _PERIOD.match(value.strip()):
+        raise InvalidValue(
+            "A date alone is not a moment: give a time with a UTC offset, "
+            "e.g. 2009-02-20T00:00:00Z.",
+            field,
+        )
     if isinstance(value, str):
         try:
             value = datetime.fromisoformat(value)
@@ -94,7 +109,10 @@ def timestamp(value: object, field: str) -> str:
         raise InvalidValue("Not a valid timestamp.", field)
     if value.tzinfo is None or value.utcoffset() is None:
         raise InvalidValue("Timestamp must include a UTC offset.", field)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
+    try:
+        return value.astimezone(UTC).isoformat(timespec="microseconds")
+    except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
+        raise InvalidValue("Must be between years 1 and 9999 in UTC.", field) from None
 
 
 def text(value: object, field: str, *, max_length: int = MAX_TEXT, required: bool = True) -> str:
@@ -135,18 +153,49 @@ def _only(data: Mapping[str, Any], allowed: Iterable[str], field: str) -> None:
         raise InvalidValue(f"Unknown field(s): {', '.join(unknown)}.", f"{field}.{unknown[0]}")
 
 
+def moment(value: object, field: str, *, end: bool = False) -> tuple[str, str | None]:
+    """A time with an offset, or a date, month or year alone (UTC): canonical UTC text, and
+    the precision a date, month or year implies (None for a full time).
+
+    As a start, a period means its first moment; as an ``end``, the moment it is over (the
+    next day, month or year begins), so a one-day event dated 2009-02-20 to 2009-02-20 spans
+    that whole day.
+    """
+    found = _PERIOD.match(value.strip()) if isinstance(value, str) else None
+    if found is None:
+        return timestamp(value, field), None
+    year, month, day = (int(part) if part else None for part in found.groups())
+    try:
+        first = datetime(year or 0, month or 1, day or 1, tzinfo=UTC)
+        if end and day is not None:
+            first += timedelta(days=1)
+        elif end and month is not None:
+            first = first.replace(year=first.year + (month == 12), month=month % 12 + 1)
+        elif end:
+            first = first.replace(year=first.year + 1)
+    except (ValueError, OverflowError):
+        raise InvalidValue("Not a valid date, month (2009-02) or year (2009).", field) from None
+    implied = "day" if day is not None else "month" if month is not None else "year"
+    return first.isoformat(timespec="microseconds"), implied
+
+
 def occurred(data: object, field: str = "occurred") -> Data:
-    """When it happened: start, optional end (not before start), and how precise that is."""
+    """When it happened: start, optional end (not before start), and how precise that is.
+
+    A date, month or year alone is a valid start or end; without an explicit precision, the
+    start's (day, month, year) is used.
+    """
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with start, end and precision.", field)
     _only(data, ("start", "end", "precision"), field)
-    start = timestamp(data.get("start"), f"{field}.start")
+    start, implied = moment(data.get("start"), f"{field}.start")
     end = None
     if data.get("end") is not None:
-        end = timestamp(data["end"], f"{field}.end")
+        end, _ = moment(data["end"], f"{field}.end", end=True)
         if end < start:
             raise InvalidValue("End must not be before start.", f"{field}.end")
-    precision = choice(data.get("precision") or "minute", PRECISIONS, f"{field}.precision")
+    given = data.get("precision") or implied or "minute"
+    precision = choice(given, PRECISIONS, f"{field}.precision")
     return {"start": start, "end": end, "precision": precision}
 
 
@@ -232,22 +281,33 @@ def figure(data: object, field: str) -> Data:
         "low": low,
         "high": high,
         "qualifier": choice(data.get("qualifier") or "exact", QUALIFIERS, f"{field}.qualifier"),
-        "subject": side(subject, f"{field}.subject") if subject is not None else None,
+        "subject": (
+            text(subject, f"{field}.subject", max_length=MAX_NAME) if subject is not None else None
+        ),
     }
 
 
 def citation(data: object, field: str) -> Data:
-    """Where the statement was published: an http(s) URL, the outlet and when."""
+    """Where the statement was published: an http(s) URL or, for sources that are not URLs
+    (a newspaper's print edition, UCDP's source_article), a free-text reference; with the
+    outlet and when, if known."""
     if not isinstance(data, Mapping):
-        raise InvalidValue("Must be an object with a url.", field)
-    _only(data, ("url", "outlet", "published_at"), field)
-    url = text(data.get("url"), f"{field}.url", max_length=MAX_URL)
-    if not re.match(r"^https?://[^\s/]+", url):
-        raise InvalidValue("Must be an http(s) URL.", f"{field}.url")
+        raise InvalidValue("Must be an object with a url or a reference.", field)
+    _only(data, ("url", "reference", "outlet", "published_at"), field)
+    url, reference = data.get("url"), data.get("reference")
+    if (url is None) == (reference is None):
+        raise InvalidValue("Give a url or a reference (one of them).", f"{field}.url")
+    if url is not None:
+        url = text(url, f"{field}.url", max_length=MAX_URL)
+        if not re.match(r"^https?://[^\s/]+", url):
+            raise InvalidValue("Must be an http(s) URL.", f"{field}.url")
+    if reference is not None:
+        reference = text(reference, f"{field}.reference", max_length=MAX_REFERENCE)
     outlet = data.get("outlet")
     published = data.get("published_at")
     return {
         "url": url,
+        "reference": reference,
         "outlet": (
             text(outlet, f"{field}.outlet", max_length=MAX_NAME) if outlet is not None else None
         ),

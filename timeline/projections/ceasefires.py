@@ -2,7 +2,8 @@
 
 Rules, on either clock of knowledge ("now" or "as of" a past time):
 
-- a strike, shelling, battle or violation *falls in* a ceasefire when its time overlaps the
+- fighting (a strike, shelling, explosion, battle, violence against civilians or a reported
+  violation) *falls in* a ceasefire when its time overlaps the
   window (both ends inclusive; an open-ended ceasefire runs on) and, when the ceasefire names a
   country, it happened in that country;
 - such an incident is *disputed* when it has reports and every one of them is answered by a
@@ -34,7 +35,14 @@ from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
 
-FIGHTING = ("strike", "shelling", "battle", "violation")
+FIGHTING = (
+    "strike",
+    "shelling",
+    "explosion",
+    "battle",
+    "violence_against_civilians",
+    "violation",
+)
 DECLARING = ("announcement", "claim", "confirmation")
 INCIDENT_COLUMNS = ("incident_id", "title", "kind", "start_at", "end_at", "country", "actors")
 # Fighting row f falls in window w (closed intervals; open ends run on; scope by country).
