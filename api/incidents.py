@@ -15,7 +15,14 @@ from api.consistency import MinPosition, await_position, with_position
 from api.fields import Moment, StoredTimestamp, Timestamp
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
-from timeline.domain.values import KINDS, MAX_NAME, MAX_REASON, MAX_TITLE, PRECISIONS
+from timeline.domain.values import (
+    KINDS,
+    LOCATION_PRECISIONS,
+    MAX_NAME,
+    MAX_REASON,
+    MAX_TITLE,
+    PRECISIONS,
+)
 
 HISTORY = "history"
 
@@ -25,6 +32,19 @@ blp = Blueprint(
     url_prefix="/api/v1/incidents",
     description="Incidents: things that happened or were announced, with their statements.",
 )
+
+
+def Properties() -> fields.Dict:
+    """A dataset's other columns: names to plain values (checked by the domain)."""
+    return fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(allow_none=True),
+        metadata={
+            "description": "A dataset's other columns: a flat object of names to strings, "
+            "numbers, booleans or null, at most 16 KB as JSON.",
+            "example": {"event_clarity": 1, "where_description": "near the market"},
+        },
+    )
 
 
 class OccurredSchema(Schema):
@@ -42,11 +62,20 @@ class LocationSchema(Schema):
     """Where it happened."""
 
     name = fields.String(required=True, validate=validate.Length(1, MAX_NAME))
-    admin1 = fields.String(allow_none=True)
+    admin1 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
+    admin2 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
+    admin3 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
     country = fields.String(allow_none=True, metadata={"example": "UA"})
     lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90))
     lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180))
-    precision = fields.String(allow_none=True)
+    precision = fields.String(
+        allow_none=True,
+        validate=validate.OneOf(LOCATION_PRECISIONS),
+        metadata={
+            "description": "How precisely the place is known (places stored before "
+            "this list may read back with free text)."
+        },
+    )
 
 
 class IncidentFields(Schema):
@@ -58,6 +87,7 @@ class IncidentFields(Schema):
     location = fields.Nested(LocationSchema, allow_none=True)
     actors = fields.List(fields.String(), load_default=list, metadata={"example": ["RU", "UA"]})
     tags = fields.List(fields.String(), load_default=list)
+    properties = Properties()
 
 
 class IncidentIn(IncidentFields):
@@ -76,6 +106,7 @@ class IncidentAmendment(Schema):
     location = fields.Nested(LocationSchema, allow_none=True)
     actors = fields.List(fields.String())
     tags = fields.List(fields.String())
+    properties = Properties()
     reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
 
 
@@ -97,6 +128,7 @@ class IncidentSummary(Schema):
     location = fields.Nested(LocationSchema, allow_none=True)
     actors = fields.List(fields.String())
     tags = fields.List(fields.String())
+    properties = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
 
 
 class IncidentOut(IncidentSummary):

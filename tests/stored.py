@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from pathlib import Path
+from typing import Any
 
 
 def drop_by_from_stored_events(path: Path) -> None:
@@ -20,9 +21,10 @@ def drop_by_from_stored_events(path: Path) -> None:
             )
 
 
-def as_before_references(path: Path) -> int:
-    """Store every statement event and snapshot as code before citation references wrote them:
-    no ``reference`` in citations, no ``class_version``. Returns how many rows changed."""
+def as_first_shapes(path: Path) -> int:
+    """Store every event and snapshot as the first code wrote them: no ``class_version``, no
+    citation ``reference``, no ``admin2``/``admin3`` in places, no (empty) ``properties``.
+    Returns how many rows changed."""
     changed = 0
     with sqlite3.connect(path) as db:
         for table in ("stored_events", "stored_snapshots"):
@@ -32,14 +34,8 @@ def as_before_references(path: Path) -> int:
             for originator, version, state in rows:
                 data = json.loads(state)
                 before = json.dumps(data)
-                inner = data.get("state", data)  # a snapshot holds the aggregate's state
-                data.pop("class_version", None)
-                inner.pop("class_version", None)
-                statements = [data["statement"]] if "statement" in data else []
-                statements += list(inner.get("statements", {}).values())
-                for statement in statements:
-                    for citation in statement.get("citations") or []:
-                        citation.pop("reference", None)
+                _first_shape(data)
+                _first_shape(data.get("state") or {})  # a snapshot holds the aggregate's state
                 if json.dumps(data) != before:
                     changed += 1
                     db.execute(
@@ -48,3 +44,19 @@ def as_before_references(path: Path) -> int:
                         (json.dumps(data).encode(), originator, version),
                     )
     return changed
+
+
+def _first_shape(data: dict[str, Any]) -> None:
+    data.pop("class_version", None)
+    if data.get("properties") == {}:
+        del data["properties"]
+    places = [data.get("location"), (data.get("changes") or {}).get("location")]
+    for place in places:
+        for key in ("admin2", "admin3"):
+            if place is not None:
+                place.pop(key, None)
+    statements = [data["statement"]] if "statement" in data else []
+    statements += list(data.get("statements", {}).values())
+    for statement in statements:
+        for citation in statement.get("citations") or []:
+            citation.pop("reference", None)

@@ -320,3 +320,20 @@ def test_edge_times_are_422_in_bodies_and_queries(
     for path in ("/api/v1/timeline?as_of=", "/api/v1/timeline?from=", "/api/v1/sources?as_of="):
         answer = client.get(path + edge.replace("+", "%2B"))
         assert answer.status_code == 422, (path, answer.status_code)
+
+
+def test_places_and_properties_come_back_on_every_read(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    place = {"name": "Bangassou", "admin1": "Mbomou", "admin2": "Bangassou", "admin3": None,
+             "country": "CF", "precision": "admin2", "lat": 4.74, "lon": 22.82}  # fmt: skip
+    columns = {"where_description": "near the market", "event_clarity": 1}
+    incident = report(client, writer, location=place, properties=columns)
+    shown = client.get(f"/api/v1/incidents/{incident['id']}").json
+    assert (shown["location"], shown["properties"]) == (place, columns)
+    services.runner.run_all()
+    (item,) = client.get(f"/api/v1/timeline?incident={incident['id']}").json["items"]
+    assert (item["incident"]["location"], item["incident"]["properties"]) == (place, columns)
+    bad = client.post("/api/v1/incidents", json={**incident_json(), "properties": {"a": [1]}},
+                      headers=writer)  # fmt: skip
+    assert bad.status_code == 422 and "a" in bad.json["errors"]["json"]["properties"]

@@ -14,7 +14,7 @@ import pytest
 
 from tests.factories import a_statement, an_incident
 from tests.integration.helpers import table_rows
-from tests.stored import as_before_references
+from tests.stored import as_first_shapes
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, event_store_env
 from timeline.event_log import read_log
@@ -41,7 +41,7 @@ def read_models(services: Services) -> dict[str, list[dict[str, Any]]]:
     return {table: table_rows(services.views, table) for table in tables}
 
 
-def test_statements_and_snapshots_stored_before_references_replay_identically(
+def test_events_and_snapshots_stored_in_their_first_shapes_replay_identically(
     services: Services,
 ) -> None:
     app = services.app
@@ -51,12 +51,15 @@ def test_statements_and_snapshots_stored_before_references_replay_identically(
     )
     incident_id = UUID(written.incident_id)
     app.record_statement(incident_id, a_statement(citations=CITED))
+    moved = {"name": "Kramatorsk station", "country": "UA", "lat": 48.74, "lon": 37.58}
+    app.amend_incident(incident_id, {"location": moved}, "the station, not the centre")
     services.runner.run_all()
     current = app.get_incident(incident_id)
     projected = read_models(services)
     log = [entry.to_dict() for entry in read_log(app, 0, 1000)]
 
-    assert as_before_references(services.settings.events_path) == 200 + 1  # events + snapshot
+    # every event (the report, 200 statements, the amendment) and the snapshot
+    assert as_first_shapes(services.settings.events_path) == 1 + 200 + 1 + 1
     fresh = TimelineApp(env=event_store_env(services.settings))  # no cache: reads the rows
     try:
         assert fresh.snapshots is not None
@@ -65,6 +68,7 @@ def test_statements_and_snapshots_stored_before_references_replay_identically(
         assert [entry.to_dict() for entry in read_log(fresh, 0, 1000)] == log
         citation = current["statements"][0]["citations"][0]
         assert citation == {**CITED[0], "reference": None}
+        assert current["location"]["admin2"] is None and current["properties"] == {}
     finally:
         fresh.close()
     read = [p for p in services.projections.values() if p.rebuildable]

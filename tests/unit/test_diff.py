@@ -17,6 +17,7 @@ def view(version: int, statements: list[dict[str, Any]], **fields: Any) -> dict[
         "location": None,
         "actors": [],
         "tags": [],
+        "properties": {},
     }
     return {**base, **fields, "statements": statements}
 

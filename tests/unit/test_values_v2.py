@@ -96,3 +96,44 @@ def test_times_beyond_the_computable_range_are_refused_not_crashed_on(edge: str)
     with pytest.raises(InvalidValue, match="years 1 and 9999") as caught:
         timestamp(edge, "stated_at")
     assert caught.value.field == "stated_at"
+
+
+def test_places_have_three_admin_levels_and_a_closed_precision() -> None:
+    place = {"name": "Bangassou", "admin1": "Mbomou", "admin2": "Bangassou", "admin3": "Centre",
+             "country": "CF", "precision": "admin2"}  # fmt: skip
+    fields = Incident.report(an_incident(location=place)).location
+    assert fields == {**place, "lat": None, "lon": None}
+    with pytest.raises(InvalidValue, match="exact, near, admin3") as caught:
+        Incident.report(an_incident(location={**place, "precision": "city"}))
+    assert caught.value.field == "location.precision"
+
+
+def test_properties_keep_a_datasets_other_columns_within_bounds() -> None:
+    columns = {
+        "where_description": "near the market",
+        "priogrid_gid": 137631,
+        "event_clarity": 1,
+        "deaths_unknown": None,
+        "verified": True,
+        "share": 0.5,
+    }
+    assert Incident.report(an_incident(properties=columns)).properties == columns
+    assert Incident.report(an_incident()).properties == {}
+    for bad, field in (
+        ({"nested": {"a": 1}}, "properties.nested"),
+        ({"listed": [1, 2]}, "properties.listed"),
+        ({"inf": float("inf")}, "properties.inf"),
+        ({"x" * 101: 1}, "properties." + "x" * 101),
+        ({"big": "x" * 16_400}, "properties"),
+        (["not", "an", "object"], "properties"),
+    ):
+        with pytest.raises(InvalidValue) as caught:
+            Incident.report(an_incident(properties=bad))
+        assert caught.value.field == field
+
+
+def test_amending_properties_is_a_change_like_any_other() -> None:
+    incident = Incident.report(an_incident(properties={"event_clarity": 1}))
+    changed = incident.amend({"properties": {"event_clarity": 2}}, "new release")
+    assert changed == {"properties": {"event_clarity": 2}}
+    assert incident.amend({"properties": {"event_clarity": 2}}, "same again") == {}

@@ -24,14 +24,21 @@ RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
 class Incident(Aggregate):
     """An incident with its statements; the unit of consistency (one stream, one version)."""
 
-    # Snapshots store this state; 2: citations may be a free-text reference.
-    class_version = 2
+    # Snapshots store this state. 2: citations may be a free-text reference. 3: places have
+    # admin2 and admin3; incidents have properties.
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         """Snapshots taken before references existed: their citations have none."""
         for statement in state.get("statements", {}).values():
             statement["citations"] = _with_references(statement.get("citations"))
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        """Snapshots taken before admin2/admin3 and properties existed."""
+        state["location"] = _with_admin_levels(state.get("location"))
+        state.setdefault("properties", {})
 
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
@@ -46,6 +53,17 @@ class Incident(Aggregate):
         actors: list[str]
         tags: list[str]
         by: By = None
+        # A dataset's other columns.
+        properties: dict[str, Any] | None = None
+
+        # 2: places have admin2 and admin3; incidents have properties.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """Reports stored before admin2/admin3 and properties existed have none."""
+            state["location"] = _with_admin_levels(state.get("location"))
+            state["properties"] = {}
 
     class IncidentAmended(Aggregate.Event):
         """Some fields changed (only those in ``changes``), with the editor's reason."""
@@ -53,6 +71,16 @@ class Incident(Aggregate):
         changes: dict[str, Any]
         reason: str
         by: By = None
+
+        # 2: places have admin2 and admin3.
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A place amended before admin2/admin3 existed has none."""
+            if "location" in state["changes"]:
+                location = state["changes"]["location"]
+                state["changes"]["location"] = _with_admin_levels(location)
 
     class StatementRecorded(Aggregate.Event):
         """A source's statement was recorded (``statement`` holds its id and fields)."""
@@ -87,6 +115,7 @@ class Incident(Aggregate):
         actors: list[str],
         tags: list[str],
         by: By = None,
+        properties: dict[str, Any] | None = None,
     ) -> None:
         self.title = title
         self.kind = kind
@@ -94,6 +123,7 @@ class Incident(Aggregate):
         self.location = location
         self.actors = actors
         self.tags = tags
+        self.properties = properties or {}
         self.statements: dict[str, dict[str, Any]] = {}
         self.recorded_at: dict[str, datetime] = {}
         self.withdrawals: dict[str, dict[str, Any]] = {}
@@ -203,3 +233,11 @@ def _with_references(citations: list[dict[str, Any]] | None) -> list[dict[str, A
         }
         for c in citations or []
     ]
+
+
+def _with_admin_levels(location: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A place of the first shape in today's (same keys, same order as new ones). A precision
+    stored as free text before the closed list existed is kept as it was."""
+    if location is None:
+        return None
+    return {key: location.get(key) for key in values.LOCATION_KEYS}

@@ -7,6 +7,8 @@ microseconds, which sort correctly as text.
 
 from __future__ import annotations
 
+import json
+import math
 import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
@@ -67,7 +69,11 @@ COMMON_METRICS = (
     "conscripts",
     "buildings_damaged",
 )
-AMENDABLE_FIELDS = ("title", "kind", "occurred", "location", "actors", "tags")
+AMENDABLE_FIELDS = ("title", "kind", "occurred", "location", "actors", "tags", "properties")
+# How precisely a place is known, finest first. ACLED's geo_precision and UCDP's where_prec map
+# onto it (the table is in the README). Places stored before this list keep their text.
+LOCATION_PRECISIONS = ("exact", "near", "admin3", "admin2", "admin1", "country", "region")
+LOCATION_KEYS = ("name", "admin1", "admin2", "admin3", "country", "precision", "lat", "lon")
 
 # Lengths and patterns: the API's schemas refer to these, so each rule is written once.
 MAX_TITLE = 500
@@ -79,6 +85,8 @@ MAX_URL = 2_000
 MAX_TAG = 64
 MAX_SIDE = 32
 MAX_REFERENCE = 4_000  # a citation that is not a URL (e.g. UCDP's source_article)
+MAX_PROPERTIES_BYTES = 16_384  # a dataset's other columns, as compact JSON
+MAX_PROPERTY_NAME = 100
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 SIDE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$"
 TAG_PATTERN = r"^[\w][\w .:/-]{0,63}$"
@@ -200,18 +208,25 @@ def occurred(data: object, field: str = "occurred") -> Data:
 
 
 def location(data: object, field: str = "location") -> Data | None:
-    """Where: a place name, optional region and country, optional coordinates (both or neither)."""
+    """Where: a place name, optional regions (admin1 to admin3) and country, how precisely the
+    place is known, optional coordinates (both or neither)."""
     if data is None:
         return None
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with at least a name.", field)
-    _only(data, ("name", "admin1", "country", "lat", "lon", "precision"), field)
+    _only(data, LOCATION_KEYS, field)
     result: Data = {"name": text(data.get("name"), f"{field}.name", max_length=MAX_NAME)}
-    for key in ("admin1", "country", "precision"):
+    for key in ("admin1", "admin2", "admin3", "country"):
         value = data.get(key)
         result[key] = (
             text(value, f"{field}.{key}", max_length=MAX_NAME) if value is not None else None
         )
+    precision = data.get("precision")
+    result["precision"] = (
+        choice(precision, LOCATION_PRECISIONS, f"{field}.precision")
+        if precision is not None
+        else None
+    )
     lat, lon = data.get("lat"), data.get("lon")
     if (lat is None) != (lon is None):
         raise InvalidValue(
@@ -225,6 +240,34 @@ def location(data: object, field: str = "location") -> Data | None:
             raise InvalidValue("Longitude must be between -180 and 180.", f"{field}.lon")
         lat, lon = lat_f, lon_f
     result["lat"], result["lon"] = lat, lon
+    return result
+
+
+def properties(data: object, field: str = "properties") -> Data:
+    """A dataset's other columns: a flat object of names to strings, numbers, booleans or null,
+    at most 16 KB as JSON, so nothing of a row is dropped and nothing unbounded is kept."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InvalidValue("Must be an object of names to plain values.", field)
+    result: Data = {}
+    for name, value in data.items():
+        if not isinstance(name, str) or not 0 < len(name) <= MAX_PROPERTY_NAME:
+            raise InvalidValue(
+                f"Property names are 1 to {MAX_PROPERTY_NAME} characters.", f"{field}.{name}"
+            )
+        if isinstance(value, float) and not math.isfinite(value):
+            raise InvalidValue("Must be a finite number.", f"{field}.{name}")
+        if value is not None and not isinstance(value, str | int | float | bool):
+            raise InvalidValue(
+                "Must be a string, number, boolean or null (no nesting).", f"{field}.{name}"
+            )
+        result[name] = value
+    size = len(json.dumps(result, separators=(",", ":"), ensure_ascii=False).encode())
+    if size > MAX_PROPERTIES_BYTES:
+        raise InvalidValue(
+            f"At most {MAX_PROPERTIES_BYTES} bytes as JSON (these are {size}).", field
+        )
     return result
 
 
@@ -333,6 +376,7 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
         "location": location,
         "actors": lambda v: string_list(v, "actors", side),
         "tags": lambda v: string_list(v, "tags"),
+        "properties": properties,
     }
     result: Data = {}
     for name, check in checks.items():
@@ -341,7 +385,7 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
         elif not partial:
             if name in ("title", "kind", "occurred"):
                 raise InvalidValue("Missing data for required field.", name)
-            result[name] = None if name == "location" else []
+            result[name] = None if name == "location" else {} if name == "properties" else []
     return result
 
 

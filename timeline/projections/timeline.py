@@ -54,6 +54,7 @@ def _incident(incident_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         "location": fields.get("location"),
         "actors": fields.get("actors") or [],
         "tags": fields.get("tags") or [],
+        "properties": fields.get("properties") or {},
     }
 
 
@@ -61,7 +62,7 @@ class TimelineProjection(Projection):
     """Keeps `timeline_incidents` and `timeline_items` in step with the log."""
 
     name = "timeline"
-    version = 4
+    version = 5  # 5: incidents carry properties; places admin2/admin3
     tables = ("timeline_items", "timeline_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
