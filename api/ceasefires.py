@@ -82,7 +82,9 @@ class Ceasefire(Schema):
     title = fields.String()
     window = fields.Nested(Window)
     scope = fields.String(allow_none=True, metadata={"description": "Country, when named."})
-    parties = fields.List(fields.String())
+    parties = fields.List(
+        fields.String(), metadata={"description": "The sides of the ceasefire's actors."}
+    )
     declared_by = fields.List(fields.Nested(Speaker))
     violations = fields.List(fields.Nested(Violation))
     status = fields.String(metadata={"enum": ["held", "violated", "disputed"]})

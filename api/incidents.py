@@ -16,12 +16,15 @@ from api.fields import Moment, StoredTimestamp, Timestamp
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
 from timeline.domain.values import (
+    ACTOR_TYPES,
     KINDS,
     LOCATION_PRECISIONS,
     MAX_NAME,
     MAX_REASON,
+    MAX_TAG,
     MAX_TITLE,
     PRECISIONS,
+    SIDE_PATTERN,
 )
 
 HISTORY = "history"
@@ -32,6 +35,40 @@ blp = Blueprint(
     url_prefix="/api/v1/incidents",
     description="Incidents: things that happened or were announced, with their statements.",
 )
+
+
+ACTOR_DOC = {
+    "description": "A side code (RU) — short for {name: RU, side: RU} — or an object: a free "
+    "name, optional side code, type (ACLED's actor types) and the dataset's own code.",
+    "oneOf": [
+        {"type": "string", "pattern": SIDE_PATTERN},
+        {
+            "type": "object",
+            "required": ["name"],
+            "additionalProperties": False,
+            "properties": {
+                "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
+                "side": {"type": "string", "pattern": SIDE_PATTERN, "nullable": True},
+                "type": {"type": "string", "enum": list(ACTOR_TYPES), "nullable": True},
+                "code": {"type": "string", "maxLength": MAX_TAG, "nullable": True},
+            },
+        },
+    ],
+}
+
+
+def ActorsIn(**kwargs: Any) -> fields.List[Any]:
+    """Actors as given: codes or objects (the domain checks each, naming its field)."""
+    return fields.List(fields.Raw(metadata=ACTOR_DOC), **kwargs)
+
+
+class ActorOut(Schema):
+    """Who took part."""
+
+    name = fields.String()
+    side = fields.String(allow_none=True, metadata={"example": "RU"})
+    type = fields.String(allow_none=True, metadata={"enum": list(ACTOR_TYPES)})
+    code = fields.String(allow_none=True)
 
 
 def Properties() -> fields.Dict:
@@ -85,7 +122,10 @@ class IncidentFields(Schema):
     kind = fields.String(required=True, validate=validate.OneOf(KINDS))
     occurred = fields.Nested(OccurredSchema, required=True)
     location = fields.Nested(LocationSchema, allow_none=True)
-    actors = fields.List(fields.String(), load_default=list, metadata={"example": ["RU", "UA"]})
+    actors = ActorsIn(
+        load_default=list,
+        metadata={"example": ["RU", {"name": "Armed Forces of Ukraine", "side": "UA"}]},
+    )
     tags = fields.List(fields.String(), load_default=list)
     properties = Properties()
 
@@ -104,7 +144,7 @@ class IncidentAmendment(Schema):
     kind = fields.String(validate=validate.OneOf(KINDS))
     occurred = fields.Nested(OccurredSchema)
     location = fields.Nested(LocationSchema, allow_none=True)
-    actors = fields.List(fields.String())
+    actors = ActorsIn()
     tags = fields.List(fields.String())
     properties = Properties()
     reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
@@ -126,7 +166,7 @@ class IncidentSummary(Schema):
     kind = fields.String()
     occurred = fields.Nested(OccurredOut)
     location = fields.Nested(LocationSchema, allow_none=True)
-    actors = fields.List(fields.String())
+    actors = fields.List(fields.Nested(ActorOut))
     tags = fields.List(fields.String())
     properties = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
 

@@ -337,3 +337,19 @@ def test_places_and_properties_come_back_on_every_read(
     bad = client.post("/api/v1/incidents", json={**incident_json(), "properties": {"a": [1]}},
                       headers=writer)  # fmt: skip
     assert bad.status_code == 422 and "a" in bad.json["errors"]["json"]["properties"]
+
+
+def test_actors_go_in_as_codes_or_objects_and_come_back_as_objects(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    lra = {"name": "LRA: Lord's Resistance Army", "side": None, "type": "rebel_group",
+           "code": "LRA"}  # fmt: skip
+    incident = report(client, writer, actors=["UA", lra])
+    shown = client.get(f"/api/v1/incidents/{incident['id']}").json["actors"]
+    assert shown == [{"name": "UA", "side": "UA", "type": None, "code": None}, lra]
+    services.runner.run_all()
+    (item,) = client.get(f"/api/v1/timeline?incident={incident['id']}").json["items"]
+    assert item["incident"]["actors"] == shown
+    bad = client.post("/api/v1/incidents", json={**incident_json(), "actors": [{"side": "UA"}]},
+                      headers=writer)  # fmt: skip
+    assert bad.status_code == 422 and "name" in bad.json["errors"]["json"]["actors"]["0"]

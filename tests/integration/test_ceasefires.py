@@ -212,3 +212,13 @@ def test_protests_and_riots_do_not(services: Services, kind: str) -> None:
     truce(services)
     fighting(services, T0 + timedelta(hours=2), kind=kind)
     assert ceasefires(services)[0]["status"] == "held"
+
+
+def test_the_accused_are_the_sides_of_the_actors(services: Services) -> None:
+    truce(services)
+    wagner = {"name": "Wagner Group", "side": "RU", "type": "political_militia"}
+    written = fighting(services, T0 + timedelta(hours=2), actors=[wagner, {"name": "Civilians"}])
+    moscow_denies(services, written)  # a denial from RU, the side of an actor: disputed
+    (ceasefire,) = ceasefires(services)
+    assert ceasefire["violations"][0]["accused"] == ["RU"]
+    assert (ceasefire["status"], ceasefire["parties"]) == ("disputed", ["RU", "UA"])

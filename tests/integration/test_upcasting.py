@@ -53,13 +53,14 @@ def test_events_and_snapshots_stored_in_their_first_shapes_replay_identically(
     app.record_statement(incident_id, a_statement(citations=CITED))
     moved = {"name": "Kramatorsk station", "country": "UA", "lat": 48.74, "lon": 37.58}
     app.amend_incident(incident_id, {"location": moved}, "the station, not the centre")
+    app.amend_incident(incident_id, {"actors": ["RU"]}, "one side struck")
     services.runner.run_all()
     current = app.get_incident(incident_id)
     projected = read_models(services)
     log = [entry.to_dict() for entry in read_log(app, 0, 1000)]
 
-    # every event (the report, 200 statements, the amendment) and the snapshot
-    assert as_first_shapes(services.settings.events_path) == 1 + 200 + 1 + 1
+    # every event (the report, 200 statements, two amendments) and the snapshot
+    assert as_first_shapes(services.settings.events_path) == 1 + 200 + 2 + 1
     fresh = TimelineApp(env=event_store_env(services.settings))  # no cache: reads the rows
     try:
         assert fresh.snapshots is not None
@@ -69,6 +70,7 @@ def test_events_and_snapshots_stored_in_their_first_shapes_replay_identically(
         citation = current["statements"][0]["citations"][0]
         assert citation == {**CITED[0], "reference": None}
         assert current["location"]["admin2"] is None and current["properties"] == {}
+        assert current["actors"] == [{"name": "RU", "side": "RU", "type": None, "code": None}]
     finally:
         fresh.close()
     read = [p for p in services.projections.values() if p.rebuildable]

@@ -137,3 +137,26 @@ def test_amending_properties_is_a_change_like_any_other() -> None:
     changed = incident.amend({"properties": {"event_clarity": 2}}, "new release")
     assert changed == {"properties": {"event_clarity": 2}}
     assert incident.amend({"properties": {"event_clarity": 2}}, "same again") == {}
+
+
+def test_actors_are_named_objects_and_a_code_is_short_for_one() -> None:
+    lra = {"name": "LRA: Lord's Resistance Army", "type": "rebel_group", "code": "LRA"}
+    government = {"name": "Government of Central African Republic", "side": "CF",
+                  "type": "state_forces"}  # fmt: skip
+    found = Incident.report(an_incident(actors=["RU", lra, government, "RU"])).actors
+    assert found == [
+        {"name": "RU", "side": "RU", "type": None, "code": None},
+        {**lra, "side": None},
+        {**government, "code": None},
+    ]  # distinct, in order
+    for bad, field in (
+        (["R U"], "actors.0"),
+        ([{"side": "UA"}], "actors.0.name"),
+        ([{"name": "x", "type": "bandits"}], "actors.0.type"),
+        ([{"name": "x", "side": "not a code"}], "actors.0.side"),
+        ([{"name": "x", "rank": 1}], "actors.0.rank"),
+        ([7], "actors.0"),
+    ):
+        with pytest.raises(InvalidValue) as caught:
+            Incident.report(an_incident(actors=bad))
+        assert caught.value.field == field

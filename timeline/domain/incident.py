@@ -25,8 +25,8 @@ class Incident(Aggregate):
     """An incident with its statements; the unit of consistency (one stream, one version)."""
 
     # Snapshots store this state. 2: citations may be a free-text reference. 3: places have
-    # admin2 and admin3; incidents have properties.
-    class_version = 3
+    # admin2 and admin3; incidents have properties. 4: actors are objects.
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -40,6 +40,11 @@ class Incident(Aggregate):
         state["location"] = _with_admin_levels(state.get("location"))
         state.setdefault("properties", {})
 
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        """Snapshots taken when actors were side codes."""
+        state["actors"] = _actor_objects(state.get("actors"))
+
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
 
@@ -50,20 +55,25 @@ class Incident(Aggregate):
         kind: str
         occurred: dict[str, Any]
         location: dict[str, Any] | None
-        actors: list[str]
+        actors: list[dict[str, Any]]
         tags: list[str]
         by: By = None
         # A dataset's other columns.
         properties: dict[str, Any] | None = None
 
-        # 2: places have admin2 and admin3; incidents have properties.
-        class_version = 2
+        # 2: places have admin2 and admin3; incidents have properties. 3: actors are objects.
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
             """Reports stored before admin2/admin3 and properties existed have none."""
             state["location"] = _with_admin_levels(state.get("location"))
             state["properties"] = {}
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Reports stored when actors were side codes."""
+            state["actors"] = _actor_objects(state.get("actors"))
 
     class IncidentAmended(Aggregate.Event):
         """Some fields changed (only those in ``changes``), with the editor's reason."""
@@ -72,8 +82,8 @@ class Incident(Aggregate):
         reason: str
         by: By = None
 
-        # 2: places have admin2 and admin3.
-        class_version = 2
+        # 2: places have admin2 and admin3. 3: actors are objects.
+        class_version = 3
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -81,6 +91,12 @@ class Incident(Aggregate):
             if "location" in state["changes"]:
                 location = state["changes"]["location"]
                 state["changes"]["location"] = _with_admin_levels(location)
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Actors amended when they were side codes."""
+            if "actors" in state["changes"]:
+                state["changes"]["actors"] = _actor_objects(state["changes"]["actors"])
 
     class StatementRecorded(Aggregate.Event):
         """A source's statement was recorded (``statement`` holds its id and fields)."""
@@ -112,7 +128,7 @@ class Incident(Aggregate):
         kind: str,
         occurred: dict[str, Any],
         location: dict[str, Any] | None,
-        actors: list[str],
+        actors: list[dict[str, Any]],
         tags: list[str],
         by: By = None,
         properties: dict[str, Any] | None = None,
@@ -241,3 +257,11 @@ def _with_admin_levels(location: dict[str, Any] | None) -> dict[str, Any] | None
     if location is None:
         return None
     return {key: location.get(key) for key in values.LOCATION_KEYS}
+
+
+def _actor_objects(actors: list[Any] | None) -> list[dict[str, Any]]:
+    """Actors stored as side codes, as objects (a code stands for its name and side)."""
+    return [
+        {"name": a, "side": a, "type": None, "code": None} if isinstance(a, str) else a
+        for a in actors or []
+    ]

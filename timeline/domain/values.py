@@ -73,6 +73,19 @@ AMENDABLE_FIELDS = ("title", "kind", "occurred", "location", "actors", "tags", "
 # How precisely a place is known, finest first. ACLED's geo_precision and UCDP's where_prec map
 # onto it (the table is in the README). Places stored before this list keep their text.
 LOCATION_PRECISIONS = ("exact", "near", "admin3", "admin2", "admin1", "country", "region")
+# What kind of actor (ACLED's actor types, its inter codes 1-8 in order).
+ACTOR_TYPES = (
+    "state_forces",
+    "rebel_group",
+    "political_militia",
+    "identity_militia",
+    "rioters",
+    "protesters",
+    "civilians",
+    "external_other",
+)
+ACTOR_KEYS = ("name", "side", "type", "code")
+MAX_ACTORS = 100
 LOCATION_KEYS = ("name", "admin1", "admin2", "admin3", "country", "precision", "lat", "lon")
 
 # Lengths and patterns: the API's schemas refer to these, so each rule is written once.
@@ -145,6 +158,56 @@ def side(value: object, field: str) -> str:
     if not isinstance(value, str) or not _SIDE.match(value):
         raise InvalidValue("Must be a side code such as RU, UA, GB or independent.", field)
     return value
+
+
+def actor(value: object, field: str) -> Data:
+    """Who took part: a free name, with optional side code, type and the dataset's own code.
+    A bare side code (``"RU"``) stands for ``{"name": "RU", "side": "RU"}``."""
+    if isinstance(value, str):
+        code = side(value, field)
+        return {"name": code, "side": code, "type": None, "code": None}
+    if not isinstance(value, Mapping):
+        raise InvalidValue("Must be a side code or an object with a name.", field)
+    _only(value, ACTOR_KEYS, field)
+    given = {key: value.get(key) for key in ("side", "type", "code")}
+    return {
+        "name": text(value.get("name"), f"{field}.name", max_length=MAX_NAME),
+        "side": side(given["side"], f"{field}.side") if given["side"] is not None else None,
+        "type": (
+            choice(given["type"], ACTOR_TYPES, f"{field}.type")
+            if given["type"] is not None
+            else None
+        ),
+        "code": text(given["code"], f"{field}.code", max_length=MAX_TAG)
+        if given["code"] is not None
+        else None,
+    }
+
+
+def actors(values: object, field: str = "actors") -> list[Data]:
+    """The actors of an incident, distinct, in the order given."""
+    if values is None:
+        return []
+    if not isinstance(values, list | tuple):
+        raise InvalidValue("Must be a list.", field)
+    if len(values) > MAX_ACTORS:
+        raise InvalidValue(f"At most {MAX_ACTORS} actors.", field)
+    result: list[Data] = []
+    for index, value in enumerate(values):
+        checked = actor(value, f"{field}.{index}")
+        if checked not in result:
+            result.append(checked)
+    return result
+
+
+def sides_of(actors: list[Any]) -> list[str]:
+    """The side codes an incident's actors stand for, distinct, in order."""
+    found: list[str] = []
+    for one in actors:
+        code = one if isinstance(one, str) else one.get("side")
+        if code and code not in found:
+            found.append(code)
+    return found
 
 
 def _number(value: object, field: str) -> float | int:
@@ -374,7 +437,7 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
         "kind": lambda v: choice(v, KINDS, "kind"),
         "occurred": occurred,
         "location": location,
-        "actors": lambda v: string_list(v, "actors", side),
+        "actors": actors,
         "tags": lambda v: string_list(v, "tags"),
         "properties": properties,
     }

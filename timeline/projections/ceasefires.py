@@ -7,7 +7,7 @@ Rules, on either clock of knowledge ("now" or "as of" a past time):
   window (both ends inclusive; an open-ended ceasefire runs on) and, when the ceasefire names a
   country, it happened in that country;
 - such an incident is *disputed* when it has reports and every one of them is answered by a
-  denial from a side the incident names among its actors (the accused); otherwise *reported*;
+  denial from a side of the incident's actors (the accused); otherwise *reported*;
 - the ceasefire *held* with no incident inside it, is *disputed* when every incident inside is,
   and was *violated* otherwise.
 
@@ -30,6 +30,7 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 
 from timeline.domain import Incident
+from timeline.domain.values import sides_of
 from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
@@ -57,7 +58,7 @@ class CeasefiresProjection(Projection):
     """Keeps the ceasefire history and the current windows, fighting and links in step."""
 
     name = "ceasefires"
-    version = 3
+    version = 4  # 4: actors are objects; parties and accused are their sides
     tables = (
         "ceasefire_incidents",
         "ceasefire_statements",
@@ -266,7 +267,8 @@ def _keep(cursor: BatchCursor, row: Row, statements: list[Row]) -> None:
     place = (row["start_at"], row["end_at"], row["country"])
     if row["kind"] == "ceasefire":
         ceasefire = json.dumps(_ceasefire(row, statements))
-        cursor.insert(_KEEP_WINDOW, (row["incident_id"], *place, row["actors"], ceasefire))
+        parties = json.dumps(sides_of(json.loads(row["actors"])))
+        cursor.insert(_KEEP_WINDOW, (row["incident_id"], *place, parties, ceasefire))
     elif row["kind"] in FIGHTING:
         violation = _violation(row, statements)
         kept = (row["incident_id"], *place, violation["status"], json.dumps(violation))
@@ -452,7 +454,7 @@ def _ceasefire(row: Row, statements: list[Row]) -> dict[str, Any]:
         "title": row["title"],
         "window": {"start": row["start_at"], "end": row["end_at"]},
         "scope": row["country"],
-        "parties": json.loads(row["actors"]),
+        "parties": sides_of(json.loads(row["actors"])),
         "declared_by": [_source(s) for s in statements if s["stance"] in DECLARING],
     }
 
@@ -478,7 +480,7 @@ def _statements(
 
 
 def _wanted(ceasefire: dict[str, Any], where: CeasefireFilter) -> bool:
-    if where.party is not None and where.party not in json.loads(ceasefire["actors"]):
+    if where.party is not None and where.party not in sides_of(json.loads(ceasefire["actors"])):
         return False
     if where.start is None and where.end is None:
         return True
@@ -499,7 +501,7 @@ def _source(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _violation(incident: dict[str, Any], statements: list[dict[str, Any]]) -> dict[str, Any]:
-    accused = set(json.loads(incident["actors"]))
+    accused = set(sides_of(json.loads(incident["actors"])))
     denials = [s for s in statements if s["stance"] == "denial"]
     reports = [s for s in statements if s["stance"] != "denial"]
     denied_by_accused = {

@@ -62,7 +62,7 @@ class TimelineProjection(Projection):
     """Keeps `timeline_incidents` and `timeline_items` in step with the log."""
 
     name = "timeline"
-    version = 5  # 5: incidents carry properties; places admin2/admin3
+    version = 6  # 5: incidents carry properties, places admin2/admin3; 6: actors are objects
     tables = ("timeline_items", "timeline_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
