@@ -6,18 +6,18 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import Blueprint
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, validate
 from webargs.fields import DelimitedList
 
 from api.auth import require
-from api.consistency import MinPosition, await_position
-from api.fields import StoredTimestamp, Timestamp
+from api.consistency import await_position
+from api.fields import StoredTimestamp
+from api.filters import IncidentFilters, timeline_filter
 from api.incidents import IncidentSummary
-from api.paging import PageArgs, decode_cursor, raw_page
+from api.paging import decode_cursor, raw_page
 from api.services import services
 from api.statements import StatementOut
-from timeline.domain.values import KINDS, MAX_SIDE, MAX_SOURCE_NAME, STANCES, timestamp
-from timeline.read_models import TimelineFilter
+from timeline.domain.values import MAX_SIDE, MAX_SOURCE_NAME, STANCES
 
 blp = Blueprint(
     "timeline",
@@ -29,36 +29,14 @@ blp = Blueprint(
 PROJECTION = "timeline"
 
 
-class TimelineArgs(PageArgs):
+class TimelineArgs(IncidentFilters):
     """Filters (combined with AND), pagination and replay."""
 
-    start = Timestamp(data_key="from", metadata={"description": "Items at or after this time."})
-    end = Timestamp(data_key="to", metadata={"description": "Items at or before this time."})
-    kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
     side = DelimitedList(fields.String(validate=validate.Length(1, MAX_SIDE)))
     source = fields.String(validate=validate.Length(1, MAX_SOURCE_NAME))
     stance = DelimitedList(fields.String(validate=validate.OneOf(STANCES)))
     incident = fields.UUID()
     type = fields.String(validate=validate.OneOf(("incident", "statement")))
-    q = fields.String(validate=validate.Length(1, 200), metadata={"description": "Text search."})
-    bbox = DelimitedList(
-        fields.Float(),
-        validate=validate.Length(equal=4),
-        metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
-    )
-    as_of = Timestamp(metadata={"description": "The timeline as it was known at this time."})
-    min_position = MinPosition()
-
-    @validates_schema
-    def check_ranges(self, data: dict[str, Any], **_: Any) -> None:
-        """``from`` must not be after ``to``; a bbox's minimums must not exceed its maximums."""
-        if data.get("start") and data.get("end") and data["start"] > data["end"]:
-            raise ValidationError("'from' must not be after 'to'.", "from")
-        box = data.get("bbox")
-        if box and (box[0] > box[2] or box[1] > box[3]):
-            raise ValidationError(
-                "bbox is min_lon,min_lat,max_lon,max_lat with min <= max.", "bbox"
-            )
 
 
 class TimelineStatement(StatementOut):
@@ -101,19 +79,7 @@ class Timeline(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
         await_position(PROJECTION, args.get("min_position"))
-        where = TimelineFilter(
-            start=timestamp(args["start"], "from") if args.get("start") else None,
-            end=timestamp(args["end"], "to") if args.get("end") else None,
-            kind=args.get("kind", ()),
-            side=args.get("side", ()),
-            source=args.get("source"),
-            stance=args.get("stance", ()),
-            incident=str(args["incident"]) if args.get("incident") else None,
-            item_type=args.get("type"),
-            q=args.get("q"),
-            bbox=tuple(args["bbox"]) if args.get("bbox") else None,
-            as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
-        )
+        where = timeline_filter(args, item_type=args.get("type"))
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
         page = services().reads.timeline(where, after, args["limit"])
         # Rows are stored in the TimelineItem shape, ready to serve: no per-row dumping here

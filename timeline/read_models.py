@@ -19,7 +19,7 @@ from timeline.projections.history import incident_history
 from timeline.projections.ledger import head
 from timeline.projections.sources import SourcesFilter, query_sources
 from timeline.projections.sql import Cursor, ViewDatabase
-from timeline.projections.timeline import TimelineFilter, query_timeline
+from timeline.projections.timeline import TimelineFilter, query_incidents, query_timeline
 
 __all__ = [
     "MAX_PAGE",
@@ -73,6 +73,13 @@ class ReadModels:
         """Timeline rows (``item`` holds each as JSON text) in time order."""
         rows, position = self._read(
             "timeline", lambda c: query_timeline(c, where, after, limit + 1)
+        )
+        return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
+
+    def incidents(self, where: TimelineFilter, after: Sequence[str] | None, limit: int) -> Page:
+        """Incidents (``item``: JSON text) by when they occurred, from the timeline."""
+        rows, position = self._read(
+            "timeline", lambda c: query_incidents(c, where, after, limit + 1)
         )
         return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
 

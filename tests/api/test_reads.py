@@ -376,3 +376,29 @@ def test_min_position_beyond_the_head_is_the_clients_mistake(
     response = client.get("/api/v1/timeline?min_position=99")
     assert response.status_code == 422
     assert "min_position" in response.json["errors"]["query"]
+
+
+def test_incidents_list_with_the_timelines_filters_and_page(
+    client: FlaskClient, services: Services
+) -> None:
+    load(services, incidents=5, statements=2)
+    services.app.report_incident(an_incident(kind="ceasefire", title="Truce", location=None))
+    services.runner.run("timeline")
+    seen: list[str] = []
+    url = "/api/v1/incidents?limit=2"
+    while url:
+        page = client.get(url).json
+        assert all(set(i) >= {"id", "title", "kind", "occurred", "actors"} for i in page["items"])
+        seen += [item["id"] for item in page["items"]]
+        url = (
+            f"/api/v1/incidents?limit=2&cursor={page['next_cursor']}" if page["next_cursor"] else ""
+        )
+    assert len(seen) == len(set(seen)) == 6  # incidents only, none of their statements
+    truce = client.get("/api/v1/incidents?kind=ceasefire").json["items"]
+    assert [i["title"] for i in truce] == ["Truce"]
+    assert client.get("/api/v1/incidents?q=truce").json["items"] == truce
+    boxed = client.get("/api/v1/incidents?bbox=37,48,38,49").json["items"]
+    assert len(boxed) == 5  # the truce has no place
+    before = client.get("/api/v1/incidents?as_of=2000-01-01T00:00:00Z").json
+    assert before["items"] == [] and before["position"] == services.app.head()
+    assert client.get("/api/v1/incidents?side=RU").status_code == 422  # a statement filter

@@ -17,7 +17,7 @@ without re-shaping any row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -239,6 +239,17 @@ def query_timeline(
     """
     cursor.execute(*timeline_sql(where, after, limit))
     return [{"at": r["at"], "item_id": r["item_id"], "item": _item(r)} for r in cursor.fetchall()]
+
+
+def query_incidents(
+    cursor: Cursor, where: TimelineFilter, after: Sequence[str] | None, limit: int
+) -> list[Row]:
+    """Incidents matching the filter, by when they occurred, after a cursor key: each row has
+    the paging key and ``item``, the incident as the API shows it (JSON text)."""
+    cursor.execute(*timeline_sql(replace(where, item_type="incident"), after, limit))
+    return [
+        {"at": r["at"], "item_id": r["item_id"], "item": r["incident"]} for r in cursor.fetchall()
+    ]
 
 
 def timeline_sql(

@@ -1,0 +1,58 @@
+"""The filters shared by the timeline and the incident listing: one definition of each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
+
+from api.consistency import MinPosition
+from api.fields import Timestamp
+from api.paging import PageArgs
+from timeline.domain.values import KINDS, timestamp
+from timeline.read_models import TimelineFilter
+
+
+class IncidentFilters(PageArgs):
+    """Filters on incidents (combined with AND), pagination and replay."""
+
+    start = Timestamp(data_key="from", metadata={"description": "At or after this time."})
+    end = Timestamp(data_key="to", metadata={"description": "At or before this time."})
+    kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
+    q = fields.String(validate=validate.Length(1, 200), metadata={"description": "Text search."})
+    bbox = DelimitedList(
+        fields.Float(),
+        validate=validate.Length(equal=4),
+        metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
+    )
+    as_of = Timestamp(metadata={"description": "As it was known at this time."})
+    min_position = MinPosition()
+
+    @validates_schema
+    def check_ranges(self, data: dict[str, Any], **_: Any) -> None:
+        """``from`` must not be after ``to``; a bbox's minimums must not exceed its maximums."""
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError("'from' must not be after 'to'.", "from")
+        box = data.get("bbox")
+        if box and (box[0] > box[2] or box[1] > box[3]):
+            raise ValidationError(
+                "bbox is min_lon,min_lat,max_lon,max_lat with min <= max.", "bbox"
+            )
+
+
+def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:
+    """The query layer's filter from parsed arguments (statement filters when given)."""
+    return TimelineFilter(
+        start=timestamp(args["start"], "from") if args.get("start") else None,
+        end=timestamp(args["end"], "to") if args.get("end") else None,
+        kind=args.get("kind", ()),
+        side=args.get("side", ()),
+        source=args.get("source"),
+        stance=args.get("stance", ()),
+        incident=str(args["incident"]) if args.get("incident") else None,
+        q=args.get("q"),
+        bbox=tuple(args["bbox"]) if args.get("bbox") else None,
+        as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+        **more,
+    )
