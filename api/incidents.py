@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -21,13 +23,16 @@ from timeline.domain.values import (
     ACTOR_TYPES,
     KINDS,
     LOCATION_PRECISIONS,
+    MAX_EXTERNAL_ID,
     MAX_NAME,
     MAX_REASON,
     MAX_TAG,
     MAX_TITLE,
+    NAMESPACE_PATTERN,
     PRECISIONS,
     SIDE_PATTERN,
 )
+from timeline.read_models import Page
 
 HISTORY = "history"
 LISTING = "timeline"  # the projection the incident listing reads
@@ -73,6 +78,19 @@ class ActorOut(Schema):
     side = fields.String(allow_none=True, metadata={"example": "RU"})
     type = fields.String(allow_none=True, metadata={"enum": list(ACTOR_TYPES)})
     code = fields.String(allow_none=True)
+
+
+def ExternalIds() -> fields.Dict:
+    """A dataset's own ids for the incident: namespace to id."""
+    return fields.Dict(
+        keys=fields.String(validate=validate.Regexp(NAMESPACE_PATTERN)),
+        values=fields.String(validate=validate.Length(1, MAX_EXTERNAL_ID)),
+        metadata={
+            "description": "The incident's ids in datasets, one per namespace (at most 16); "
+            "each names one incident at a time (409 when another holds it).",
+            "example": {"ucdp-ged": "256002", "acled": "UKR57975"},
+        },
+    )
 
 
 def Properties() -> fields.Dict:
@@ -132,6 +150,7 @@ class IncidentFields(Schema):
     )
     tags = fields.List(fields.String(), load_default=list)
     properties = Properties()
+    external_ids = ExternalIds()
 
 
 class IncidentIn(IncidentFields):
@@ -151,6 +170,7 @@ class IncidentAmendment(Schema):
     actors = ActorsIn()
     tags = fields.List(fields.String())
     properties = Properties()
+    external_ids = ExternalIds()
     reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
 
 
@@ -173,6 +193,7 @@ class IncidentSummary(Schema):
     actors = fields.List(fields.Nested(ActorOut))
     tags = fields.List(fields.String())
     properties = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
+    external_ids = fields.Dict(keys=fields.String(), values=fields.String())
 
 
 class IncidentOut(IncidentSummary):
@@ -216,6 +237,27 @@ def incident_fields(data: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in data.items() if k not in ("id", "statements", "reason")}
 
 
+class ExternalIdArg(fields.String):
+    """``namespace:id``, e.g. ``ucdp-ged:256002``, parsed into its two parts."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        namespace, sep, found = text.partition(":")
+        valid = sep and 0 < len(found) <= MAX_EXTERNAL_ID and re.match(NAMESPACE_PATTERN, namespace)
+        if not valid:
+            raise ValidationError("Give namespace:id, e.g. ucdp-ged:256002.")
+        return namespace, found
+
+
+class IncidentListArgs(IncidentFilters):
+    """The incident filters, one incident, or the incident a dataset's id names."""
+
+    incident = fields.UUID()
+    external_id = ExternalIdArg(
+        metadata={"description": "The incident a dataset's id names: namespace:id."}
+    )
+
+
 class IncidentsPage(Schema):
     """A page of incidents."""
 
@@ -229,15 +271,23 @@ class Incidents(MethodView):
     """The collection of incidents."""
 
     @require("read")
-    @blp.arguments(IncidentFilters(), location="query", unknown=RAISE)
+    @blp.arguments(IncidentListArgs(), location="query", unknown=RAISE)
     @blp.response(200, IncidentsPage)
     @blp.alt_response(400, description="The cursor was altered.")
     @blp.alt_response(503, description="The projection did not reach min_position in time.")
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents by when they occurred, with the timeline's filters, now or as of a time."""
         await_position(LISTING, args.get("min_position"))
+        svc = services()
+        where = timeline_filter(args)
+        if args.get("external_id"):
+            namespace, value = args["external_id"]
+            named = svc.app.incident_by_external_id(namespace, value)
+            if named is None or (where.incident not in (None, named)):
+                return raw_page(INCIDENTS, Page([], None, svc.reads.position(LISTING)), [])
+            where = replace(where, incident=named)
         after = decode_cursor(INCIDENTS, args.get("cursor"), 2)
-        page = services().reads.incidents(timeline_filter(args), after, args["limit"])
+        page = svc.reads.incidents(where, after, args["limit"])
         # Stored in the IncidentSummary shape, ready to serve (the fuzz test checks the schema).
         return raw_page(INCIDENTS, page, [row["item"] for row in page.items])
 

@@ -23,8 +23,8 @@ def drop_by_from_stored_events(path: Path) -> None:
 
 def as_first_shapes(path: Path) -> int:
     """Store every event and snapshot as the first code wrote them: no ``class_version``, no
-    citation ``reference``, no ``admin2``/``admin3`` in places, no (empty) ``properties``,
-    actors as side codes. Returns how many rows changed."""
+    citation ``reference``, no ``admin2``/``admin3`` in places, no (empty) ``properties`` or
+    ``external_ids``, actors as side codes. Returns how many rows changed."""
     changed = 0
     with sqlite3.connect(path) as db:
         for table in ("stored_events", "stored_snapshots"):
@@ -48,8 +48,9 @@ def as_first_shapes(path: Path) -> int:
 
 def _first_shape(data: dict[str, Any]) -> None:
     data.pop("class_version", None)
-    if data.get("properties") == {}:
-        del data["properties"]
+    for empty in ("properties", "external_ids"):
+        if data.get(empty) == {}:
+            del data[empty]
     for holder in (data, data.get("changes") or {}):
         if holder.get("actors"):  # actors were side codes
             holder["actors"] = [actor["side"] for actor in holder["actors"]]

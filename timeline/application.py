@@ -20,6 +20,7 @@ from eventsourcing.persistence import IntegrityError, Recording
 
 from timeline.diff import incident_diff
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
+from timeline.domain.external_id import ExternalId, external_id_stream
 from timeline.domain.values import By
 from timeline.event_log import LogEntry, head_position, read_log
 
@@ -69,15 +70,22 @@ class TimelineApp(Application[UUID]):
 
         ``by`` (on every command) says who wrote it; it goes into each event.
         """
-        incident = Incident.report(fields, incident_id, by)
-        recorded = [incident.record_statement(*_split_id(s), by=by) for s in statements]
-        if incident_id is not None and self.exists(incident_id):
-            raise Conflict(f"Incident {incident_id} already exists.", "id")
-        try:
-            recordings = self.save(incident)
-        except IntegrityError:
-            raise Conflict(f"Incident {incident.id} already exists.", "id") from None
-        return self._written(incident, recordings, statements=recorded)
+        for attempt in range(MAX_ATTEMPTS):
+            incident = Incident.report(fields, incident_id, by)
+            recorded = [incident.record_statement(*_split_id(s), by=by) for s in statements]
+            if incident_id is not None and self.exists(incident_id):
+                raise Conflict(f"Incident {incident_id} already exists.", "id")
+            claims: dict[UUID, ExternalId] = {}
+            self._claim(str(incident.id), {}, incident.external_ids, claims)
+            try:
+                recordings = self.save(incident, *claims.values())
+            except IntegrityError:
+                if self.exists(incident.id):
+                    raise Conflict(f"Incident {incident.id} already exists.", "id") from None
+                back_off(attempt)  # another writer claimed one of its external ids first
+                continue
+            return self._written(incident, recordings, statements=recorded)
+        raise Conflict("The report kept colliding with concurrent writers; try again.", None)
 
     def amend_incident(
         self, incident_id: UUID, changes: Mapping[str, Any], reason: str, by: By = None
@@ -85,11 +93,15 @@ class TimelineApp(Application[UUID]):
         """Change an incident's fields with a reason; the old values stay in its history."""
 
         def amend(incident: Incident) -> Written:
+            before = dict(incident.external_ids)
             changed = incident.amend(changes, reason, by)
             if not changed:
                 return Written(str(incident.id), incident.version, None, incident.modified_on,
                                changes={})  # fmt: skip
-            return self._written(incident, self.save(incident), changes=changed)
+            claims: dict[UUID, ExternalId] = {}
+            self._claim(str(incident.id), before, incident.external_ids, claims)
+            recordings = self.save(incident, *claims.values())
+            return self._written(incident, recordings, changes=changed)
 
         return self._retrying(incident_id, amend)
 
@@ -127,11 +139,12 @@ class TimelineApp(Application[UUID]):
             raise InvalidValue(f"At most {MAX_BATCH_ITEMS} items in one batch.", "items")
         for attempt in range(MAX_ATTEMPTS):
             touched: dict[UUID, Incident] = {}
+            claims: dict[UUID, ExternalId] = {}
             incidents: list[Incident] = []
             recorded: list[list[dict[str, Any]]] = []
             for index, item in enumerate(items):
                 try:
-                    incident, statements = self._batch_item(item, touched, by)
+                    incident, statements = self._batch_item(item, touched, claims, by)
                 except IncidentNotFound as error:
                     raise InvalidValue(error.message, f"items.{index}.id") from None
                 except (InvalidValue, Conflict) as error:
@@ -141,7 +154,7 @@ class TimelineApp(Application[UUID]):
                 incidents.append(incident)
                 recorded.append(statements)
             try:
-                recordings = self.save(*touched.values())
+                recordings = self.save(*touched.values(), *claims.values())
             except IntegrityError:
                 back_off(attempt)  # a concurrent writer got there first: reload and retry
                 continue
@@ -159,7 +172,11 @@ class TimelineApp(Application[UUID]):
         raise Conflict("The batch kept colliding with concurrent writers; try again.", None)
 
     def _batch_item(
-        self, item: Mapping[str, Any], touched: Mapping[UUID, Incident], by: By
+        self,
+        item: Mapping[str, Any],
+        touched: Mapping[UUID, Incident],
+        claims: dict[UUID, ExternalId],
+        by: By,
     ) -> tuple[Incident, list[dict[str, Any]]]:
         statements = item.get("statements") or []
         fields = {k: v for k, v in item.items() if k not in ("id", "statements")}
@@ -168,6 +185,7 @@ class TimelineApp(Application[UUID]):
             if incident_id is not None and (incident_id in touched or self.exists(incident_id)):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
             incident = Incident.report(fields, incident_id, by)
+            self._claim(str(incident.id), {}, incident.external_ids, claims)
         else:
             incident = touched.get(incident_id) or self._load(incident_id)
         recorded = []
@@ -178,6 +196,48 @@ class TimelineApp(Application[UUID]):
                 error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
                 raise
         return incident, recorded
+
+    def _claim(
+        self,
+        incident_id: str,
+        before: Mapping[str, str],
+        after: Mapping[str, str],
+        claims: dict[UUID, ExternalId],
+    ) -> None:
+        """Claim the external ids an incident gained and release those it lost, into
+        ``claims`` (saved with the incident). A claim held by another incident is a Conflict."""
+        for namespace, value in after.items():
+            if before.get(namespace) == value:
+                continue
+            claim = self._external_id(namespace, value, claims)
+            if claim is None:
+                claim = ExternalId(namespace=namespace, value=value, incident_id=incident_id)
+            else:
+                claim.claim(incident_id)
+            claims[claim.id] = claim
+        for namespace, value in before.items():
+            if after.get(namespace) != value:
+                claim = self._external_id(namespace, value, claims)
+                if claim is not None:
+                    claim.release(incident_id)
+                    claims[claim.id] = claim
+
+    def _external_id(
+        self, namespace: str, value: str, claims: Mapping[UUID, ExternalId]
+    ) -> ExternalId | None:
+        stream = external_id_stream(namespace, value)
+        if stream in claims:
+            return claims[stream]
+        try:
+            found: ExternalId = self.repository.get(stream)
+        except AggregateNotFoundError:
+            return None
+        return found
+
+    def incident_by_external_id(self, namespace: str, value: str) -> str | None:
+        """The incident a dataset's id names now (None: no incident holds it)."""
+        claim = self._external_id(namespace, value, {})
+        return claim.incident_id if claim is not None else None
 
     def _retrying(self, incident_id: UUID, command: Callable[[Incident], T]) -> T:
         for attempt in range(MAX_ATTEMPTS):

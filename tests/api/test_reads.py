@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from api import create_app
 from tests.conftest import READ_KEY
-from tests.factories import T0, a_statement, an_incident
+from tests.factories import T0, a_statement, an_incident, as_json
 from timeline.bootstrap import Services
 from timeline.projections.timeline import TimelineProjection
 
@@ -402,3 +402,21 @@ def test_incidents_list_with_the_timelines_filters_and_page(
     before = client.get("/api/v1/incidents?as_of=2000-01-01T00:00:00Z").json
     assert before["items"] == [] and before["position"] == services.app.head()
     assert client.get("/api/v1/incidents?side=RU").status_code == 422  # a statement filter
+
+
+def test_an_external_id_finds_its_incident(
+    client: FlaskClient, services: Services, writer: dict[str, str]
+) -> None:
+    body = {**as_json(an_incident()), "external_ids": {"ucdp-ged": "256002"}}
+    created = client.post("/api/v1/incidents", json=body, headers=writer)
+    assert created.status_code == 201
+    taken = client.post("/api/v1/incidents", json=body, headers=writer)
+    assert taken.status_code == 409 and "256002" in taken.json["message"]
+    services.runner.run("timeline")
+    (found,) = client.get("/api/v1/incidents?external_id=ucdp-ged:256002").json["items"]
+    assert found["id"] == created.json["id"]
+    assert found["external_ids"] == {"ucdp-ged": "256002"}
+    none = client.get("/api/v1/incidents?external_id=ucdp-ged:1").json
+    assert none["items"] == [] and none["position"] == services.app.head()
+    bad = client.get("/api/v1/incidents?external_id=no-colon")
+    assert bad.status_code == 422 and "external_id" in bad.json["errors"]["query"]

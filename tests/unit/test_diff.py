@@ -18,6 +18,7 @@ def view(version: int, statements: list[dict[str, Any]], **fields: Any) -> dict[
         "actors": [],
         "tags": [],
         "properties": {},
+        "external_ids": {},
     }
     return {**base, **fields, "statements": statements}
 

@@ -25,8 +25,8 @@ class Incident(Aggregate):
     """An incident with its statements; the unit of consistency (one stream, one version)."""
 
     # Snapshots store this state. 2: citations may be a free-text reference. 3: places have
-    # admin2 and admin3; incidents have properties. 4: actors are objects.
-    class_version = 4
+    # admin2 and admin3; incidents have properties. 4: actors are objects. 5: external ids.
+    class_version = 5
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -45,6 +45,11 @@ class Incident(Aggregate):
         """Snapshots taken when actors were side codes."""
         state["actors"] = _actor_objects(state.get("actors"))
 
+    @staticmethod
+    def upcast_v4_v5(state: dict[str, Any]) -> None:
+        """Snapshots taken before external ids existed."""
+        state.setdefault("external_ids", {})
+
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
 
@@ -58,11 +63,13 @@ class Incident(Aggregate):
         actors: list[dict[str, Any]]
         tags: list[str]
         by: By = None
-        # A dataset's other columns.
+        # A dataset's other columns, and its own ids for the incident.
         properties: dict[str, Any] | None = None
+        external_ids: dict[str, str] | None = None
 
         # 2: places have admin2 and admin3; incidents have properties. 3: actors are objects.
-        class_version = 3
+        # 4: external ids.
+        class_version = 4
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -74,6 +81,11 @@ class Incident(Aggregate):
         def upcast_v2_v3(state: dict[str, Any]) -> None:
             """Reports stored when actors were side codes."""
             state["actors"] = _actor_objects(state.get("actors"))
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            """Reports stored before external ids existed."""
+            state["external_ids"] = {}
 
     class IncidentAmended(Aggregate.Event):
         """Some fields changed (only those in ``changes``), with the editor's reason."""
@@ -132,6 +144,7 @@ class Incident(Aggregate):
         tags: list[str],
         by: By = None,
         properties: dict[str, Any] | None = None,
+        external_ids: dict[str, str] | None = None,
     ) -> None:
         self.title = title
         self.kind = kind
@@ -140,6 +153,7 @@ class Incident(Aggregate):
         self.actors = actors
         self.tags = tags
         self.properties = properties or {}
+        self.external_ids = external_ids or {}
         self.statements: dict[str, dict[str, Any]] = {}
         self.recorded_at: dict[str, datetime] = {}
         self.withdrawals: dict[str, dict[str, Any]] = {}

@@ -69,7 +69,16 @@ COMMON_METRICS = (
     "conscripts",
     "buildings_damaged",
 )
-AMENDABLE_FIELDS = ("title", "kind", "occurred", "location", "actors", "tags", "properties")
+AMENDABLE_FIELDS = (
+    "title",
+    "kind",
+    "occurred",
+    "location",
+    "actors",
+    "tags",
+    "properties",
+    "external_ids",
+)
 # How precisely a place is known, finest first. ACLED's geo_precision and UCDP's where_prec map
 # onto it (the table is in the README). Places stored before this list keep their text.
 LOCATION_PRECISIONS = ("exact", "near", "admin3", "admin2", "admin1", "country", "region")
@@ -100,6 +109,10 @@ MAX_SIDE = 32
 MAX_REFERENCE = 4_000  # a citation that is not a URL (e.g. UCDP's source_article)
 MAX_PROPERTIES_BYTES = 16_384  # a dataset's other columns, as compact JSON
 MAX_PROPERTY_NAME = 100
+# A dataset's own ids: {namespace: id}, e.g. {"ucdp-ged": "256002", "acled": "UKR57975"}.
+NAMESPACE_PATTERN = r"^[a-z][a-z0-9_.-]{0,31}$"
+MAX_EXTERNAL_ID = 200
+MAX_EXTERNAL_IDS = 16
 METRIC_PATTERN = r"^[a-z][a-z0-9_]{0,63}$"
 SIDE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$"
 TAG_PATTERN = r"^[\w][\w .:/-]{0,63}$"
@@ -108,6 +121,7 @@ _METRIC = re.compile(METRIC_PATTERN)
 _SIDE = re.compile(SIDE_PATTERN)
 _TAG = re.compile(TAG_PATTERN)
 # A date, a month or a year alone: 2009-02-20, 2009-02, 2009.
+_NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
 
 Data = dict[str, Any]
@@ -334,6 +348,25 @@ def properties(data: object, field: str = "properties") -> Data:
     return result
 
 
+def external_ids(data: object, field: str = "external_ids") -> dict[str, str]:
+    """The incident's ids in datasets: one id per namespace, a bounded number of them."""
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        raise InvalidValue('Must be an object of namespaces to ids, e.g. {"acled": "UKR1"}.', field)
+    if len(data) > MAX_EXTERNAL_IDS:
+        raise InvalidValue(f"At most {MAX_EXTERNAL_IDS} external ids.", field)
+    result: dict[str, str] = {}
+    for namespace, value in data.items():
+        if not isinstance(namespace, str) or not _NAMESPACE.match(namespace):
+            raise InvalidValue(
+                "Namespaces are short lowercase words, e.g. acled, ucdp-ged.",
+                f"{field}.{namespace}",
+            )
+        result[namespace] = text(value, f"{field}.{namespace}", max_length=MAX_EXTERNAL_ID)
+    return result
+
+
 def string_list(values: object, field: str, item: Any = None) -> list[str]:
     """A list of distinct codes or tags, order kept."""
     if values is None:
@@ -429,6 +462,9 @@ def _items(values: object, field: str, each: Any) -> list[Data]:
     return [each(value, f"{field}.{index}") for index, value in enumerate(values)]
 
 
+MAPPINGS = ("properties", "external_ids")
+
+
 def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
     """The validated, normalised fields of an incident (all of them, or only those given)."""
     _only(data, AMENDABLE_FIELDS, "incident")
@@ -440,6 +476,7 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
         "actors": actors,
         "tags": lambda v: string_list(v, "tags"),
         "properties": properties,
+        "external_ids": external_ids,
     }
     result: Data = {}
     for name, check in checks.items():
@@ -448,7 +485,8 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
         elif not partial:
             if name in ("title", "kind", "occurred"):
                 raise InvalidValue("Missing data for required field.", name)
-            result[name] = None if name == "location" else {} if name == "properties" else []
+            empty: Any = None if name == "location" else {} if name in MAPPINGS else []
+            result[name] = empty
     return result
 
 

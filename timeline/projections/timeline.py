@@ -55,6 +55,7 @@ def _incident(incident_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         "actors": fields.get("actors") or [],
         "tags": fields.get("tags") or [],
         "properties": fields.get("properties") or {},
+        "external_ids": fields.get("external_ids") or {},
     }
 
 
@@ -62,7 +63,8 @@ class TimelineProjection(Projection):
     """Keeps `timeline_incidents` and `timeline_items` in step with the log."""
 
     name = "timeline"
-    version = 6  # 5: incidents carry properties, places admin2/admin3; 6: actors are objects
+    # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
+    version = 7
     tables = ("timeline_items", "timeline_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
