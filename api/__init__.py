@@ -8,6 +8,7 @@ from api import (
     batch,
     ceasefires,
     claims,
+    docs,
     errors,
     events,
     health,
@@ -53,10 +54,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         OPENAPI_URL_PREFIX="/api/v1",
         OPENAPI_JSON_PATH="openapi.json",
         OPENAPI_SWAGGER_UI_PATH="docs",
-        OPENAPI_SWAGGER_UI_URL="https://cdn.jsdelivr.net/npm/swagger-ui-dist/",
         JSON_SORT_KEYS=False,
     )
     app.extensions["timeline"] = services or build(settings)
+    docs.install(app)  # before the Api reads the config
     api = errors.TimelineApi(
         app,
         spec_kwargs={

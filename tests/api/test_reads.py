@@ -420,3 +420,16 @@ def test_an_external_id_finds_its_incident(
     assert none["items"] == [] and none["position"] == services.app.head()
     bad = client.get("/api/v1/incidents?external_id=no-colon")
     assert bad.status_code == 422 and "external_id" in bad.json["errors"]["query"]
+
+
+def test_the_docs_page_loads_swagger_ui_from_the_app_not_the_internet(
+    client: FlaskClient,
+) -> None:
+    page = client.get("/api/v1/docs")
+    assert page.status_code == 200
+    html = page.get_data(as_text=True)
+    assert "/api/v1/docs/assets/swagger-ui-bundle.js" in html
+    assert "http://" not in html and "https://" not in html
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "swagger-ui-standalone-preset.js"):
+        served = client.get(f"/api/v1/docs/assets/{asset}")
+        assert served.status_code == 200 and len(served.data) > 1000, asset
