@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
 from timeline.outage import driver_errors, is_unavailable
 from timeline.subscriptions import SubscriptionNotFound
+from timeline.webhooks.delivery_log import DeliveryNotFound
 
 log = logging.getLogger(__name__)
 
@@ -23,6 +24,7 @@ STATUS_OF: dict[type[DomainError], int] = {
     IncidentNotFound: 404,
     StatementNotFound: 404,
     SubscriptionNotFound: 404,
+    DeliveryNotFound: 404,
     Conflict: 409,
 }
 NAMES = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}

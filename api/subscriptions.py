@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import WrittenBy, require, written_by
@@ -303,10 +303,7 @@ class DeliveryResource(MethodView):
         """A delivery with every attempt."""
         svc = services()
         svc.subscriptions.get(subscription_id)
-        delivery = svc.deliveries.get(str(subscription_id), position)
-        if delivery is None:
-            abort(404, message=f"No delivery of position {position} to this subscription.")
-        return _delivery(delivery or {})
+        return _delivery(svc.deliveries.get(str(subscription_id), position))
 
 
 @blp.route("/<uuid:subscription_id>/deliveries/<int:position>/redeliver")
@@ -322,8 +319,7 @@ class Redelivery(MethodView):
         svc = services()
         svc.subscriptions.get(subscription_id)
         sid = str(subscription_id)
-        if not svc.deliveries.redeliver(sid, position, datetime.now(UTC)):
-            abort(404, message=f"No delivery of position {position} to this subscription.")
+        svc.deliveries.redeliver(sid, position, datetime.now(UTC))
         svc.notify_dispatched({sid})
 
 

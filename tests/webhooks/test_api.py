@@ -177,6 +177,8 @@ def test_delivery_log_redelivery_and_replay(
     assert [i["position"] for i in rest.json["items"]] == [2]
     assert client.get(f"{BASE}/{sid}/deliveries/2", headers=ADMIN).json["position"] == 2
     assert client.get(f"{BASE}/{sid}/deliveries/3", headers=ADMIN).status_code == 404
+    unknown = client.post(f"{BASE}/{sid}/deliveries/3/redeliver", headers=ADMIN)
+    assert unknown.status_code == 404 and "position 3" in unknown.json["message"]
     bad = client.get(f"{BASE}/{sid}/deliveries?status=lost", headers=ADMIN)
     assert bad.status_code == 422 and "status" in bad.json["errors"]["query"]
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from timeline.domain.errors import DomainError
 from timeline.projections.sql import Cursor, ViewDatabase
 from timeline.webhooks.sender import Outcome
 
@@ -319,6 +320,10 @@ def outcome_counts(db: ViewDatabase) -> dict[str, int]:
     return outcomes | {r["outcome"]: int(r["n"]) for r in rows}
 
 
+class DeliveryNotFound(DomainError):
+    """No delivery of this log position to this subscription."""
+
+
 class DeliveryLog:
     """What the API and metrics may ask of the delivery log (queries and manual redelivery)."""
 
@@ -341,19 +346,26 @@ class DeliveryLog:
         rows = rows[:limit]
         return rows, int(rows[-1]["position"]) if more and rows else None
 
-    def get(self, subscription_id: str, position: int) -> dict[str, Any] | None:
-        """One delivery with its attempts (None: no such delivery)."""
+    def get(self, subscription_id: str, position: int) -> dict[str, Any]:
+        """One delivery with its attempts."""
         rows = list_deliveries(self.db, subscription_id, position=position)
-        return rows[0] if rows else None
+        if not rows:
+            raise _not_found(position)
+        return rows[0]
 
     def receiver(self, subscription_id: str) -> dict[str, Any]:
         """The receiver's failure streak and last success."""
         return endpoint_health(self.db, subscription_id)
 
-    def redeliver(self, subscription_id: str, position: int, now: datetime) -> bool:
-        """Make one delivery due again now; False when there is no such delivery."""
-        return make_due(self.db, subscription_id, position, now)
+    def redeliver(self, subscription_id: str, position: int, now: datetime) -> None:
+        """Make one delivery due again now."""
+        if not make_due(self.db, subscription_id, position, now):
+            raise _not_found(position)
 
     def counts(self) -> tuple[dict[str, int], dict[str, int]]:
         """Deliveries by status, and attempts by outcome (for metrics)."""
         return status_counts(self.db), outcome_counts(self.db)
+
+
+def _not_found(position: int) -> DeliveryNotFound:
+    return DeliveryNotFound(f"No delivery of position {position} to this subscription.", "position")
