@@ -24,7 +24,6 @@ import inspect
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
@@ -334,24 +333,13 @@ def catch_up(
     positions = _runnable(db, projections)
     started = dict(positions)
     applied = 0
-    # The next batch is read and decoded in a thread while this one is applied: decoding is
-    # Python, applying mostly database work that releases the GIL, so the two overlap.
-    with ThreadPoolExecutor(1, thread_name_prefix="log-reader") as reader:
-        start = min(positions.values(), default=0)
-        ahead = reader.submit(read_log, app, start, batch_size)
-        while positions:
-            entries = ahead.result()
-            if start != min(positions.values()):  # a projection moved or was set aside
-                start = min(positions.values())
-                entries = read_log(app, start, batch_size)
-            if not entries:
-                break
-            start = entries[-1].position
-            ahead = reader.submit(read_log, app, start, batch_size)
-            applied += _apply_entries(db, entries, by_name, positions, failed)
-            if on_batch is not None:
-                on_batch(min(positions.values(), default=entries[-1].position))
-        ahead.cancel()
+    while positions:
+        entries = read_log(app, min(positions.values()), batch_size)
+        if not entries:
+            break
+        applied += _apply_entries(db, entries, by_name, positions, failed)
+        if on_batch is not None:
+            on_batch(min(positions.values(), default=entries[-1].position))
     grown = [by_name[n] for n, p in positions.items() if p - started[n] >= ANALYZE_AFTER]
     analyze(db, grown)
     return applied
