@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import require, written_by
-from api.incidents import IncidentAmendment, incident_fields
+from api.incidents import IncidentAmendment, RetirementIn, StatedAt, incident_fields
 from api.services import services
 from api.statements import StatementIn, as_domain
 from timeline.application import MAX_BATCH_ITEMS
@@ -20,11 +20,22 @@ blp = Blueprint(
 
 
 class BatchItem(IncidentAmendment):
-    """A new incident (fields, optional ``id``) or an existing one (``id``), with statements."""
+    """An incident to upsert — named by ``id`` or by one of its ``external_ids``, or new —
+    with its statements."""
 
     id = fields.UUID()
-    reason = fields.String(load_default=None, dump_default=None, allow_none=True)
-    statements = fields.List(fields.Nested(StatementIn), load_default=list)
+    reason = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "Why an existing incident changed (default: a batch update)."},
+    )
+    statements = fields.List(
+        fields.Nested(StatementIn),
+        load_default=list,
+        metadata={"description": "Recorded unless already recorded with the same id and "
+                  "content (the same id with other content: 409)."},
+    )  # fmt: skip
+    retire = fields.Nested(RetirementIn, metadata={"description": "Retire the incident."})
 
 
 class BatchIn(Schema):
@@ -33,6 +44,7 @@ class BatchIn(Schema):
     items = fields.List(
         fields.Nested(BatchItem), required=True, validate=validate.Length(1, MAX_BATCH_ITEMS)
     )
+    stated_at = StatedAt()
 
 
 class BatchItemOut(Schema):
@@ -40,13 +52,20 @@ class BatchItemOut(Schema):
 
     id = fields.String()
     version = fields.Integer()
-    statements = fields.List(fields.String(), metadata={"description": "ids of the statements"})
+    outcome = fields.String(
+        metadata={"description": "reported, amended, retired, restored or unchanged."}
+    )
+    statements = fields.List(
+        fields.String(), metadata={"description": "ids of the statements recorded now"}
+    )
 
 
 class BatchOut(Schema):
     """Where the batch landed in the log."""
 
-    position = fields.Integer()
+    position = fields.Integer(
+        metadata={"description": "The log position reached (the head when nothing was written)."}
+    )
     items = fields.List(fields.Nested(BatchItemOut))
 
 
@@ -59,19 +78,29 @@ class Batch(MethodView):
     @blp.arguments(BatchIn())
     @blp.response(201, BatchOut)
     def post(self, body: dict[str, Any]) -> dict[str, Any]:
-        """Report incidents and record statements in bulk, all or nothing."""
+        """Upsert incidents and their statements in bulk, all or nothing.
+
+        Each item names an incident by `id` or by one of its `external_ids` (or is new). New:
+        reported. Existing, with fields: only what differs from the incident as published at
+        the item's `stated_at` is written, as one amendment — re-sending a batch writes
+        nothing; an incident its source had removed comes back. `retire` retires it.
+        Statements already recorded with the same id and content are skipped.
+        """
         items = []
         for item in body["items"]:
             statements = [as_domain(s) for s in item.get("statements", [])]
             fields_given = {k: v for k, v in incident_fields(item).items() if v is not None}
-            items.append({**fields_given, "id": item.get("id"), "statements": statements})
-        written = services().app.apply_batch(items, by=written_by())
+            control = {k: item[k] for k in ("id", "reason", "retire", "stated_at") if k in item}
+            items.append({**fields_given, **control, "statements": statements})
+        app = services().app
+        written = app.apply_batch(items, by=written_by(), stated_at=body.get("stated_at"))
         return {
             "position": max(w.position or 0 for w in written),
             "items": [
                 {
                     "id": w.incident_id,
                     "version": w.version,
+                    "outcome": w.outcome,
                     "statements": [s["id"] for s in w.statements],
                 }
                 for w in written

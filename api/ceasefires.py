@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import require
 from api.consistency import MinPosition, await_position
-from api.fields import StoredTimestamp, Timestamp
+from api.fields import Clock, StoredTimestamp, Timestamp
 from api.paging import PageArgs, decode_cursor, raw_page
 from api.services import services
 from timeline.domain.values import MAX_SIDE, timestamp
@@ -33,6 +33,7 @@ class CeasefiresArgs(PageArgs):
     end = Timestamp(data_key="to", metadata={"description": "Windows starting at/before this."})
     party = fields.String(validate=validate.Length(1, MAX_SIDE), metadata={"example": "RU"})
     as_of = Timestamp()
+    clock = Clock()
     min_position = MinPosition()
 
     @validates_schema
@@ -113,6 +114,7 @@ class Ceasefires(MethodView):
             end=timestamp(args["end"], "to") if args.get("end") else None,
             party=args.get("party"),
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+            clock=args["clock"],
         )
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
         page = services().reads.ceasefires(where, after, args["limit"])

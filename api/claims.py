@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
-from api.fields import StoredTimestamp, Timestamp
+from api.fields import Clock, StoredTimestamp, Timestamp
 from api.paging import Cursor, Limit, decode_cursor, page_body
 from api.services import services
 from api.statements import SourceSchema
@@ -37,6 +37,7 @@ class ClaimsArgs(Schema):
     )
     subject = fields.String(validate=validate.Length(1, MAX_NAME))
     as_of = Timestamp()
+    clock = Clock()
     min_position = MinPosition()
     limit = Limit(what="Incidents (with all their groups)")
     cursor = Cursor()
@@ -109,6 +110,7 @@ class Claims(MethodView):
             metric=args.get("metric"),
             subject=args.get("subject"),
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+            clock=args["clock"],
         )
         after = decode_cursor(PROJECTION, args.get("cursor"), 1)
         page = services().reads.claims(where, after, args["limit"])

@@ -17,6 +17,22 @@ def Timestamp(**kwargs: Any) -> fields.AwareDateTime:
     return fields.AwareDateTime(format="iso", error_messages=AWARE_ERRORS, **kwargs)
 
 
+CLOCKS = ("recorded", "stated")
+
+
+def Clock(**kwargs: Any) -> fields.String:
+    """Which clock ``as_of`` is on (the service's, or the sources')."""
+    return fields.String(
+        load_default="recorded",
+        validate=validate.OneOf(CLOCKS),
+        metadata={
+            "description": "recorded: as the service held it at as_of; stated: as its sources "
+            "had published it by as_of (each version's stated_at, each statement's stated_at)."
+        },
+        **kwargs,
+    )
+
+
 def Moment(**kwargs: Any) -> fields.String:
     """When something occurred: a time with a UTC offset, or a date, month or year alone
     (UTC), checked by the domain (which names the field in its error)."""

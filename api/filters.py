@@ -8,7 +8,7 @@ from marshmallow import ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from api.consistency import MinPosition
-from api.fields import Timestamp
+from api.fields import Clock, Timestamp
 from api.paging import PageArgs
 from timeline.domain.values import KINDS, timestamp
 from timeline.read_models import TimelineFilter
@@ -27,6 +27,11 @@ class IncidentFilters(PageArgs):
         metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
     )
     as_of = Timestamp(metadata={"description": "As it was known at this time."})
+    clock = Clock()
+    retired = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Include retired incidents (marked so); default: leave out."},
+    )
     min_position = MinPosition()
 
     @validates_schema
@@ -54,5 +59,7 @@ def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:
         q=args.get("q"),
         bbox=tuple(args["bbox"]) if args.get("bbox") else None,
         as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+        clock=args.get("clock", "recorded"),
+        retired=args.get("retired", False),
         **more,
     )

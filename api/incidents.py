@@ -14,11 +14,12 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import WrittenBy, require, written_by
 from api.consistency import MinPosition, await_position, with_position
-from api.fields import Moment, StoredTimestamp, Timestamp
+from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.paging import decode_cursor, raw_page
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
+from timeline.application import Written
 from timeline.domain.values import (
     ACTOR_TYPES,
     KINDS,
@@ -30,6 +31,7 @@ from timeline.domain.values import (
     MAX_TITLE,
     NAMESPACE_PATTERN,
     PRECISIONS,
+    RETIREMENT_REASONS,
     SIDE_PATTERN,
 )
 from timeline.read_models import Page
@@ -153,10 +155,22 @@ class IncidentFields(Schema):
     external_ids = ExternalIds()
 
 
+def StatedAt() -> fields.AwareDateTime:
+    """When the version's source published it (a dataset's release date)."""
+    return Timestamp(
+        metadata={
+            "description": "When its source published this version (e.g. a dataset's release "
+            "date); default: now. Not later than now (5 minutes of clock skew allowed). "
+            "clock=stated reads replay on it."
+        }
+    )
+
+
 class IncidentIn(IncidentFields):
     """A new incident; ``id`` makes a retried request safe, ``statements`` records them at once."""
 
     id = fields.UUID()
+    stated_at = StatedAt()
     statements = fields.List(fields.Nested(StatementIn), load_default=list)
 
 
@@ -172,6 +186,43 @@ class IncidentAmendment(Schema):
     properties = Properties()
     external_ids = ExternalIds()
     reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
+    stated_at = StatedAt()
+
+
+class RetirementIn(Schema):
+    """Why the incident leaves the timeline."""
+
+    reason = fields.String(
+        required=True,
+        validate=validate.OneOf(RETIREMENT_REASONS),
+        metadata={"description": "removed_by_source, duplicate (name duplicate_of), or "
+                  "recorded_in_error."},
+    )  # fmt: skip
+    duplicate_of = fields.UUID(metadata={"description": "The incident it repeats (duplicate)."})
+    note = fields.String(validate=validate.Length(1, MAX_REASON))
+
+
+class RetireIn(RetirementIn):
+    """A retirement, and when its source published it."""
+
+    stated_at = StatedAt()
+
+
+class RestoreIn(Schema):
+    """Why a retired incident comes back, and when its source published that."""
+
+    reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
+    stated_at = StatedAt()
+
+
+class RetirementOut(Schema):
+    """Why and when the incident was retired."""
+
+    reason = fields.String(metadata={"enum": list(RETIREMENT_REASONS)})
+    duplicate_of = fields.String(allow_none=True)
+    note = fields.String(allow_none=True)
+    retired_at = StoredTimestamp()
+    stated_at = StoredTimestamp(allow_none=True)
 
 
 class OccurredOut(Schema):
@@ -194,6 +245,12 @@ class IncidentSummary(Schema):
     tags = fields.List(fields.String())
     properties = fields.Dict(keys=fields.String(), values=fields.Raw(allow_none=True))
     external_ids = fields.Dict(keys=fields.String(), values=fields.String())
+    retired = fields.Nested(
+        RetirementOut, allow_none=True, metadata={"description": "null: on the timeline."}
+    )
+    stated_at = StoredTimestamp(
+        metadata={"description": "When the source published this version of the incident."}
+    )
 
 
 class IncidentOut(IncidentSummary):
@@ -219,22 +276,21 @@ class IncidentWritten(Schema):
     recorded_at = fields.AwareDateTime()
     statements = fields.List(fields.Nested(StatementOut))
     changes = fields.Dict(metadata={"description": "The fields that changed (empty: none)."})
+    outcome = fields.String(
+        metadata={"description": "reported, amended, retired, restored or unchanged."}
+    )
 
 
 class AsOfArgs(Schema):
     """Replay the incident to what was known at a time."""
 
     as_of = Timestamp(metadata={"description": "Show the incident as known at this time."})
-    clock = fields.String(
-        load_default="recorded",
-        validate=validate.OneOf(("recorded", "stated")),
-        metadata={"description": "recorded: when the service stored it; stated: when it was said."},
-    )
+    clock = Clock()
 
 
 def incident_fields(data: dict[str, Any]) -> dict[str, Any]:
     """Schema data → the domain's incident fields (only those given)."""
-    return {k: v for k, v in data.items() if k not in ("id", "statements", "reason")}
+    return {k: v for k, v in data.items() if k not in ("id", "statements", "reason", "stated_at")}
 
 
 class ExternalIdArg(fields.String):
@@ -300,7 +356,7 @@ class Incidents(MethodView):
         """Report an incident, optionally with its first statements."""
         statements = [as_domain(s) for s in body.get("statements", [])]
         written = services().app.report_incident(
-            incident_fields(body), body.get("id"), statements, by=written_by()
+            incident_fields(body), body.get("id"), statements, written_by(), body.get("stated_at")
         )
         answer = {
             "id": written.incident_id,
@@ -337,15 +393,59 @@ class IncidentResource(MethodView):
         `changes: {}` and `position: null` (nothing was written).
         """
         written = services().app.amend_incident(
-            incident_id, incident_fields(body), body["reason"], by=written_by()
+            incident_id, incident_fields(body), body["reason"], written_by(), body.get("stated_at")
         )
-        return {
-            "id": written.incident_id,
-            "version": written.version,
-            "position": written.position,
-            "recorded_at": written.recorded_at,
-            "changes": written.changes,
-        }
+        return _written(written)
+
+
+def _written(written: Written) -> dict[str, Any]:
+    return {
+        "id": written.incident_id,
+        "version": written.version,
+        "position": written.position,
+        "recorded_at": written.recorded_at,
+        "changes": written.changes,
+        "outcome": written.outcome,
+    }
+
+
+@blp.route("/<uuid:incident_id>/retirement")
+class Retirement(MethodView):
+    """Taking an incident off the timeline."""
+
+    @require("write")
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.arguments(RetireIn())
+    @blp.response(200, IncidentWritten)
+    @blp.alt_response(404, description="No such incident.")
+    def post(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+        """Retire the incident: it leaves the timeline, claims, ceasefires and sources, stays
+        readable by id (marked retired) and in its history; `as_of` before it still shows it.
+
+        Retiring a retired incident writes nothing (`outcome: unchanged`, `position: null`).
+        """
+        written = services().app.retire_incident(
+            incident_id, body["reason"], body.get("duplicate_of"), body.get("note"),
+            written_by(), body.get("stated_at"),
+        )  # fmt: skip
+        return _written(written)
+
+
+@blp.route("/<uuid:incident_id>/restoration")
+class Restoration(MethodView):
+    """Bringing a retired incident back."""
+
+    @require("write")
+    @blp.doc(security=[{"bearerAuth": []}])
+    @blp.arguments(RestoreIn())
+    @blp.response(200, IncidentWritten)
+    @blp.alt_response(404, description="No such incident.")
+    def post(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+        """Restore a retired incident; restoring one that is not retired writes nothing."""
+        written = services().app.restore_incident(
+            incident_id, body["reason"], written_by(), body.get("stated_at")
+        )
+        return _written(written)
 
 
 class DiffArgs(Schema):
@@ -353,7 +453,7 @@ class DiffArgs(Schema):
 
     start = Timestamp(data_key="from", required=True)
     end = Timestamp(data_key="to", metadata={"description": "Defaults to now."})
-    clock = fields.String(load_default="recorded", validate=validate.OneOf(("recorded", "stated")))
+    clock = Clock()
 
     @validates_schema
     def check_order(self, data: dict[str, Any], **_: Any) -> None:
@@ -403,6 +503,11 @@ class Version(Schema):
     version = fields.Integer()
     position = fields.Integer()
     recorded_at = StoredTimestamp()
+    stated_at = StoredTimestamp(
+        allow_none=True,
+        metadata={"description": "When its source published it (versions of the incident's "
+                  "own fields and retirement; null for statements)."},
+    )  # fmt: skip
     type = fields.String()
     summary = fields.String()
     by = fields.Nested(

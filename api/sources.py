@@ -10,7 +10,7 @@ from marshmallow import RAISE, Schema, fields
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
-from api.fields import StoredTimestamp, Timestamp
+from api.fields import Clock, StoredTimestamp, Timestamp
 from api.paging import PageArgs, decode_cursor, page_body
 from api.services import services
 from timeline.domain.values import timestamp
@@ -30,6 +30,7 @@ class SourceArgs(Schema):
     """As known when."""
 
     as_of = Timestamp()
+    clock = Clock()
     min_position = MinPosition()
 
 
@@ -74,7 +75,8 @@ def _read(args: dict[str, Any], name: str | None) -> Page:
     await_position(PROJECTION, args.get("min_position"))
     as_of = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
     after = decode_cursor(PROJECTION, args.get("cursor"), 4)
-    return services().reads.sources(SourcesFilter(name, as_of), after, args.get("limit", 100))
+    where = SourcesFilter(name, as_of, args["clock"])
+    return services().reads.sources(where, after, args.get("limit", 100))
 
 
 @blp.route("")

@@ -17,12 +17,14 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.utils import get_topic
 
 from timeline.diff import incident_diff
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
 from timeline.domain.external_id import ExternalId, external_id_stream
 from timeline.domain.values import By
 from timeline.event_log import LogEntry, head_position, read_log
+from timeline.pictures import PICTURE_EVENTS, Picture, stated_of
 
 Clock = Literal["recorded", "stated"]
 T = TypeVar("T")
@@ -43,6 +45,27 @@ class Written:
     statement: dict[str, Any] | None = None
     changes: dict[str, Any] | None = None
     statements: list[dict[str, Any]] = field(default_factory=list)
+    # What happened to the incident: reported, amended, retired, restored or unchanged.
+    outcome: str = "unchanged"
+
+
+@dataclass(frozen=True)
+class Revision:
+    """A new picture of an incident, as its source published it.
+
+    ``fields``: the fields it gives (others keep their values); ``stated_at``: when it was
+    published (None: now). Retirement: ``retire`` retires it, ``restore`` brings it back;
+    neither keeps the retirement as it stood — except that with ``revive`` an incident its
+    source had removed comes back (the source has it again), while one retired as a duplicate
+    or an error stays retired.
+    """
+
+    fields: Mapping[str, Any]
+    reason: str
+    stated_at: object = None
+    retire: Mapping[str, Any] | None = None
+    restore: bool = False
+    revive: bool = False
 
 
 class TimelineApp(Application[UUID]):
@@ -65,13 +88,15 @@ class TimelineApp(Application[UUID]):
         incident_id: UUID | None = None,
         statements: Sequence[Mapping[str, Any]] = (),
         by: By = None,
+        stated_at: object = None,
     ) -> Written:
         """Report a new incident, optionally with its first statements, in one atomic write.
 
-        ``by`` (on every command) says who wrote it; it goes into each event.
+        ``by`` (on every command) says who wrote it; it goes into each event. ``stated_at``
+        (on every command that describes the incident) says when its source published it.
         """
         for attempt in range(MAX_ATTEMPTS):
-            incident = Incident.report(fields, incident_id, by)
+            incident = Incident.report(fields, incident_id, by, stated_at)
             recorded = [incident.record_statement(*_split_id(s), by=by) for s in statements]
             if incident_id is not None and self.exists(incident_id):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
@@ -84,26 +109,144 @@ class TimelineApp(Application[UUID]):
                     raise Conflict(f"Incident {incident.id} already exists.", "id") from None
                 back_off(attempt)  # another writer claimed one of its external ids first
                 continue
-            return self._written(incident, recordings, statements=recorded)
+            return self._written(incident, recordings, statements=recorded, outcome="reported")
         raise Conflict("The report kept colliding with concurrent writers; try again.", None)
 
     def amend_incident(
-        self, incident_id: UUID, changes: Mapping[str, Any], reason: str, by: By = None
+        self,
+        incident_id: UUID,
+        changes: Mapping[str, Any],
+        reason: str,
+        by: By = None,
+        stated_at: object = None,
     ) -> Written:
-        """Change an incident's fields with a reason; the old values stay in its history."""
+        """Change an incident's fields with a reason; the old values stay in its history.
 
-        def amend(incident: Incident) -> Written:
-            before = dict(incident.external_ids)
-            changed = incident.amend(changes, reason, by)
-            if not changed:
+        With ``stated_at``, the changes are to the incident as published then (see
+        :meth:`revise`). Changes to the values already there write nothing.
+        """
+        return self.revise(incident_id, Revision(changes, reason, stated_at), by)
+
+    def retire_incident(
+        self,
+        incident_id: UUID,
+        reason: str,
+        duplicate_of: object = None,
+        note: object = None,
+        by: By = None,
+        stated_at: object = None,
+    ) -> Written:
+        """Take an incident off the timeline, claims, ceasefires and sources, saying why; it
+        stays readable by id (marked retired) and in its history. Retiring a retired incident
+        writes nothing."""
+        retirement = {"reason": reason, "duplicate_of": duplicate_of, "note": note}
+        revision = Revision({}, str(note or reason), stated_at, retire=retirement)
+        return self.revise(incident_id, revision, by)
+
+    def restore_incident(
+        self, incident_id: UUID, reason: str, by: By = None, stated_at: object = None
+    ) -> Written:
+        """Bring a retired incident back; restoring one that is not retired writes nothing."""
+        return self.revise(incident_id, Revision({}, reason, stated_at, restore=True), by)
+
+    def revise(self, incident_id: UUID, revision: Revision, by: By = None) -> Written:
+        """Record a new picture of an incident (see :class:`Revision`), if it is new.
+
+        What it is compared with is the incident as published at the revision's stated time,
+        so loading a dataset's releases in any order leaves each release's picture in place.
+        """
+
+        def revise(incident: Incident) -> Written:
+            claims: dict[UUID, ExternalId] = {}
+            outcome, changed = self._revise(incident, revision, claims, by)
+            if outcome == "unchanged":
                 return Written(str(incident.id), incident.version, None, incident.modified_on,
                                changes={})  # fmt: skip
-            claims: dict[UUID, ExternalId] = {}
-            self._claim(str(incident.id), before, incident.external_ids, claims)
             recordings = self.save(incident, *claims.values())
-            return self._written(incident, recordings, changes=changed)
+            return self._written(incident, recordings, changes=changed, outcome=outcome)
 
-        return self._retrying(incident_id, amend)
+        return self._retrying(incident_id, revise)
+
+    def _revise(
+        self, incident: Incident, revision: Revision, claims: dict[UUID, ExternalId], by: By
+    ) -> tuple[str, dict[str, Any]]:
+        """Trigger the events that make ``revision`` the incident's picture at its stated
+        time; returns the outcome and the fields that changed (nothing triggered: unchanged).
+
+        The events change the current state (the last version recorded) into the revision's
+        picture, so that the picture is that state after them: a retirement or restoration if
+        that changes, and an amendment with the fields that differ — an empty one when nothing
+        does but the picture is new at that stated time.
+        """
+        stated = values.stated_at(revision.stated_at) if revision.stated_at is not None else None
+        checked = values.incident_fields(revision.fields, partial=True)
+        retirement = None
+        if revision.retire is not None:
+            retirement = values.retirement(**revision.retire)
+            self._check_duplicate_of(incident, retirement["duplicate_of"])
+        self._ensure_published(incident)
+        version = incident.picture_version(stated)
+        picture = self._picture(incident, version) if version is not None else None
+        base = picture or self._picture(incident, incident.first_picture_version())
+        desired = {**base.fields, **checked}
+        retired: Mapping[str, Any] | None = base.retired
+        if retirement is not None:
+            retired = retirement
+        elif revision.restore or (
+            revision.revive and retired is not None and retired["reason"] == "removed_by_source"
+        ):
+            retired = None
+        if (
+            picture is not None
+            and picture.fields == desired
+            and bool(picture.retired) == bool(retired)
+        ):
+            return "unchanged", {}
+        before = dict(incident.external_ids)
+        outcome = "amended"
+        if retired is not None and incident.retired is None:
+            reason, original, note = (retired.get(k) for k in ("reason", "duplicate_of", "note"))
+            incident.retire(reason, original, note, by=by, stated_at=stated)
+            outcome = "retired"
+        elif retired is None and incident.retired is not None:
+            incident.restore(revision.reason, by=by, stated_at=stated)
+            outcome = "restored"
+        changed = {k: v for k, v in desired.items() if getattr(incident, k) != v}
+        if changed or outcome == "amended":
+            incident.restate(desired, revision.reason, by, stated)
+        self._claim(str(incident.id), before, incident.external_ids, claims)
+        return outcome, changed
+
+    def _ensure_published(self, incident: Incident) -> None:
+        """Fill in which versions made pictures when the incident came from a snapshot taken
+        before that was kept (read from its stream, once per load)."""
+        if incident.published is not None:
+            return
+        topics = {get_topic(c) for c in PICTURE_EVENTS}
+        stored = self.recorder.select_events(incident.id, lte=incident.version)
+        incident.published = [
+            [s.originator_version, stated_of(self.mapper.to_domain_event(s))]
+            for s in stored
+            if s.topic in topics
+        ]
+
+    def _picture(self, incident: Incident, version: int) -> Picture:
+        """The incident's picture at one of its picture versions (loaded when not current)."""
+        assert incident.published is not None
+        if version == incident.published[-1][0]:
+            return Picture.of(incident, version)
+        past: Incident = self.repository.get(incident.id, version=version)
+        self._ensure_published(past)
+        return Picture.of(past, version)
+
+    def _check_duplicate_of(self, incident: Incident, original: str | None) -> None:
+        if original is None:
+            return
+        original_id = _uuid(original, "duplicate_of")
+        if original_id == incident.id:
+            raise InvalidValue("An incident cannot duplicate itself.", "duplicate_of")
+        if original_id is None or not self.exists(original_id):
+            raise InvalidValue(f"No incident {original} to be a duplicate of.", "duplicate_of")
 
     def record_statement(
         self, incident_id: UUID, fields: Mapping[str, Any], by: By = None
@@ -127,11 +270,18 @@ class TimelineApp(Application[UUID]):
 
         return self._retrying(incident_id, withdraw)
 
-    def apply_batch(self, items: Sequence[Mapping[str, Any]], by: By = None) -> list[Written]:
-        """Report incidents and record statements in bulk, all in one transaction.
+    def apply_batch(
+        self, items: Sequence[Mapping[str, Any]], by: By = None, stated_at: object = None
+    ) -> list[Written]:
+        """Upsert incidents and their statements in bulk, all in one transaction.
 
-        Each item is either a new incident (its fields, optional ``id``, ``statements``) or an
-        existing one (``id`` and ``statements`` only); an incident may appear in several items.
+        Each item names an incident by ``id`` or by one of its ``external_ids``, or is new.
+        A new one with fields is reported. An existing one with fields is revised (see
+        :meth:`revise`, with ``revive``): changed fields make one amendment, unchanged ones
+        nothing. ``retire`` (reason, duplicate_of, note) retires it. Its ``statements`` are
+        recorded unless recorded already with the same content (the same id with other content
+        is a conflict: a statement, once made, is not edited). ``stated_at`` (per item, or for
+        the whole batch) dates the versions written. So re-sending a batch writes nothing.
         Any rejected item rejects the whole batch, naming the item (``items.N.…``); nothing is
         written.
         """
@@ -140,19 +290,15 @@ class TimelineApp(Application[UUID]):
         for attempt in range(MAX_ATTEMPTS):
             touched: dict[UUID, Incident] = {}
             claims: dict[UUID, ExternalId] = {}
-            incidents: list[Incident] = []
-            recorded: list[list[dict[str, Any]]] = []
+            results: list[tuple[Incident, str, list[dict[str, Any]]]] = []
             for index, item in enumerate(items):
                 try:
-                    incident, statements = self._batch_item(item, touched, claims, by)
+                    results.append(self._batch_item(item, touched, claims, by, stated_at))
                 except IncidentNotFound as error:
                     raise InvalidValue(error.message, f"items.{index}.id") from None
                 except (InvalidValue, Conflict) as error:
                     error.field = f"items.{index}" + (f".{error.field}" if error.field else "")
                     raise
-                touched[incident.id] = incident
-                incidents.append(incident)
-                recorded.append(statements)
             try:
                 recordings = self.save(*touched.values(), *claims.values())
             except IntegrityError:
@@ -166,36 +312,72 @@ class TimelineApp(Application[UUID]):
                     position=position,
                     recorded_at=incident.modified_on,
                     statements=statements,
+                    outcome=outcome,
                 )
-                for incident, statements in zip(incidents, recorded, strict=True)
+                for incident, outcome, statements in results
             ]
         raise Conflict("The batch kept colliding with concurrent writers; try again.", None)
 
     def _batch_item(
         self,
         item: Mapping[str, Any],
-        touched: Mapping[UUID, Incident],
+        touched: dict[UUID, Incident],
         claims: dict[UUID, ExternalId],
         by: By,
-    ) -> tuple[Incident, list[dict[str, Any]]]:
-        statements = item.get("statements") or []
-        fields = {k: v for k, v in item.items() if k not in ("id", "statements")}
-        incident_id = _uuid(item.get("id"), "id")
-        if fields or incident_id is None:
-            if incident_id is not None and (incident_id in touched or self.exists(incident_id)):
-                raise Conflict(f"Incident {incident_id} already exists.", "id")
-            incident = Incident.report(fields, incident_id, by)
-            self._claim(str(incident.id), {}, incident.external_ids, claims)
-        else:
+        stated_at: object,
+    ) -> tuple[Incident, str, list[dict[str, Any]]]:
+        """One item of a batch: its incident (added to ``touched``), outcome and statements."""
+        control = ("id", "statements", "retire", "reason", "stated_at")
+        fields = {k: v for k, v in item.items() if k not in control}
+        stated = item.get("stated_at") or stated_at
+        incident_id = _uuid(item.get("id"), "id") or self._named(fields, claims)
+        known = incident_id is not None and (incident_id in touched or self.exists(incident_id))
+        if not known and incident_id is not None and not fields:
+            raise IncidentNotFound(f"No incident {incident_id}.", "id")
+        if known:
+            assert incident_id is not None
             incident = touched.get(incident_id) or self._load(incident_id)
+            outcome = "unchanged"
+            if fields or item.get("retire"):
+                revision = Revision(
+                    fields, item.get("reason") or "updated in a batch", stated,
+                    retire=item.get("retire"), revive=True,
+                )  # fmt: skip
+                outcome, _ = self._revise(incident, revision, claims, by)
+        else:
+            incident = Incident.report(fields, incident_id, by, stated)
+            self._claim(str(incident.id), {}, incident.external_ids, claims)
+            outcome = "reported"
+            if item.get("retire"):
+                retirement = values.retirement(**item["retire"])
+                self._check_duplicate_of(incident, retirement["duplicate_of"])
+                incident.retire(**retirement, by=by, stated_at=stated)
+        touched[incident.id] = incident
         recorded = []
-        for index, statement in enumerate(statements):
+        for index, statement in enumerate(item.get("statements") or []):
             try:
-                recorded.append(incident.record_statement(*_split_id(statement), by=by))
+                fields_, sid = _split_id(statement)
+                if sid is not None and incident.has_statement(str(sid), fields_):
+                    continue
+                recorded.append(incident.record_statement(fields_, sid, by=by))
             except (InvalidValue, Conflict) as error:
                 error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
                 raise
-        return incident, recorded
+        return incident, outcome, recorded
+
+    def _named(self, fields: Mapping[str, Any], claims: Mapping[UUID, ExternalId]) -> UUID | None:
+        """The incident an item's external ids name (None: none does; two: a conflict)."""
+        named: set[str] = set()
+        for namespace, value in values.external_ids(fields.get("external_ids") or {}).items():
+            claim = self._external_id(namespace, value, claims)
+            if claim is not None and claim.incident_id is not None:
+                named.add(claim.incident_id)
+        if len(named) > 1:
+            raise Conflict(
+                f"These external ids name different incidents: {', '.join(sorted(named))}.",
+                "external_ids",
+            )
+        return UUID(named.pop()) if named else None
 
     def _claim(
         self,
@@ -284,10 +466,11 @@ class TimelineApp(Application[UUID]):
     ) -> dict[str, Any]:
         """The incident with its statements as known at ``as_of`` (now when None).
 
-        ``clock="recorded"`` shows the incident at the last version stored by ``as_of``;
-        ``clock="stated"`` keeps every editorial event but only the statements their sources had
-        made by ``as_of``. Either way the aggregate comes from the nearest snapshot plus the
-        events after it, so long-lived incidents stay fast.
+        ``clock="recorded"``: as the service held it at ``as_of`` (the versions recorded by
+        then). ``clock="stated"``: as its sources had published it by ``as_of`` — the picture
+        stated last by then (see :mod:`timeline.domain.incident`) and the statements made by
+        then. An incident published later, but spoken of by then, shows its first picture.
+        Either way the aggregate comes from the nearest snapshot plus the events after it.
         """
         version = None
         if as_of is not None and clock == "recorded":
@@ -296,16 +479,20 @@ class TimelineApp(Application[UUID]):
             incident: Incident = self.repository.get(incident_id, version=version)
         except AggregateNotFoundError:
             raise IncidentNotFound(f"No incident {incident_id}.", "id") from None
-        view = incident_view(incident)
-        if as_of is not None and clock == "stated":
-            cutoff = values.timestamp(as_of, "as_of")
-            view["statements"] = [s for s in view["statements"] if s["stated_at"] <= cutoff]
-            if not view["statements"] and view["occurred"]["start"] > cutoff:
-                raise IncidentNotFound(
-                    f"Nothing about incident {incident_id} had been said by {as_of.isoformat()}.",
-                    "as_of",
-                )
-        return view
+        self._ensure_published(incident)
+        if as_of is None or clock == "recorded":
+            picture = self._picture(incident, incident.picture_version() or 1)
+            return incident_view(incident, picture)
+        cutoff = values.timestamp(as_of, "as_of")
+        said = [s for s in incident_view(incident)["statements"] if s["stated_at"] <= cutoff]
+        published = incident.picture_version(cutoff)
+        if published is None and not [s for s in said if not s["withdrawn"]]:
+            raise IncidentNotFound(
+                f"Nothing about incident {incident_id} had been published by {as_of.isoformat()}.",
+                "as_of",
+            )
+        picture = self._picture(incident, published or incident.first_picture_version())
+        return incident_view(incident, picture) | {"statements": said}
 
     def _version_at(self, incident_id: UUID, as_of: datetime) -> int:
         """The last version recorded at or before ``as_of``: the index from time to version.
@@ -360,8 +547,9 @@ class TimelineApp(Application[UUID]):
         return head_position(self)
 
 
-def incident_view(incident: Incident) -> dict[str, Any]:
-    """An incident as plain data: its fields and statements, each with when it was recorded."""
+def incident_view(incident: Incident, picture: Picture | None = None) -> dict[str, Any]:
+    """An incident as plain data: its fields (those of ``picture``, by default its current
+    state), retirement and statements, each statement with when it was recorded."""
     statements = [
         {
             **statement,
@@ -370,10 +558,15 @@ def incident_view(incident: Incident) -> dict[str, Any]:
         }
         for sid, statement in incident.statements.items()
     ]
+    retired = picture.retired if picture is not None else incident.retired
+    if retired is not None:
+        retired = {**retired, "retired_at": values.timestamp(retired["retired_at"], "retired_at")}
     return {
         "id": str(incident.id),
         "version": incident.version,
-        **incident.fields(),
+        **(picture.fields if picture is not None else incident.fields()),
+        "retired": dict(retired) if retired is not None else None,
+        "stated_at": picture.stated_at if picture is not None else None,
         "reported_at": incident.created_on,
         "updated_at": incident.modified_on,
         "statements": statements,

@@ -116,8 +116,13 @@ def test_incident_as_of_and_clock(
     early = client.get(url, query_string={"as_of": "2020-01-01T00:00:00Z"})
     assert early.status_code == 404
     assert "not yet recorded" in early.json["message"]
+    # On the stated clock, an incident is known once published or spoken of: this one was
+    # published now, and its statement was made later than 02:00 on the day.
     stated = client.get(url, query_string={"as_of": "2023-01-08T02:00:00Z", "clock": "stated"})
-    assert stated.status_code == 200 and stated.json["statements"] == []
+    assert stated.status_code == 404 and "published" in stated.json["message"]
+    said = a_statement()["stated_at"].isoformat()
+    spoken = client.get(url, query_string={"as_of": said, "clock": "stated"}).json
+    assert len(spoken["statements"]) == 1 and spoken["title"] == now["title"]
     assert client.get(url, query_string={"clock": "wall"}).status_code == 422
 
 

@@ -43,11 +43,23 @@ def test_amending_an_id_away_releases_it_for_another_incident(services: Services
     assert app.incident_by_external_id("ucdp-ged", "256003") == first.incident_id
 
 
-def test_a_batch_naming_one_id_twice_writes_nothing(services: Services) -> None:
+def test_a_batch_naming_one_id_twice_upserts_one_incident(services: Services) -> None:
+    first, again = services.app.apply_batch(
+        [an_incident(external_ids=GED), an_incident(external_ids=GED, title="Renamed")]
+    )
+    assert (first.incident_id, first.outcome) == (again.incident_id, "reported")
+    view = services.app.get_incident(UUID(first.incident_id))
+    assert view["title"] == "Renamed" and view["version"] == 2
+
+
+def test_an_item_whose_ids_name_two_incidents_is_refused(services: Services) -> None:
+    services.app.report_incident(an_incident(external_ids=GED))
+    services.app.report_incident(an_incident(external_ids={"acled": "CAF1"}))
+    head = services.app.head()
     with pytest.raises(Conflict) as caught:
-        services.app.apply_batch([an_incident(external_ids=GED), an_incident(external_ids=GED)])
-    assert caught.value.field == "items.1.external_ids.ucdp-ged"
-    assert services.app.head() == 0
+        services.app.apply_batch([an_incident(external_ids={**GED, "acled": "CAF1"})])
+    assert caught.value.field == "items.0.external_ids"
+    assert services.app.head() == head
 
 
 def test_bad_ids_are_refused_naming_the_field(services: Services) -> None:

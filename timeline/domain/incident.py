@@ -1,8 +1,16 @@
 """The Incident aggregate: something that happened or was announced, and every statement about it.
 
-Nothing is edited in place: each change is an event (reported, amended, statement recorded,
-statement withdrawn). Public methods check the rules and raise domain errors *before* an event
-is triggered, so a rejected command leaves no trace.
+Nothing is edited in place: each change is an event (reported, amended, retired, restored,
+statement recorded, statement withdrawn). Public methods check the rules and raise domain errors
+*before* an event is triggered, so a rejected command leaves no trace.
+
+Two clocks. Every event is *recorded* at the service's time. The four events that describe the
+incident itself (report, amendment, retirement, restoration) are also *stated*: published by
+their source at ``stated_at`` (a dataset's release date; by default the recorded time). Each such
+event makes a *picture*: the incident's fields and retirement after it. Versions may arrive out
+of their published order (an old release loaded after a newer one), so the incident as published
+by a time T is the picture of the version stated last by T (ties: the later version), and the
+incident "now" is the picture stated last of all — not necessarily the last one recorded.
 """
 
 from __future__ import annotations
@@ -26,7 +34,8 @@ class Incident(Aggregate):
 
     # Snapshots store this state. 2: citations may be a free-text reference. 3: places have
     # admin2 and admin3; incidents have properties. 4: actors are objects. 5: external ids.
-    class_version = 5
+    # 6: retirement, and when each picture was published.
+    class_version = 6
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -50,6 +59,13 @@ class Incident(Aggregate):
         """Snapshots taken before external ids existed."""
         state.setdefault("external_ids", {})
 
+    @staticmethod
+    def upcast_v5_v6(state: dict[str, Any]) -> None:
+        """Snapshots taken before retirement and the stated clock: never retired; which versions
+        made pictures is not in the snapshot (None: the application reads it from the stream)."""
+        state.setdefault("retired", None)
+        state.setdefault("published", None)
+
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
 
@@ -66,10 +82,12 @@ class Incident(Aggregate):
         # A dataset's other columns, and its own ids for the incident.
         properties: dict[str, Any] | None = None
         external_ids: dict[str, str] | None = None
+        # When its source published it (None: when it was recorded).
+        stated_at: str | None = None
 
         # 2: places have admin2 and admin3; incidents have properties. 3: actors are objects.
-        # 4: external ids.
-        class_version = 4
+        # 4: external ids. 5: stated_at.
+        class_version = 5
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -87,15 +105,23 @@ class Incident(Aggregate):
             """Reports stored before external ids existed."""
             state["external_ids"] = {}
 
+        @staticmethod
+        def upcast_v4_v5(state: dict[str, Any]) -> None:
+            """Reports stored before the stated clock were published when recorded."""
+            state["stated_at"] = None
+
     class IncidentAmended(Aggregate.Event):
         """Some fields changed (only those in ``changes``), with the editor's reason."""
 
         changes: dict[str, Any]
         reason: str
         by: By = None
+        # When its source published this version (None: when it was recorded). An amendment
+        # may change nothing: it then dates a picture that was published again unchanged.
+        stated_at: str | None = None
 
-        # 2: places have admin2 and admin3. 3: actors are objects.
-        class_version = 3
+        # 2: places have admin2 and admin3. 3: actors are objects. 4: stated_at.
+        class_version = 4
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -109,6 +135,25 @@ class Incident(Aggregate):
             """Actors amended when they were side codes."""
             if "actors" in state["changes"]:
                 state["changes"]["actors"] = _actor_objects(state["changes"]["actors"])
+
+        @staticmethod
+        def upcast_v3_v4(state: dict[str, Any]) -> None:
+            """Amendments stored before the stated clock were published when recorded."""
+            state["stated_at"] = None
+
+    class IncidentRetired(Aggregate.Event):
+        """The incident left the timeline (``retirement``: reason, duplicate_of, note)."""
+
+        retirement: dict[str, Any]
+        by: By = None
+        stated_at: str | None = None
+
+    class IncidentRestored(Aggregate.Event):
+        """A retired incident came back to the timeline, with the reason."""
+
+        reason: str
+        by: By = None
+        stated_at: str | None = None
 
     class StatementRecorded(Aggregate.Event):
         """A source's statement was recorded (``statement`` holds its id and fields)."""
@@ -145,6 +190,7 @@ class Incident(Aggregate):
         by: By = None,
         properties: dict[str, Any] | None = None,
         external_ids: dict[str, str] | None = None,
+        stated_at: str | None = None,
     ) -> None:
         self.title = title
         self.kind = kind
@@ -157,35 +203,133 @@ class Incident(Aggregate):
         self.statements: dict[str, dict[str, Any]] = {}
         self.recorded_at: dict[str, datetime] = {}
         self.withdrawals: dict[str, dict[str, Any]] = {}
+        self.retired: dict[str, Any] | None = None
+        # [version, stated time] of each version that made a picture, in version order.
+        self.published: list[list[Any]] | None = []
+        self._publish(1, stated_at, self.created_on)
+
+    def _publish(self, version: int, stated_at: str | None, recorded: datetime) -> None:
+        if self.published is not None:  # None: from an old snapshot (see upcast_v5_v6)
+            self.published.append([version, stated_at or recorded.isoformat("T", "microseconds")])
 
     @classmethod
     def report(
-        cls, fields: Mapping[str, Any], incident_id: UUID | None = None, by: By = None
+        cls,
+        fields: Mapping[str, Any],
+        incident_id: UUID | None = None,
+        by: By = None,
+        stated_at: object = None,
     ) -> Incident:
         """Validate the fields of a new incident and report it (the first event of its stream).
 
         ``by`` names who wrote it (API key id and name); it is kept in the event for the record.
+        ``stated_at`` says when its source published it (default: now).
         """
         checked = values.incident_fields(fields)
-        return cls(**checked, id=incident_id or uuid4(), by=by)
+        return cls(**checked, id=incident_id or uuid4(), by=by, stated_at=_stated(stated_at))
 
-    def amend(self, changes: Mapping[str, Any], reason: str, by: By = None) -> dict[str, Any]:
+    def amend(
+        self, changes: Mapping[str, Any], reason: str, by: By = None, stated_at: object = None
+    ) -> dict[str, Any]:
         """Change some fields, saying why; returns only the fields that really changed.
 
         Giving fields their current values changes nothing and records no event, so a client
-        (an importer re-sending a row) need not compare first.
+        (an importer re-sending a row) need not compare first. (The application's ``revise``
+        also weighs the stated clock; this is the plain editorial change.)
         """
         why = values.text(reason, "reason", max_length=values.MAX_REASON)
         checked = values.incident_fields(changes, partial=True)
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
         if changed:
-            self._amended(changed, why, by)
+            self._amended(changed, why, by, _stated(stated_at))
+        return changed
+
+    def restate(
+        self, fields: Mapping[str, Any], reason: str, by: By = None, stated_at: str | None = None
+    ) -> dict[str, Any]:
+        """Record a picture published at ``stated_at`` whose fields are ``fields`` (validated,
+        complete): one amendment with what differs from the current fields — possibly nothing,
+        which still dates the picture on the stated clock. Returns the changes."""
+        why = values.text(reason, "reason", max_length=values.MAX_REASON)
+        changed = {k: v for k, v in fields.items() if getattr(self, k) != v}
+        self._amended(changed, why, by, stated_at)
         return changed
 
     @event(IncidentAmended)
-    def _amended(self, changes: dict[str, Any], reason: str, by: By = None) -> None:
+    def _amended(
+        self,
+        changes: dict[str, Any],
+        reason: str,
+        by: By = None,
+        stated_at: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        assert timestamp is not None, "the library passes the event's timestamp"
         for name, value in changes.items():
             setattr(self, name, value)
+        self._publish(self.version + 1, stated_at, timestamp)
+
+    def retire(
+        self,
+        reason: object,
+        duplicate_of: object = None,
+        note: object = None,
+        by: By = None,
+        stated_at: object = None,
+    ) -> None:
+        """Take the incident off the timeline, saying why; it stays readable and in history."""
+        retirement = values.retirement(reason, duplicate_of, note)
+        if retirement["duplicate_of"] == str(self.id):
+            raise InvalidValue("An incident cannot duplicate itself.", "duplicate_of")
+        self._retired(retirement, by, _stated(stated_at))
+
+    @event(IncidentRetired)
+    def _retired(
+        self,
+        retirement: dict[str, Any],
+        by: By = None,
+        stated_at: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        assert timestamp is not None, "the library passes the event's timestamp"
+        self.retired = {**retirement, "retired_at": timestamp, "stated_at": stated_at}
+        self._publish(self.version + 1, stated_at, timestamp)
+
+    def restore(self, reason: object, by: By = None, stated_at: object = None) -> None:
+        """Bring a retired incident back to the timeline, saying why."""
+        why = values.text(reason, "reason", max_length=values.MAX_REASON)
+        self._restored(why, by, _stated(stated_at))
+
+    @event(IncidentRestored)
+    def _restored(
+        self,
+        reason: str,
+        by: By = None,
+        stated_at: str | None = None,
+        timestamp: datetime | None = None,
+    ) -> None:
+        assert timestamp is not None, "the library passes the event's timestamp"
+        self.retired = None
+        self._publish(self.version + 1, stated_at, timestamp)
+
+    def picture_version(self, stated_by: str | None = None) -> int | None:
+        """The version whose picture stands as published by ``stated_by`` (canonical UTC
+        text; None: of all): the one stated last by then, the later version on a tie. None
+        when nothing was published by then. Needs ``published`` (see upcast_v5_v6)."""
+        assert self.published is not None, "the application fills it for old snapshots"
+        found: list[tuple[str, int]] = [
+            (stated, version)
+            for version, stated in self.published
+            if stated_by is None or stated <= stated_by
+        ]
+        return max(found)[1] if found else None
+
+    def first_picture_version(self) -> int:
+        """The version published first: it stands for the incident before any version was
+        published, when statements made earlier already spoke of it."""
+        assert self.published is not None, "the application fills it for old snapshots"
+        first: tuple[str, int] = min((stated, version) for version, stated in self.published)
+        return first[1]
 
     def record_statement(
         self, fields: Mapping[str, Any], statement_id: UUID | None = None, by: By = None
@@ -204,6 +348,22 @@ class Incident(Aggregate):
         statement = {"id": sid, **statement}
         self._statement_recorded(statement, by)
         return {**statement, "recorded_at": self.recorded_at[sid]}
+
+    def has_statement(self, statement_id: str, fields: Mapping[str, Any]) -> bool:
+        """Whether this statement is recorded already with these fields (an upsert skips it).
+
+        The same id with other content is a Conflict: a statement, once made, is not edited
+        (record a correction, or withdraw a mis-recorded one).
+        """
+        if statement_id not in self.statements:
+            return False
+        if {"id": statement_id, **values.statement_fields(fields)} != self.statements[statement_id]:
+            raise Conflict(
+                f"Statement {statement_id} is recorded with other content; a statement is "
+                "not edited: record a correction, or withdraw it.",
+                "id",
+            )
+        return True
 
     # A method parameter named ``timestamp`` receives the event's own timestamp (it is not stored
     # twice): the state then says when each statement was recorded, so snapshots carry it too.
@@ -250,6 +410,16 @@ class Incident(Aggregate):
     def fields(self) -> dict[str, Any]:
         """The incident's own fields as plain data."""
         return {name: getattr(self, name) for name in values.AMENDABLE_FIELDS}
+
+    def stated_time(self, version: int) -> str:
+        """When the picture of ``version`` was published (canonical UTC text)."""
+        assert self.published is not None, "the application fills it for old snapshots"
+        return str(next(stated for v, stated in self.published if v == version))
+
+
+def _stated(value: object) -> str | None:
+    """A stated time as given (None: the recorded time will stand for it)."""
+    return values.stated_at(value) if value is not None else None
 
 
 def _with_references(citations: list[dict[str, Any]] | None) -> list[dict[str, Any]]:

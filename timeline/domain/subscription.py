@@ -22,6 +22,8 @@ from timeline.domain.values import By
 EVENT_TYPES: dict[type[Any], str] = {
     Incident.IncidentReported: "incident.reported",
     Incident.IncidentAmended: "incident.amended",
+    Incident.IncidentRetired: "incident.retired",
+    Incident.IncidentRestored: "incident.restored",
     Incident.StatementRecorded: "statement.recorded",
     Incident.StatementWithdrawn: "statement.withdrawn",
 }

@@ -93,6 +93,11 @@ ACTOR_TYPES = (
     "civilians",
     "external_other",
 )
+# Why an incident left the timeline: its source removed it, it repeats another (named), or it
+# was recorded in error. Each can be undone by a restoration.
+RETIREMENT_REASONS = ("removed_by_source", "duplicate", "recorded_in_error")
+# How far a version's stated time may run ahead of the service's clock (a client's clock drift).
+STATED_SKEW = timedelta(minutes=5)
 ACTOR_KEYS = ("name", "side", "type", "code")
 MAX_ACTORS = 100
 LOCATION_KEYS = ("name", "admin1", "admin2", "admin3", "country", "precision", "lat", "lon")
@@ -148,6 +153,41 @@ def timestamp(value: object, field: str) -> str:
         return value.astimezone(UTC).isoformat(timespec="microseconds")
     except OverflowError:  # e.g. 0001-01-01T00:00:00+01:00 is before year 1 in UTC
         raise InvalidValue("Must be between years 1 and 9999 in UTC.", field) from None
+
+
+def stated_at(value: object, field: str = "stated_at") -> str:
+    """When a source published a version: a moment, never later than now (plus clock skew).
+
+    A version cannot have been published after the service recorded it; a small allowance
+    keeps a client whose clock runs a little fast from being refused.
+    """
+    moment = timestamp(value, field)
+    if datetime.fromisoformat(moment) > datetime.now(UTC) + STATED_SKEW:
+        minutes = int(STATED_SKEW.total_seconds() // 60)
+        raise InvalidValue(
+            f"Cannot be later than now (the time it is recorded, allowing {minutes} minutes "
+            "of clock skew).",
+            field,
+        )
+    return moment
+
+
+def retirement(reason: object, duplicate_of: object = None, note: object = None) -> Data:
+    """Why an incident is retired: a reason from the closed list, the incident it duplicates
+    (only, and always, for ``duplicate``), and an optional note."""
+    why = choice(reason, RETIREMENT_REASONS, "reason")
+    original = None
+    if why == "duplicate":
+        if duplicate_of is None:
+            raise InvalidValue("Name the incident this one duplicates.", "duplicate_of")
+        original = str(duplicate_of)
+    elif duplicate_of is not None:
+        raise InvalidValue("Only a duplicate names the incident it repeats.", "duplicate_of")
+    return {
+        "reason": why,
+        "duplicate_of": original,
+        "note": text(note, "note", max_length=MAX_REASON) if note is not None else None,
+    }
 
 
 def text(value: object, field: str, *, max_length: int = MAX_TEXT, required: bool = True) -> str:

@@ -11,9 +11,10 @@ Rules, on either clock of knowledge ("now" or "as of" a past time):
 - the ceasefire *held* with no incident inside it, is *disputed* when every incident inside is,
   and was *violated* otherwise.
 
-Two sets of tables. The history (``ceasefire_incidents``: a row per incident version, valid from
-the time that made it until the one that replaced it; ``ceasefire_statements``: every statement
-with its withdrawal time) answers "as of" by deciding at read time. The current state is kept
+Two sets of tables. The history (``ceasefire_incidents``: the incidents' pictures, each valid on
+both clocks — :mod:`timeline.projections.versions`; ``ceasefire_statements``: every statement
+with its withdrawal time) answers "as of" by deciding at read time. A retired incident is neither
+a window nor fighting. The current state is kept
 finished as events arrive: ``ceasefire_windows`` (each ceasefire, who declared it),
 ``ceasefire_fighting`` (each fighting incident as a violation, with its status) and
 ``ceasefire_violations`` (which fighting falls in which window), so the current listing pages
@@ -35,6 +36,7 @@ from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
+from timeline.projections.versions import Clock, IncidentVersions, published, said, standing
 
 FIGHTING = (
     "strike",
@@ -46,6 +48,7 @@ FIGHTING = (
 )
 DECLARING = ("announcement", "claim", "confirmation")
 INCIDENT_COLUMNS = ("incident_id", "title", "kind", "start_at", "end_at", "country", "actors")
+PICTURES = IncidentVersions("ceasefire_incidents", INCIDENT_COLUMNS[1:])
 # Fighting row f falls in window w (closed intervals; open ends run on; scope by country).
 _FALLS_IN = (
     "(w.end_at IS NULL OR f.start_at <= w.end_at) "
@@ -58,7 +61,7 @@ class CeasefiresProjection(Projection):
     """Keeps the ceasefire history and the current windows, fighting and links in step."""
 
     name = "ceasefires"
-    version = 4  # 4: actors are objects; parties and accused are their sides
+    version = 5  # 4: actors are objects; parties and accused are their sides. 5: pictures
     tables = (
         "ceasefire_incidents",
         "ceasefire_statements",
@@ -69,18 +72,14 @@ class CeasefiresProjection(Projection):
 
     def create_tables(self, cursor: Cursor) -> None:
         """History (incident versions, statements) and current state (windows, fighting)."""
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS ceasefire_incidents (incident_id TEXT NOT NULL, "
+        PICTURES.create(
+            cursor,
             "title TEXT NOT NULL, kind TEXT NOT NULL, start_at TEXT NOT NULL, end_at TEXT, "
-            "country TEXT, actors TEXT NOT NULL, sys_from TEXT NOT NULL, sys_to TEXT)"
+            "country TEXT, actors TEXT NOT NULL",
         )
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS ceasefire_incidents_kind "
             "ON ceasefire_incidents (kind, start_at)"
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS ceasefire_incidents_current "
-            "ON ceasefire_incidents (incident_id) WHERE sys_to IS NULL"
         )
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS ceasefire_statements (statement_id TEXT NOT NULL, "
@@ -138,22 +137,25 @@ class CeasefiresProjection(Projection):
     def _reported(
         self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
     ) -> None:
-        _open(cursor, entry.incident_id, entry.data, entry.recorded)
+        PICTURES.add(cursor, entry, False, _payload(entry.data))
         self._moved.add(entry.incident_id)
 
-    @handle.register
-    def _amended(
-        self, event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor
-    ) -> None:
-        current = _current(cursor, entry.incident_id)
-        cursor.execute(
-            "UPDATE ceasefire_incidents SET sys_to = ? WHERE incident_id = ? AND sys_to IS NULL",
-            (entry.recorded, entry.incident_id),
-        )
-        _open(cursor, entry.incident_id, _fields(current) | event.changes, entry.recorded)
+    @handle.register(Incident.IncidentAmended)
+    @handle.register(Incident.IncidentRetired)
+    @handle.register(Incident.IncidentRestored)
+    def _pictured_again(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
+        """A new picture may change what the incident is now in any way (an older one may
+        even stand again): its part is forgotten and kept anew."""
+        latest = PICTURES.latest(cursor, entry.incident_id)
+        fields = _fields(latest)
+        retired = bool(latest["retired"])
+        if isinstance(event, Incident.IncidentAmended):
+            fields |= event.changes
+        else:
+            retired = isinstance(event, Incident.IncidentRetired)
+        PICTURES.add(cursor, entry, retired, _payload(fields))
         self._moved.add(entry.incident_id)
-        if "kind" in event.changes:
-            self._rekinded.add(entry.incident_id)
+        self._rekinded.add(entry.incident_id)
 
     @handle.register
     def _recorded(
@@ -191,21 +193,21 @@ class CeasefiresProjection(Projection):
         for incident_id in sorted(self._rekinded):
             _forget(cursor, incident_id)
         for incident_id in touched:
-            _keep(cursor, current[incident_id], statements.get(incident_id, []))
-        moved = [current[i] for i in sorted(self._moved)]
+            if not current[incident_id]["retired"]:
+                _keep(cursor, current[incident_id], statements.get(incident_id, []))
+        moved = [current[i] for i in sorted(self._moved) if not current[i]["retired"]]
         for window in (row for row in moved if row["kind"] == "ceasefire"):
             _link_window(cursor, window["incident_id"])
         _link_fighting(cursor, [row["incident_id"] for row in moved if row["kind"] in FIGHTING])
 
 
-def _open(cursor: BatchCursor, incident_id: str, fields: dict[str, Any], at: str) -> None:
+def _payload(fields: dict[str, Any]) -> tuple[Any, ...]:
+    """The columns of an incident's picture this read model keeps."""
     location = fields.get("location") or {}
-    cursor.insert(
-        "INSERT INTO ceasefire_incidents (incident_id, title, kind, start_at, end_at, country, "
-        "actors, sys_from) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        (incident_id, fields["title"], fields["kind"], fields["occurred"]["start"],
-         fields["occurred"].get("end"), location.get("country"),
-         json.dumps(fields.get("actors") or []), at),
+    return (
+        fields["title"], fields["kind"], fields["occurred"]["start"],
+        fields["occurred"].get("end"), location.get("country"),
+        json.dumps(fields.get("actors") or []),
     )  # fmt: skip
 
 
@@ -214,17 +216,12 @@ def _current_rows(cursor: Cursor, incident_ids: Sequence[str]) -> list[Row]:
     for start in range(0, len(incident_ids), 500):  # keep each IN list a reasonable size
         chunk = incident_ids[start : start + 500]
         cursor.execute(
-            f"SELECT {', '.join(INCIDENT_COLUMNS)} FROM ceasefire_incidents "
-            f"WHERE sys_to IS NULL AND incident_id IN ({', '.join('?' for _ in chunk)})",
+            f"SELECT {', '.join(INCIDENT_COLUMNS)}, retired FROM ceasefire_incidents "
+            f"WHERE sys_to_pos IS NULL AND incident_id IN ({', '.join('?' for _ in chunk)})",
             chunk,
         )
         rows += cursor.fetchall()
     return rows
-
-
-def _current(cursor: Cursor, incident_id: str) -> Row:
-    (row,) = _current_rows(cursor, [incident_id])
-    return row
 
 
 def _fields(row: Row) -> dict[str, Any]:
@@ -321,15 +318,14 @@ class CeasefireFilter:
     end: str | None = None
     party: str | None = None
     as_of: str | None = None
+    clock: Clock = "recorded"
 
 
-def _live(alias: str, column_from: str, column_to: str, as_of: str | None) -> tuple[str, list[str]]:
-    if as_of is None:
-        return f"{alias}.{column_to} IS NULL", []
-    return (
-        f"{alias}.{column_from} <= ? AND ({alias}.{column_to} IS NULL OR {alias}.{column_to} > ?)",
-        [as_of, as_of],
-    )
+# A live statement of the incident was made by the time asked (one parameter).
+_SPOKEN = (
+    "EXISTS (SELECT 1 FROM ceasefire_statements s WHERE s.incident_id = i.incident_id "
+    "AND s.withdrawn_at IS NULL AND s.stated_at <= ?)"
+)
 
 
 def _overlaps(start: str, end: str | None, other_start: str, other_end: str | None) -> bool:
@@ -412,12 +408,14 @@ def _assembled(window: Row, violations: list[Row]) -> str:
 
 def _decided_as_of(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, Any]]:
     """Every matching ceasefire as known at ``where.as_of``, decided from the history tables."""
-    live_i, params_i = _live("i", "sys_from", "sys_to", where.as_of)
+    live_i, params_i = standing("i", where.clock, where.as_of)
+    shown, params_shown = published("i", where.clock, where.as_of, _SPOKEN)
     cursor.execute(
         f"SELECT {', '.join('i.' + c for c in INCIDENT_COLUMNS)} FROM ceasefire_incidents i "
-        f"WHERE {live_i} AND i.kind IN ('ceasefire', {', '.join('?' for _ in FIGHTING)}) "
+        f"WHERE {live_i} AND {shown} AND i.retired = 0 "
+        f"AND i.kind IN ('ceasefire', {', '.join('?' for _ in FIGHTING)}) "
         "ORDER BY i.start_at, i.incident_id",
-        [*params_i, *FIGHTING],
+        [*params_i, *params_shown, *FIGHTING],
     )
     rows = cursor.fetchall()
     ceasefires = [r for r in rows if r["kind"] == "ceasefire" and _wanted(r, where)]
@@ -433,7 +431,7 @@ def _decided_as_of(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, Any
     }
     wanted = {c["incident_id"] for c in ceasefires}
     wanted.update(r["incident_id"] for rs in inside.values() for r in rs)
-    statements = _statements(cursor, sorted(wanted), where.as_of)
+    statements = _statements(cursor, sorted(wanted), where.as_of, where.clock)
     result = []
     for ceasefire in ceasefires:
         violations = [
@@ -460,10 +458,10 @@ def _ceasefire(row: Row, statements: list[Row]) -> dict[str, Any]:
 
 
 def _statements(
-    cursor: Cursor, incident_ids: list[str], as_of: str | None
+    cursor: Cursor, incident_ids: list[str], as_of: str | None, clock: Clock = "recorded"
 ) -> dict[str, list[dict[str, Any]]]:
     """Live statements of the given incidents, by incident, in the order they were said."""
-    live_s, params_s = _live("s", "recorded_at", "withdrawn_at", as_of)
+    live_s, params_s = said("s", clock, as_of, "recorded_at", "withdrawn_at", "stated_at")
     found: dict[str, list[dict[str, Any]]] = {}
     for start in range(0, len(incident_ids), 500):  # keep each IN list a reasonable size
         chunk = incident_ids[start : start + 500]

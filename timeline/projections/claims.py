@@ -23,6 +23,7 @@ from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor
+from timeline.projections.versions import Clock, IncidentVersions, said, standing
 
 ANSWERING = ("denial", "correction", "retraction", "confirmation")
 COLUMNS = (
@@ -38,6 +39,8 @@ COLUMNS = (
     "withdrawn_at",
     "figures",
 )
+# Each incident's title and kind, and whether it is retired, per picture on both clocks.
+PICTURES = IncidentVersions("claim_incidents", ("title", "kind"))
 _INSERT = (
     f"INSERT INTO claim_statements ({', '.join(COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in COLUMNS)})"
@@ -48,7 +51,7 @@ class ClaimsProjection(Projection):
     """Keeps `claim_statements` and `claim_incidents` in step with the log."""
 
     name = "claims"
-    version = 2
+    version = 3  # 3: pictures on both clocks; retired incidents leave the claims
     tables = ("claim_statements", "claim_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -60,10 +63,7 @@ class ClaimsProjection(Projection):
             "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
             "figures TEXT NOT NULL, PRIMARY KEY (incident_id, statement_id))"
         )
-        cursor.execute(
-            "CREATE TABLE IF NOT EXISTS claim_incidents (incident_id TEXT PRIMARY KEY, "
-            "title TEXT NOT NULL, kind TEXT NOT NULL)"
-        )
+        PICTURES.create(cursor, "title TEXT NOT NULL, kind TEXT NOT NULL")
 
     @singledispatchmethod
     def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
@@ -73,22 +73,23 @@ class ClaimsProjection(Projection):
     def _reported(
         self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
     ) -> None:
-        cursor.insert(
-            "INSERT INTO claim_incidents (incident_id, title, kind) VALUES (?, ?, ?)",
-            (entry.incident_id, event.title, event.kind),
-        )
+        PICTURES.add(cursor, entry, False, (event.title, event.kind))
 
     @handle.register
     def _amended(
         self, event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor
     ) -> None:
-        changes = event.changes
-        if {"title", "kind"} & changes.keys():
-            cursor.execute(
-                "UPDATE claim_incidents SET title = COALESCE(?, title), "
-                "kind = COALESCE(?, kind) WHERE incident_id = ?",
-                (changes.get("title"), changes.get("kind"), entry.incident_id),
-            )
+        latest = PICTURES.latest(cursor, entry.incident_id)
+        title = event.changes.get("title", latest["title"])
+        kind = event.changes.get("kind", latest["kind"])
+        PICTURES.add(cursor, entry, bool(latest["retired"]), (title, kind))
+
+    @handle.register(Incident.IncidentRetired)
+    @handle.register(Incident.IncidentRestored)
+    def _retirement(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
+        latest = PICTURES.latest(cursor, entry.incident_id)
+        retired = isinstance(event, Incident.IncidentRetired)
+        PICTURES.add(cursor, entry, retired, (latest["title"], latest["kind"]))
 
     @handle.register
     def _recorded(
@@ -130,6 +131,7 @@ class ClaimsFilter:
     metric: str | None = None
     subject: str | None = None
     as_of: str | None = None
+    clock: Clock = "recorded"
 
 
 def query_claims(
@@ -140,21 +142,20 @@ def query_claims(
     Pages by incident: the groups of up to ``incidents`` incidents whose id comes after
     ``after``; returns them with the last incident id when more may follow.
     """
-    clauses, params = ["1 = 1"], []
+    live_s, params = said("s", where.clock, where.as_of, "recorded_at", "withdrawn_at", "stated_at")
+    live_i, params_i = standing("i", where.clock, where.as_of)
+    clauses = [live_s, live_i, "i.retired = 0"]
+    params += params_i
     if where.incident is not None:
         clauses.append("s.incident_id = ?")
         params.append(where.incident)
-    if where.as_of is not None:
-        clauses.append("s.recorded_at <= ? AND (s.withdrawn_at IS NULL OR s.withdrawn_at > ?)")
-        params += [where.as_of, where.as_of]
-    else:
-        clauses.append("s.withdrawn_at IS NULL")
     if after is not None:
         clauses.append("s.incident_id > ?")
         params.append(after)
     live = " AND ".join(clauses)
     cursor.execute(
-        f"SELECT DISTINCT s.incident_id FROM claim_statements s WHERE {live} "
+        "SELECT DISTINCT s.incident_id FROM claim_statements s "
+        f"JOIN claim_incidents i ON i.incident_id = s.incident_id WHERE {live} "
         "ORDER BY s.incident_id LIMIT ?",
         [*params, incidents + 1],
     )

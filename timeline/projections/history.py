@@ -1,8 +1,9 @@
 """The `history` read model: one row per version of each incident, with its log position.
 
 The event store can list an incident's events but not where each sits in the global log; this
-table keeps version → (position, recorded time, type, one-line summary, and which API key wrote
-it) for the history endpoint.
+table keeps version → (position, recorded time, type, one-line summary, which API key wrote it,
+and — for the versions that describe the incident — when their source published them) for the
+history endpoint.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from timeline.domain import Incident
 from timeline.event_log import LogEntry
+from timeline.pictures import PICTURE_EVENTS, stated_of
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor
 
 _INSERT = (
     "INSERT INTO incident_versions "
-    "(incident_id, version, position, recorded_at, type, summary, by_key, by_name) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+    "(incident_id, version, position, recorded_at, stated_at, type, summary, by_key, by_name) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
@@ -37,7 +39,23 @@ def _reported(event: Incident.IncidentReported) -> str:
 
 @summarise.register
 def _amended(event: Incident.IncidentAmended) -> str:
+    if not event.changes:
+        return f"Published again unchanged: {event.reason}"
     return f"Amended {', '.join(sorted(event.changes))}: {event.reason}"
+
+
+@summarise.register
+def _retired(event: Incident.IncidentRetired) -> str:
+    retirement = event.retirement
+    why = retirement["reason"].replace("_", " ")
+    if retirement["duplicate_of"]:
+        why += f" of {retirement['duplicate_of']}"
+    return f"Retired ({why})" + (f": {retirement['note']}" if retirement["note"] else "")
+
+
+@summarise.register
+def _restored(event: Incident.IncidentRestored) -> str:
+    return f"Restored: {event.reason}"
 
 
 @summarise.register
@@ -62,7 +80,7 @@ class HistoryProjection(Projection):
     """Keeps `incident_versions` in step with the log."""
 
     name = "history"
-    version = 2
+    version = 3  # 3: retirement, restoration, and when each picture was published
     tables = ("incident_versions",)
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -70,7 +88,7 @@ class HistoryProjection(Projection):
         cursor.execute(
             "CREATE TABLE IF NOT EXISTS incident_versions (incident_id TEXT NOT NULL, "
             "version INTEGER NOT NULL, position BIGINT NOT NULL, recorded_at TEXT NOT NULL, "
-            "type TEXT NOT NULL, summary TEXT NOT NULL, by_key TEXT, by_name TEXT, "
+            "stated_at TEXT, type TEXT NOT NULL, summary TEXT NOT NULL, by_key TEXT, by_name TEXT, "
             "PRIMARY KEY (incident_id, version))"
         )
 
@@ -80,6 +98,8 @@ class HistoryProjection(Projection):
 
     @handle.register(Incident.IncidentReported)
     @handle.register(Incident.IncidentAmended)
+    @handle.register(Incident.IncidentRetired)
+    @handle.register(Incident.IncidentRestored)
     @handle.register(Incident.StatementRecorded)
     @handle.register(Incident.StatementWithdrawn)
     def _version(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
@@ -91,6 +111,7 @@ class HistoryProjection(Projection):
                 entry.version,
                 entry.position,
                 entry.recorded,
+                stated_of(event) if isinstance(event, PICTURE_EVENTS) else None,
                 entry.type,
                 summarise(event),
                 by.get("key_id"),
@@ -102,7 +123,7 @@ class HistoryProjection(Projection):
 def incident_history(cursor: Cursor, incident_id: str) -> list[dict[str, Any]]:
     """Every projected version of an incident, oldest first, with who wrote it (if known)."""
     cursor.execute(
-        "SELECT version, position, recorded_at, type, summary, by_key, by_name "
+        "SELECT version, position, recorded_at, stated_at, type, summary, by_key, by_name "
         "FROM incident_versions WHERE incident_id = ? ORDER BY version",
         (incident_id,),
     )

@@ -21,6 +21,10 @@ answers another side, may add to the answered source's ``denied``/``contradicted
 withdrawal recomputes the records it touches from ``source_statements``: rare, and a minimum
 cannot be taken back incrementally. Answers and withdrawals are settled after a batch's inserts,
 in log order. "As of" a past time groups ``source_statements`` at read time instead.
+
+A retired incident's statements count for no source: ``source_incidents`` keeps each incident's
+pictures on both clocks (:mod:`timeline.projections.versions`), ``source_statements.retired``
+follows the current one, and the records its statements touch are recomputed when it changes.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from timeline.domain import Incident
 from timeline.event_log import LogEntry
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
+from timeline.projections.versions import Clock, IncidentVersions, said, standing
 
 COUNTS = (
     "statements",
@@ -55,14 +60,15 @@ RECORD_COLUMNS = ("name", "side", "type", *COUNTS, "first_statement_at", "last_s
 _KEY = "source_name = ? AND source_side = ? AND source_type = ?"
 
 Source = tuple[str, str, str]
+PICTURES = IncidentVersions("source_incidents", ())
 
 
 class SourcesProjection(Projection):
     """Keeps `source_statements` and `source_records` in step with the log."""
 
     name = "sources"
-    version = 3
-    tables = ("source_statements", "source_records")
+    version = 4  # 4: retired incidents count for no source; the stated clock
+    tables = ("source_statements", "source_records", "source_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
         """Statements with their answer counts; one record per source."""
@@ -73,8 +79,9 @@ class SourcesProjection(Projection):
             "stance TEXT NOT NULL, responds_to TEXT, stated_at TEXT NOT NULL, "
             "recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
             "denials INTEGER NOT NULL DEFAULT 0, objections INTEGER NOT NULL DEFAULT 0, "
-            "PRIMARY KEY (incident_id, statement_id))"
+            "retired INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (incident_id, statement_id))"
         )
+        PICTURES.create(cursor, "")
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS source_statements_answers "
             "ON source_statements (incident_id, responds_to)"
@@ -101,6 +108,10 @@ class SourcesProjection(Projection):
         # ("answer", incident, answered statement, (side, stance)) or
         # ("withdrawal", incident, withdrawn statement, recorded time)
         self._settle: list[tuple[str, str, str, Any]] = []
+        # Incidents whose current picture may have changed, or that gained statements.
+        self._pictured: set[str] = set()
+        self._new: set[str] = set()
+        self._spoken: set[str] = set()
         super().apply(cursor, entries)
 
     def finish(self, cursor: BatchCursor) -> None:
@@ -113,17 +124,70 @@ class SourcesProjection(Projection):
                 _answer(cursor, incident_id, statement_id, side, stance, +1)
             else:
                 recount |= _withdraw(cursor, incident_id, statement_id, detail)
+        recount |= self._follow_retirement(cursor)
         for source in sorted(recount):
             _recount(cursor, source)
+
+    def _follow_retirement(self, cursor: BatchCursor) -> set[Source]:
+        """Mark the statements of incidents whose current picture is retired (and unmark
+        those restored); returns the sources whose records that changes."""
+        candidates = sorted(self._pictured | (self._spoken - self._new))
+        recount: set[Source] = set()
+        for start in range(0, len(candidates), 500):
+            chunk = candidates[start : start + 500]
+            cursor.execute(
+                "SELECT incident_id, retired FROM source_incidents WHERE sys_to_pos IS NULL "
+                f"AND incident_id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            for row in cursor.fetchall():
+                incident_id, retired = row["incident_id"], int(row["retired"])
+                if not retired and incident_id not in self._pictured:
+                    continue  # new statements of a live incident: counted already
+                changed = cursor.execute(
+                    "UPDATE source_statements SET retired = ? "
+                    "WHERE incident_id = ? AND retired <> ?",
+                    (retired, incident_id, retired),
+                )
+                if changed:
+                    cursor.execute(
+                        "SELECT DISTINCT source_name, source_side, source_type "
+                        "FROM source_statements WHERE incident_id = ?",
+                        (incident_id,),
+                    )
+                    recount |= {
+                        (r["source_name"], r["source_side"], r["source_type"])
+                        for r in cursor.fetchall()
+                    }
+        return recount
 
     @singledispatchmethod
     def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
         """Events that change no source's record."""
 
     @handle.register
+    def _reported(
+        self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        PICTURES.add(cursor, entry, False, ())
+        self._new.add(entry.incident_id)
+
+    @handle.register(Incident.IncidentAmended)
+    @handle.register(Incident.IncidentRetired)
+    @handle.register(Incident.IncidentRestored)
+    def _pictured_again(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
+        if isinstance(event, Incident.IncidentAmended):
+            retired = bool(PICTURES.latest(cursor, entry.incident_id)["retired"])
+        else:
+            retired = isinstance(event, Incident.IncidentRetired)
+        PICTURES.add(cursor, entry, retired, ())
+        self._pictured.add(entry.incident_id)
+
+    @handle.register
     def _recorded(
         self, event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor
     ) -> None:
+        self._spoken.add(entry.incident_id)
         s = event.statement
         source = s["source"]
         key = (source["name"], source["side"], source["type"])
@@ -203,7 +267,7 @@ def _answer(
     does not count (same side, or its target withdrawn).
     """
     cursor.execute(
-        "SELECT source_name, source_side, source_type, denials, objections "
+        "SELECT source_name, source_side, source_type, denials, objections, retired "
         "FROM source_statements WHERE incident_id = ? AND statement_id = ? "
         "AND withdrawn_at IS NULL",
         (incident_id, target_id),
@@ -222,7 +286,7 @@ def _answer(
         )
         denied = _crossed(int(target["denials"]), denial)
         contradicted = _crossed(int(target["objections"]), objection)
-        if denied or contradicted:
+        if (denied or contradicted) and not int(target["retired"]):
             cursor.execute(
                 "UPDATE source_records SET denied = denied + ?, contradicted = contradicted + ? "
                 "WHERE name = ? AND side = ? AND type = ?",
@@ -252,7 +316,7 @@ def _recount(cursor: BatchCursor, source: Source) -> None:
         "SUM(CASE WHEN denials > 0 THEN 1 ELSE 0 END) AS denied, "
         "SUM(CASE WHEN objections > 0 THEN 1 ELSE 0 END) AS contradicted, "
         "MIN(stated_at) AS first_statement_at, MAX(stated_at) AS last_statement_at "
-        f"FROM source_statements WHERE {_KEY} AND withdrawn_at IS NULL",
+        f"FROM source_statements WHERE {_KEY} AND withdrawn_at IS NULL AND retired = 0",
         source,
     )
     row = cursor.fetchone()
@@ -272,12 +336,15 @@ class SourcesFilter:
 
     name: str | None = None
     as_of: str | None = None
+    clock: Clock = "recorded"
 
 
-def _grouped_as_of(as_of: str) -> tuple[str, list[Any]]:
-    """Every source's record as known at ``as_of``, grouped from the statements (a subquery)."""
-    live_s = "s.recorded_at <= ? AND (s.withdrawn_at IS NULL OR s.withdrawn_at > ?)"
-    live_r = "r.recorded_at <= ? AND (r.withdrawn_at IS NULL OR r.withdrawn_at > ?)"
+def _grouped_as_of(as_of: str, clock: Clock) -> tuple[str, list[Any]]:
+    """Every source's record as known at ``as_of``, grouped from the statements (a subquery)
+    of incidents whose picture then was not retired."""
+    live_s, params = said("s", clock, as_of, "recorded_at", "withdrawn_at", "stated_at")
+    live_p, params_p = standing("p", clock, as_of)
+    live_r, params_r = said("r", clock, as_of, "recorded_at", "withdrawn_at", "stated_at")
     answered = (
         "SELECT 1 FROM source_statements r WHERE r.incident_id = s.incident_id "
         "AND r.responds_to = s.statement_id "
@@ -294,10 +361,11 @@ def _grouped_as_of(as_of: str) -> tuple[str, list[Any]]:
         f"SUM(CASE WHEN EXISTS ({answered} r.stance <> 'confirmation') THEN 1 ELSE 0 END) "
         "AS contradicted, "
         "MIN(s.stated_at) AS first_statement_at, MAX(s.stated_at) AS last_statement_at "
-        f"FROM source_statements s WHERE {live_s} "
+        "FROM source_statements s JOIN source_incidents p ON p.incident_id = s.incident_id "
+        f"WHERE {live_s} AND {live_p} AND p.retired = 0 "
         "GROUP BY s.source_name, s.source_side, s.source_type"
     )
-    return sql, [as_of, as_of, as_of, as_of, as_of, as_of]
+    return sql, [*params_r, *params_r, *params, *params_p]
 
 
 def query_sources(
@@ -311,7 +379,7 @@ def query_sources(
     if where.as_of is None:
         table, params = "source_records", []
     else:
-        grouped, params = _grouped_as_of(where.as_of)
+        grouped, params = _grouped_as_of(where.as_of, where.clock)
         table = f"({grouped})"
     clauses = ["1 = 1"]
     if where.name is not None:

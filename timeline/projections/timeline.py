@@ -1,17 +1,19 @@
 """The `timeline` read model: incidents and statements in time order, bitemporal, ready to serve.
 
-Two tables, each row valid in system time from the log position (and time) that made it until
-the one that replaced or withdrew it (``sys_to``; NULL while current):
+Two tables:
 
-- ``timeline_incidents``: one row per version of each incident — the incident as the API shows
-  it (``incident``, JSON text) and the columns filters use (kind, title, place);
-- ``timeline_items``: one row per statement, and one per version of each incident's own item
-  (its ``at`` is when the incident occurred, which an amendment may change), sorted by ``at``.
+- ``timeline_incidents``: the incidents' pictures (:mod:`timeline.projections.versions`), each
+  valid on both clocks, with the incident as the API shows it (``incident``, JSON text) and the
+  columns filters use (kind, title, place);
+- ``timeline_items``: one row per statement (valid from when it was recorded until withdrawn,
+  ``sys_to``), and one per picture of each incident's own item (its ``at`` is when the
+  incident occurred, which an amendment may change), sorted by ``at``.
 
-A page joins each item to the incident version valid at the same moment, so "as of T" shows an
-incident exactly as it was described at T, and an amendment writes two rows however many
-statements the incident has. Items are stored as JSON text and joined as text: a page is sent
-without re-shaping any row.
+A page joins each item to the picture that stands at the moment asked (on either clock), so
+"as of T" shows an incident exactly as it was described at T, a retired picture hides the
+incident and its statements, and an amendment writes two rows however many statements the
+incident has. Items are stored as JSON text and joined as text: a page is sent without
+re-shaping any row.
 """
 
 from __future__ import annotations
@@ -24,23 +26,26 @@ from eventsourcing.dispatch import singledispatchmethod
 
 from timeline.domain import Incident
 from timeline.event_log import LogEntry
+from timeline.pictures import stated_of
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
+from timeline.projections.versions import Clock, IncidentVersions, published, said, standing
 
-_INCIDENT = (
-    "INSERT INTO timeline_incidents (incident_id, sys_from_pos, sys_from, kind, title, country, "
-    "lat, lon, incident) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+PICTURES = IncidentVersions(
+    "timeline_incidents", ("kind", "title", "country", "lat", "lon", "incident")
 )
 _ITEM = (
     "INSERT INTO timeline_items (item_id, sys_from_pos, sys_from, item_type, incident_id, at, "
-    "recorded_at, source_name, source_side, stance, text, statement) "
-    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    "recorded_at, version, source_name, source_side, stance, text, statement) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
 )
 
 
-def _incident(incident_id: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """An incident's fields in the API's shape."""
+def _incident(
+    incident_id: str, fields: dict[str, Any], retired: Any = None, stated_at: str | None = None
+) -> dict[str, Any]:
+    """An incident's fields, retirement and stated time in the API's shape."""
     occurred = fields["occurred"]
     return {
         "id": incident_id,
@@ -56,6 +61,8 @@ def _incident(incident_id: str, fields: dict[str, Any]) -> dict[str, Any]:
         "tags": fields.get("tags") or [],
         "properties": fields.get("properties") or {},
         "external_ids": fields.get("external_ids") or {},
+        "retired": retired,
+        "stated_at": stated_at,
     }
 
 
@@ -64,7 +71,8 @@ class TimelineProjection(Projection):
 
     name = "timeline"
     # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
-    version = 7
+    # 8: pictures on both clocks, retirement
+    version = 8
     tables = ("timeline_items", "timeline_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -74,23 +82,18 @@ class TimelineProjection(Projection):
         # Keys compare as bytes on both backends (SQLite's default); a PostgreSQL database
         # with a linguistic collation would otherwise order ids and times differently.
         key = 'TEXT COLLATE "C"' if postgres else "TEXT"
-        cursor.execute(
-            f"""CREATE TABLE IF NOT EXISTS timeline_incidents (
-                incident_id {key} NOT NULL, sys_from_pos BIGINT NOT NULL,
-                sys_from {key} NOT NULL, sys_to_pos BIGINT, sys_to {key},
-                kind TEXT NOT NULL, title TEXT NOT NULL, country TEXT, lat {real}, lon {real},
-                incident TEXT NOT NULL)"""
-        )
-        cursor.execute(
-            "CREATE INDEX IF NOT EXISTS timeline_incident_versions "
-            "ON timeline_incidents (incident_id, sys_from)"
+        PICTURES.create(
+            cursor,
+            f"kind TEXT NOT NULL, title TEXT NOT NULL, country TEXT, lat {real}, lon {real}, "
+            "incident TEXT NOT NULL",
         )
         cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS timeline_items (
                 item_id {key} NOT NULL, sys_from_pos BIGINT NOT NULL, sys_from {key} NOT NULL,
                 sys_to_pos BIGINT, sys_to {key}, item_type TEXT NOT NULL,
                 incident_id {key} NOT NULL, at {key} NOT NULL, recorded_at TEXT NOT NULL,
-                source_name TEXT, source_side TEXT, stance TEXT, text TEXT, statement TEXT)"""
+                version INTEGER, source_name TEXT, source_side TEXT, stance TEXT, text TEXT,
+                statement TEXT)"""
         )
         # No index keyed by a random id first on the items: rows arrive roughly in time order,
         # so (at, item_id) grows at its end. It serves the current timeline and "as of"
@@ -109,34 +112,40 @@ class TimelineProjection(Projection):
         super().apply(cursor, entries)
 
     def _current(self, cursor: BatchCursor, incident_id: str) -> dict[str, Any]:
-        """The incident's fields as its current version shows them."""
+        """The incident as its last recorded version left it (what the next event changes)."""
         if incident_id not in self._incidents:
-            cursor.execute(
-                "SELECT incident FROM timeline_incidents "
-                "WHERE incident_id = ? AND sys_to_pos IS NULL",
-                (incident_id,),
+            self._incidents[incident_id] = json.loads(
+                PICTURES.latest(cursor, incident_id)["incident"]
             )
-            row = cursor.fetchone()
-            if row is None:
-                raise LookupError(f"timeline has no incident {incident_id} to attach to")
-            self._incidents[incident_id] = json.loads(row["incident"])
         return self._incidents[incident_id]
 
-    def _version(
-        self, cursor: BatchCursor, incident: dict[str, Any], entry: LogEntry, reported_at: str
+    def _picture(
+        self, cursor: BatchCursor, entry: LogEntry, incident: dict[str, Any], reported_at: str
     ) -> None:
-        """A new version of the incident, and of its own item on the timeline."""
+        """A new picture of the incident, and of its own item on the timeline."""
+        incident = incident | {"stated_at": stated_of(entry.event)}
         self._incidents[incident["id"]] = incident
         location = incident["location"] or {}
-        at = incident["occurred"]["start"]
-        cursor.insert(
-            _INCIDENT,
-            (incident["id"], entry.position, entry.recorded, incident["kind"], incident["title"],
-             location.get("country"), location.get("lat"), location.get("lon"),
-             json.dumps(incident)),
+        PICTURES.add(
+            cursor,
+            entry,
+            incident["retired"] is not None,
+            (incident["kind"], incident["title"], location.get("country"), location.get("lat"),
+             location.get("lon"), json.dumps(incident)),
         )  # fmt: skip
+        at = incident["occurred"]["start"]
         item = (incident["id"], entry.position, entry.recorded, "incident", incident["id"], at)
-        cursor.insert(_ITEM, (*item, reported_at, *(None,) * 5))
+        cursor.insert(_ITEM, (*item, reported_at, entry.version, *(None,) * 5))
+
+    def _changed(self, cursor: BatchCursor, entry: LogEntry, **changes: Any) -> None:
+        current = self._current(cursor, entry.incident_id)
+        cursor.execute(
+            "SELECT recorded_at FROM timeline_items WHERE incident_id = ? "
+            "AND item_type = 'incident' AND version = 1",
+            (entry.incident_id,),
+        )
+        (reported,) = cursor.fetchall()
+        self._picture(cursor, entry, current | changes, reported["recorded_at"])
 
     @singledispatchmethod
     def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
@@ -146,7 +155,8 @@ class TimelineProjection(Projection):
     def _reported(
         self, event: Incident.IncidentReported, entry: LogEntry, cursor: BatchCursor
     ) -> None:
-        self._version(cursor, _incident(entry.incident_id, entry.data), entry, entry.recorded)
+        incident = _incident(entry.incident_id, entry.data)
+        self._picture(cursor, entry, incident, entry.recorded)
 
     @handle.register
     def _recorded(
@@ -167,7 +177,7 @@ class TimelineProjection(Projection):
         cursor.insert(
             _ITEM,
             (s["id"], entry.position, entry.recorded, "statement", entry.incident_id,
-             s["stated_at"], entry.recorded, source["name"], source["side"], s["stance"],
+             s["stated_at"], entry.recorded, None, source["name"], source["side"], s["stance"],
              s["text"], json.dumps(statement)),
         )  # fmt: skip
 
@@ -175,21 +185,22 @@ class TimelineProjection(Projection):
     def _amended(
         self, event: Incident.IncidentAmended, entry: LogEntry, cursor: BatchCursor
     ) -> None:
-        incident_id = entry.incident_id
-        incident = _incident(incident_id, self._current(cursor, incident_id) | event.changes)
-        cursor.execute(
-            "SELECT recorded_at FROM timeline_items WHERE incident_id = ? "
-            "AND sys_to_pos IS NULL AND item_type = 'incident'",
-            (incident_id,),
-        )
-        (reported,) = cursor.fetchall()
-        for table, more in (("timeline_incidents", ""), ("timeline_items", " AND item_type = ?")):
-            cursor.execute(
-                f"UPDATE {table} SET sys_to_pos = ?, sys_to = ? "
-                f"WHERE incident_id = ? AND sys_to_pos IS NULL{more}",
-                (entry.position, entry.recorded, incident_id, *(("incident",) if more else ())),
-            )
-        self._version(cursor, incident, entry, reported["recorded_at"])
+        current = self._current(cursor, entry.incident_id)
+        self._changed(cursor, entry, **_incident(entry.incident_id, current | event.changes,
+                                                 current["retired"]))  # fmt: skip
+
+    @handle.register
+    def _retired(
+        self, event: Incident.IncidentRetired, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        retired = {**event.retirement, "retired_at": entry.recorded, "stated_at": event.stated_at}
+        self._changed(cursor, entry, retired=retired)
+
+    @handle.register
+    def _restored(
+        self, event: Incident.IncidentRestored, entry: LogEntry, cursor: BatchCursor
+    ) -> None:
+        self._changed(cursor, entry, retired=None)
 
     @handle.register
     def _withdrawn(
@@ -217,19 +228,19 @@ class TimelineFilter:
     q: str | None = None
     bbox: tuple[float, float, float, float] | None = None
     as_of: str | None = None
+    clock: Clock = "recorded"
+    retired: bool = False  # include retired incidents (marked so)
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
     return f"{column} IN ({', '.join('?' for _ in values)})", list(values)
 
 
-def _live(alias: str, as_of: str | None) -> tuple[str, list[Any]]:
-    if as_of is None:
-        return f"{alias}.sys_to_pos IS NULL", []
-    return f"{alias}.sys_from <= ? AND ({alias}.sys_to IS NULL OR {alias}.sys_to > ?)", [
-        as_of,
-        as_of,
-    ]
+# A live statement of the item's incident was made by the time asked (one parameter).
+_SPOKEN = (
+    "EXISTS (SELECT 1 FROM timeline_items s WHERE s.incident_id = i.incident_id "
+    "AND s.item_type = 'statement' AND s.sys_to_pos IS NULL AND s.at <= ?)"
+)
 
 
 def query_timeline(
@@ -258,10 +269,17 @@ def timeline_sql(
     where: TimelineFilter, after: Sequence[str] | None, limit: int
 ) -> tuple[str, list[Any]]:
     """The SELECT of one page of the timeline, and its parameters."""
-    live_i, params = _live("i", where.as_of)
-    live_v, more = _live("v", where.as_of)
-    clauses = [live_i, live_v]
-    params += more
+    live_v, params = standing("v", where.clock, where.as_of)
+    live_s, more_s = said("i", where.clock, where.as_of, "sys_from", "sys_to", "at")
+    shown, more_i = published("v", where.clock, where.as_of, _SPOKEN)
+    clauses = [
+        live_v,
+        f"((i.item_type = 'statement' AND {live_s}) "
+        f"OR (i.item_type = 'incident' AND i.version = v.version AND {shown}))",
+    ]
+    params += more_s + more_i
+    if not where.retired:
+        clauses.append("v.retired = 0")
     simple = {"i.at >= ?": where.start, "i.at <= ?": where.end}
     simple |= {"i.source_name = ?": where.source, "i.incident_id = ?": where.incident}
     simple |= {"i.item_type = ?": where.item_type}

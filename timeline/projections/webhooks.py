@@ -101,6 +101,8 @@ class WebhookDispatcher(Projection):
 
     @handle.register(Incident.IncidentReported)
     @handle.register(Incident.IncidentAmended)
+    @handle.register(Incident.IncidentRetired)
+    @handle.register(Incident.IncidentRestored)
     @handle.register(Incident.StatementRecorded)
     @handle.register(Incident.StatementWithdrawn)
     def _incident_event(self, event: Any, entry: LogEntry, cursor: BatchCursor) -> None:
