@@ -24,7 +24,8 @@ def drop_by_from_stored_events(path: Path) -> None:
 def as_first_shapes(path: Path) -> int:
     """Store every event and snapshot as the first code wrote them: no ``class_version``, no
     citation ``reference``, no ``admin2``/``admin3`` in places, no (empty) ``properties`` or
-    ``external_ids``, actors as side codes. Returns how many rows changed."""
+    ``external_ids``, actors as side codes, no ``stated_at`` on incident versions and no
+    retirement or published versions in snapshots. Returns how many rows changed."""
     changed = 0
     with sqlite3.connect(path) as db:
         for table in ("stored_events", "stored_snapshots"):
@@ -48,6 +49,10 @@ def as_first_shapes(path: Path) -> int:
 
 def _first_shape(data: dict[str, Any]) -> None:
     data.pop("class_version", None)
+    if "stated_at" in data and "statement" not in data and "source" not in data:
+        assert data.pop("stated_at") is None  # an incident version published when recorded
+    for later in ("retired", "published"):  # a snapshot's state
+        data.pop(later, None)
     for empty in ("properties", "external_ids"):
         if data.get(empty) == {}:
             del data[empty]
