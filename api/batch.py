@@ -77,7 +77,8 @@ class Batch(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(BatchIn())
     @blp.response(201, BatchOut)
-    def post(self, body: dict[str, Any]) -> dict[str, Any]:
+    @blp.alt_response(200, schema=BatchOut, description="Nothing was written: all unchanged.")
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
         """Upsert incidents and their statements in bulk, all or nothing.
 
         Each item names an incident by `id` or by one of its `external_ids` (or is new). New:
@@ -94,7 +95,8 @@ class Batch(MethodView):
             items.append({**fields_given, **control, "statements": statements})
         app = services().app
         written = app.apply_batch(items, by=written_by(), stated_at=body.get("stated_at"))
-        return {
+        status = 200 if all(w.outcome == "unchanged" and not w.statements for w in written) else 201
+        answer = {
             "position": max(w.position or 0 for w in written),
             "items": [
                 {
@@ -106,3 +108,4 @@ class Batch(MethodView):
                 for w in written
             ],
         }
+        return answer, status

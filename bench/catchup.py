@@ -34,7 +34,9 @@ def incident_with_statements(n: int) -> dict[str, object]:
     Times advance as in a real conflict log, where most things are recorded soon after they
     are said; identical times would make every index insert land at a random place. Every
     tenth incident is a ceasefire and each incident's last statement denies its first, so the
-    ceasefire and sources models have work to do.
+    ceasefire and sources models have work to do. Incidents are dated on the stated clock five
+    minutes after they start, as a dataset's rows are; ceasefires are not (published when
+    recorded), so stated-clock reads take both paths.
     """
     start = T0 + timedelta(hours=n)
     statements = [a_statement(stated_at=start + timedelta(minutes=10 * (s + 1))) for s in range(4)]
@@ -46,7 +48,8 @@ def incident_with_statements(n: int) -> dict[str, object]:
             "kind": "ceasefire",
             "occurred": {"start": start, "end": start + timedelta(hours=5)},
         }
-    return {**fields, "statements": statements}
+        return {**fields, "statements": statements}
+    return {**fields, "statements": statements, "stated_at": start + timedelta(minutes=5)}
 
 
 def main() -> None:

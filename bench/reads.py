@@ -11,6 +11,10 @@ arguments, query, JSON) and its median taken. The rate limiter is off unless ``-
 /timeline, in the same run: the raw SELECT of the same page (the query layer's own SQL,
 executed and fetched on the read-model database, nothing assembled). Targets: p50 at the
 largest size / p50 at the smallest <= 1.5 for each endpoint; /timeline p50 <= 5x its raw SELECT.
+
+Replay, at each size: the same pages as of a time on each clock — recorded (``as_of`` just
+after loading) and stated (``clock=stated``, ``as_of`` halfway through the data's own dates) —
+beside the current read. Target: stated as-of <= 2x the current read at the largest size.
 """
 
 from __future__ import annotations
@@ -21,8 +25,13 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
+
 from catchup import PER_INCIDENT, incident_with_statements
 from common import deployment
+
+from tests.factories import T0
 
 from api import create_app
 from timeline.bootstrap import build
@@ -30,6 +39,7 @@ from timeline.projections.framework import catch_up
 from timeline.projections.timeline import TimelineFilter, timeline_sql
 
 ENDPOINTS = ("/api/v1/sources", "/api/v1/ceasefires", "/api/v1/timeline")
+REPLAYED = ("/api/v1/timeline", "/api/v1/incidents", "/api/v1/claims", "/api/v1/ceasefires")
 
 
 def median_ms(call: Callable[[], Any], repeat: int) -> float:
@@ -56,16 +66,24 @@ def measure(backend: str, events: int, repeat: int, limited: bool) -> dict[str, 
                 [incident_with_statements(call * per_call + n) for n in range(per_call)]
             )
         catch_up(app, services.views, list(services.projections.values()))
+        loaded = quote(datetime.now(UTC).isoformat())
+        incidents = events // PER_INCIDENT
+        halfway = quote((T0 + timedelta(hours=incidents // 2)).isoformat())
         client = create_app(services=services).test_client()
         found: dict[str, float] = {}
-        for path in ENDPOINTS:
+        paths = [*ENDPOINTS, *REPLAYED]
+        paths += [f"{p}?as_of={loaded}" for p in REPLAYED]
+        paths += [f"{p}?as_of={halfway}&clock=stated" for p in REPLAYED]
+        for path in dict.fromkeys(paths):
             answer = client.get(path)
             assert answer.status_code == 200 and answer.json["items"], (path, answer.json)
 
             def get(path: str = path) -> None:
                 assert client.get(path).status_code == 200
 
-            found[path] = median_ms(get, repeat)
+            found[path.split("&clock")[0].split("?as_of=")[0] + _clock(path)] = median_ms(
+                get, repeat
+            )
         sql, params = timeline_sql(TimelineFilter(), None, 101)
 
         def raw() -> None:
@@ -76,6 +94,12 @@ def measure(backend: str, events: int, repeat: int, limited: bool) -> dict[str, 
         found["raw SELECT"] = median_ms(raw, repeat)
         services.close()
     return found
+
+
+def _clock(path: str) -> str:
+    if "clock=stated" in path:
+        return " stated as-of"
+    return " recorded as-of" if "as_of" in path else ""
 
 
 def main() -> None:
@@ -101,6 +125,14 @@ def main() -> None:
     for size in sizes:
         ratio = results[size]["/api/v1/timeline"] / results[size]["raw SELECT"]
         print(f"/timeline vs its raw SELECT at {size:,} events: {ratio:.1f}x (target <= 5)")
+    print(f"replay at {large:,} events, p50 ms (ratio to the current read; stated target <= 2)")
+    for path in REPLAYED:
+        now = results[large][path]
+        cells = [f"{now:8.2f}"]
+        for clock in (" recorded as-of", " stated as-of"):
+            took = results[large][path + clock]
+            cells.append(f"{clock.strip():>18} {took:8.2f} ({took / now:4.2f}x)")
+        print(f"{path:22}{'  '.join(cells)}")
 
 
 if __name__ == "__main__":

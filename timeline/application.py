@@ -27,6 +27,8 @@ from timeline.event_log import LogEntry, head_position, read_log
 from timeline.pictures import PICTURE_EVENTS, Picture, stated_of
 
 Clock = Literal["recorded", "stated"]
+# External-id claims a command looked up (None: none yet) or changed, by stream id: saved with it.
+Claims = dict[UUID, ExternalId | None]
 T = TypeVar("T")
 
 MAX_ATTEMPTS = 20
@@ -100,10 +102,10 @@ class TimelineApp(Application[UUID]):
             recorded = [incident.record_statement(*_split_id(s), by=by) for s in statements]
             if incident_id is not None and self.exists(incident_id):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
-            claims: dict[UUID, ExternalId] = {}
+            claims: Claims = {}
             self._claim(str(incident.id), {}, incident.external_ids, claims)
             try:
-                recordings = self.save(incident, *claims.values())
+                recordings = self.save(incident, *_changed(claims))
             except IntegrityError:
                 if self.exists(incident.id):
                     raise Conflict(f"Incident {incident.id} already exists.", "id") from None
@@ -157,18 +159,18 @@ class TimelineApp(Application[UUID]):
         """
 
         def revise(incident: Incident) -> Written:
-            claims: dict[UUID, ExternalId] = {}
+            claims: Claims = {}
             outcome, changed = self._revise(incident, revision, claims, by)
             if outcome == "unchanged":
                 return Written(str(incident.id), incident.version, None, incident.modified_on,
                                changes={})  # fmt: skip
-            recordings = self.save(incident, *claims.values())
+            recordings = self.save(incident, *_changed(claims))
             return self._written(incident, recordings, changes=changed, outcome=outcome)
 
         return self._retrying(incident_id, revise)
 
     def _revise(
-        self, incident: Incident, revision: Revision, claims: dict[UUID, ExternalId], by: By
+        self, incident: Incident, revision: Revision, claims: Claims, by: By
     ) -> tuple[str, dict[str, Any]]:
         """Trigger the events that make ``revision`` the incident's picture at its stated
         time; returns the outcome and the fields that changed (nothing triggered: unchanged).
@@ -289,7 +291,7 @@ class TimelineApp(Application[UUID]):
             raise InvalidValue(f"At most {MAX_BATCH_ITEMS} items in one batch.", "items")
         for attempt in range(MAX_ATTEMPTS):
             touched: dict[UUID, Incident] = {}
-            claims: dict[UUID, ExternalId] = {}
+            claims: Claims = {}
             results: list[tuple[Incident, str, list[dict[str, Any]]]] = []
             for index, item in enumerate(items):
                 try:
@@ -300,7 +302,7 @@ class TimelineApp(Application[UUID]):
                     error.field = f"items.{index}" + (f".{error.field}" if error.field else "")
                     raise
             try:
-                recordings = self.save(*touched.values(), *claims.values())
+                recordings = self.save(*touched.values(), *_changed(claims))
             except IntegrityError:
                 back_off(attempt)  # a concurrent writer got there first: reload and retry
                 continue
@@ -322,7 +324,7 @@ class TimelineApp(Application[UUID]):
         self,
         item: Mapping[str, Any],
         touched: dict[UUID, Incident],
-        claims: dict[UUID, ExternalId],
+        claims: Claims,
         by: By,
         stated_at: object,
     ) -> tuple[Incident, str, list[dict[str, Any]]]:
@@ -365,7 +367,7 @@ class TimelineApp(Application[UUID]):
                 raise
         return incident, outcome, recorded
 
-    def _named(self, fields: Mapping[str, Any], claims: Mapping[UUID, ExternalId]) -> UUID | None:
+    def _named(self, fields: Mapping[str, Any], claims: Claims) -> UUID | None:
         """The incident an item's external ids name (None: none does; two: a conflict)."""
         named: set[str] = set()
         for namespace, value in values.external_ids(fields.get("external_ids") or {}).items():
@@ -384,7 +386,7 @@ class TimelineApp(Application[UUID]):
         incident_id: str,
         before: Mapping[str, str],
         after: Mapping[str, str],
-        claims: dict[UUID, ExternalId],
+        claims: Claims,
     ) -> None:
         """Claim the external ids an incident gained and release those it lost, into
         ``claims`` (saved with the incident). A claim held by another incident is a Conflict."""
@@ -404,17 +406,14 @@ class TimelineApp(Application[UUID]):
                     claim.release(incident_id)
                     claims[claim.id] = claim
 
-    def _external_id(
-        self, namespace: str, value: str, claims: Mapping[UUID, ExternalId]
-    ) -> ExternalId | None:
+    def _external_id(self, namespace: str, value: str, claims: Claims) -> ExternalId | None:
         stream = external_id_stream(namespace, value)
-        if stream in claims:
-            return claims[stream]
-        try:
-            found: ExternalId = self.repository.get(stream)
-        except AggregateNotFoundError:
-            return None
-        return found
+        if stream not in claims:  # looked up once a command (a batch looks up many)
+            try:
+                claims[stream] = self.repository.get(stream)
+            except AggregateNotFoundError:
+                claims[stream] = None
+        return claims[stream]
 
     def incident_by_external_id(self, namespace: str, value: str) -> str | None:
         """The incident a dataset's id names now (None: no incident holds it)."""
@@ -591,6 +590,10 @@ def _split_id(statement: Mapping[str, Any]) -> tuple[dict[str, Any], UUID | None
     """A client may name a statement's id so that a retried request cannot record it twice."""
     fields = {k: v for k, v in statement.items() if k != "id"}
     return fields, _uuid(statement.get("id"), "id")
+
+
+def _changed(claims: Claims) -> list[ExternalId]:
+    return [claim for claim in claims.values() if claim is not None]
 
 
 def _last_position(recordings: Sequence[Recording[UUID]]) -> int:

@@ -260,8 +260,9 @@ def test_a_batch_that_writes_nothing_is_not_a_server_error(
     response = client.post(
         "/api/v1/batch", json={"items": [{"id": existing["id"]}]}, headers=writer
     )
-    assert response.status_code == 201, response.json
+    assert response.status_code == 200, response.json  # 200: nothing created
     assert response.json["position"] == head
+    assert response.json["items"][0]["outcome"] == "unchanged"
     assert services.app.head() == head
 
 

@@ -186,15 +186,21 @@ def test_withdrawing_the_accused_sides_denial_undoes_the_dispute(services: Servi
     assert ceasefires(services)[0]["status"] == "violated"
 
 
-def test_ceasefires_page_by_window_start(services: Services) -> None:
+@pytest.mark.parametrize("as_of", [None, "9999-12-31T00:00:00.000000+00:00"])
+def test_ceasefires_page_by_window_start(services: Services, as_of: str | None) -> None:
+    # Now, and as of a time (decided from the history a page at a time): the same pages.
     ids = [truce(services) for _ in range(3)]
+    later = truce(services, end=END + timedelta(days=9))
+    fighting(services, END + timedelta(days=8))  # only inside the last window
     services.runner.run("ceasefires")
     with services.views.snapshot() as cursor:
-        first = query_ceasefires(cursor, CeasefireFilter(), None, 2)
+        first = query_ceasefires(cursor, CeasefireFilter(as_of=as_of), None, 2)
         key = (first[-1]["start"], first[-1]["id"])
-        rest = query_ceasefires(cursor, CeasefireFilter(), key, 2)
-    assert sorted(c["id"] for c in first + rest) == sorted(ids)
-    assert len(rest) == 1
+        rest = query_ceasefires(cursor, CeasefireFilter(as_of=as_of), key, 2)
+    assert sorted(c["id"] for c in first + rest) == sorted([*ids, later])
+    assert len(rest) == 2
+    statuses = {c["id"]: c["status"] for c in map(json.loads, (r["item"] for r in first + rest))}
+    assert statuses == {**dict.fromkeys(ids, "held"), later: "violated"}
 
 
 @pytest.mark.parametrize("kind", ["explosion", "violence_against_civilians"])

@@ -349,14 +349,9 @@ def query_ceasefires(
     the current state is stored in that shape and put together as text.
     """
     if where.as_of is not None:
-        decided = [
-            c
-            for c in _decided_as_of(cursor, where)
-            if after is None or (c["window"]["start"], c["id"]) > (after[0], after[1])
-        ]
         return [
             {"start": c["window"]["start"], "id": c["id"], "item": json.dumps(c)}
-            for c in decided[:limit]
+            for c in _decided_as_of(cursor, where, after, limit)
         ]
     clauses, params = ["1 = 1"], []
     if where.end is not None:
@@ -406,25 +401,52 @@ def _assembled(window: Row, violations: list[Row]) -> str:
     return f'{window["ceasefire"][:-1]},"violations":[{texts}],"status":"{status}"}}'
 
 
-def _decided_as_of(cursor: Cursor, where: CeasefireFilter) -> list[dict[str, Any]]:
-    """Every matching ceasefire as known at ``where.as_of``, decided from the history tables."""
-    live_i, params_i = standing("i", where.clock, where.as_of)
+def _decided_as_of(
+    cursor: Cursor, where: CeasefireFilter, after: Sequence[str] | None, limit: int
+) -> list[dict[str, Any]]:
+    """A page of matching ceasefires as known at ``where.as_of``, decided from the history
+    tables: the page's windows first, then only the fighting that can fall in them."""
+    live_i, params = standing("i", where.clock, where.as_of)
     shown, params_shown = published("i", where.clock, where.as_of, _SPOKEN)
+    known = f"{live_i} AND {shown} AND i.retired = 0"
+    params += params_shown
+    columns = ", ".join("i." + c for c in INCIDENT_COLUMNS)
+    clauses, more = [known, "i.kind = 'ceasefire'"], list(params)
+    if where.end is not None:
+        clauses.append("i.start_at <= ?")
+        more.append(where.end)
+    if where.start is not None:
+        clauses.append("COALESCE(i.end_at, '9999') >= ?")
+        more.append(where.start)
+    if after is not None:
+        clauses.append("(i.start_at > ? OR (i.start_at = ? AND i.incident_id > ?))")
+        more += [after[0], after[0], after[1]]
     cursor.execute(
-        f"SELECT {', '.join('i.' + c for c in INCIDENT_COLUMNS)} FROM ceasefire_incidents i "
-        f"WHERE {live_i} AND {shown} AND i.retired = 0 "
-        f"AND i.kind IN ('ceasefire', {', '.join('?' for _ in FIGHTING)}) "
-        "ORDER BY i.start_at, i.incident_id",
-        [*params_i, *params_shown, *FIGHTING],
+        f"SELECT {columns} FROM ceasefire_incidents i WHERE {' AND '.join(clauses)} "
+        "ORDER BY i.start_at, i.incident_id" + ("" if where.party else f" LIMIT {int(limit)}"),
+        more,
     )
-    rows = cursor.fetchall()
-    ceasefires = [r for r in rows if r["kind"] == "ceasefire" and _wanted(r, where)]
+    ceasefires = [r for r in cursor.fetchall() if _wanted(r, where)][:limit]
+    if not ceasefires:
+        return []
+    # Fighting that can fall in any of these windows: it ends after the first one starts and,
+    # unless a window is open-ended, starts before the last one ends.
+    span = ["COALESCE(i.end_at, i.start_at) >= ?"]
+    span_params: list[Any] = [min(c["start_at"] for c in ceasefires)]
+    if all(c["end_at"] is not None for c in ceasefires):
+        span.append("i.start_at <= ?")
+        span_params.append(max(c["end_at"] for c in ceasefires))
+    cursor.execute(
+        f"SELECT {columns} FROM ceasefire_incidents i WHERE {known} AND {' AND '.join(span)} "
+        f"AND i.kind IN ({', '.join('?' for _ in FIGHTING)}) ORDER BY i.start_at, i.incident_id",
+        [*params, *span_params, *FIGHTING],
+    )
+    fighting = cursor.fetchall()
     inside = {
         c["incident_id"]: [
             r
-            for r in rows
-            if r["kind"] != "ceasefire"
-            and _overlaps(c["start_at"], c["end_at"], r["start_at"], r["end_at"])
+            for r in fighting
+            if _overlaps(c["start_at"], c["end_at"], r["start_at"], r["end_at"])
             and (c["country"] is None or r["country"] == c["country"])
         ]
         for c in ceasefires
