@@ -23,17 +23,15 @@ import argparse
 import statistics
 import time
 from collections.abc import Callable
-from typing import Any
-
 from datetime import UTC, datetime, timedelta
+from typing import Any
 from urllib.parse import quote
 
 from catchup import PER_INCIDENT, incident_with_statements
 from common import deployment
 
-from tests.factories import T0
-
 from api import create_app
+from tests.factories import T0
 from timeline.bootstrap import build
 from timeline.projections.framework import catch_up
 from timeline.projections.timeline import TimelineFilter, timeline_sql
