@@ -33,6 +33,7 @@ from timeline.domain.values import (
     PRECISIONS,
     RETIREMENT_REASONS,
     SIDE_PATTERN,
+    timestamp,
 )
 from timeline.read_models import Page
 
@@ -492,8 +493,10 @@ class IncidentDiff(Schema):
 
 
 class HistoryArgs(Schema):
-    """Read-your-writes for the history."""
+    """The versions recorded (or published) by a time; read-your-writes."""
 
+    as_of = Timestamp(metadata={"description": "Only the versions known by this time."})
+    clock = Clock()
     min_position = MinPosition()
 
 
@@ -505,8 +508,8 @@ class Version(Schema):
     recorded_at = StoredTimestamp()
     stated_at = StoredTimestamp(
         allow_none=True,
-        metadata={"description": "When its source published it (versions of the incident's "
-                  "own fields and retirement; null for statements)."},
+        metadata={"description": "When its source published the version (a statement: when "
+                  "it was said); null for an editorial withdrawal."},
     )  # fmt: skip
     type = fields.String()
     summary = fields.String()
@@ -553,7 +556,8 @@ class IncidentHistory(MethodView):
         await_position(HISTORY, args.get("min_position"))
         if not svc.app.exists(incident_id):
             abort(404, message=f"No incident {incident_id}.")
-        page = svc.reads.history(str(incident_id))
+        as_of = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
+        page = svc.reads.history(str(incident_id), as_of, args["clock"])
         body = History().dump(
             {"id": str(incident_id), "items": page.items, "position": page.position}
         )

@@ -20,6 +20,7 @@ from timeline.projections.ledger import head
 from timeline.projections.sources import SourcesFilter, query_sources
 from timeline.projections.sql import Cursor, ViewDatabase
 from timeline.projections.timeline import TimelineFilter, query_incidents, query_timeline
+from timeline.projections.versions import Clock
 
 __all__ = [
     "MAX_PAGE",
@@ -103,9 +104,14 @@ class ReadModels:
         key = ("statements", "name", "side", "type")
         return _page(rows, limit, lambda row: [row[k] for k in key], position)
 
-    def history(self, incident_id: str) -> Page:
-        """Every projected version of an incident, oldest first."""
-        rows, position = self._read("history", lambda c: incident_history(c, incident_id))
+    def history(
+        self, incident_id: str, as_of: str | None = None, clock: Clock = "recorded"
+    ) -> Page:
+        """Every projected version of an incident (recorded, or stated, by ``as_of``), oldest
+        first."""
+        rows, position = self._read(
+            "history", lambda c: incident_history(c, incident_id, as_of, clock)
+        )
         return Page(rows, None, position)
 
     def ledger_head(self) -> tuple[int, str] | None:

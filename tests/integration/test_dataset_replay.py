@@ -128,3 +128,9 @@ def test_a_removed_row_is_retired_and_as_of_before_still_shows_it(
     history = client.get(f"/api/v1/incidents/{incident_id}/history").json["items"]
     assert [v["type"] for v in history] == ["IncidentReported", "IncidentRetired"]
     assert history[1]["stated_at"] == "2022-04-15T00:00:00.000000+00:00"
+    assert history[1]["summary"] == "Retired (removed by source)"
+    published = client.get(
+        f"/api/v1/incidents/{incident_id}/history",
+        query_string={"as_of": "2022-04-01T00:00:00Z", "clock": "stated"},
+    ).json["items"]
+    assert [v["type"] for v in published] == ["IncidentReported"]

@@ -80,7 +80,7 @@ class HistoryProjection(Projection):
     """Keeps `incident_versions` in step with the log."""
 
     name = "history"
-    version = 3  # 3: retirement, restoration, and when each picture was published
+    version = 3  # 3: retirement, restoration, and when each version was published or said
     tables = ("incident_versions",)
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -111,7 +111,7 @@ class HistoryProjection(Projection):
                 entry.version,
                 entry.position,
                 entry.recorded,
-                stated_of(event) if isinstance(event, PICTURE_EVENTS) else None,
+                _stated(event),
                 entry.type,
                 summarise(event),
                 by.get("key_id"),
@@ -120,12 +120,27 @@ class HistoryProjection(Projection):
         )
 
 
-def incident_history(cursor: Cursor, incident_id: str) -> list[dict[str, Any]]:
-    """Every projected version of an incident, oldest first, with who wrote it (if known)."""
+def _stated(event: Any) -> str | None:
+    """When the version's source published or said it (None: an editorial withdrawal)."""
+    if isinstance(event, PICTURE_EVENTS):
+        return stated_of(event)
+    if isinstance(event, Incident.StatementRecorded):
+        return str(event.statement["stated_at"])
+    return None
+
+
+def incident_history(
+    cursor: Cursor, incident_id: str, as_of: str | None = None, clock: str = "recorded"
+) -> list[dict[str, Any]]:
+    """Every projected version of an incident, oldest first, with who wrote it (if known):
+    all of them, or those recorded by ``as_of``, or (``clock="stated"``) those their sources
+    had published or said by then — and the editorial ones (withdrawals) recorded by then."""
+    when = {"recorded": "recorded_at", "stated": "COALESCE(stated_at, recorded_at)"}[clock]
+    cutoff, params = ("", []) if as_of is None else (f" AND {when} <= ?", [as_of])
     cursor.execute(
         "SELECT version, position, recorded_at, stated_at, type, summary, by_key, by_name "
-        "FROM incident_versions WHERE incident_id = ? ORDER BY version",
-        (incident_id,),
+        f"FROM incident_versions WHERE incident_id = ?{cutoff} ORDER BY version",
+        (incident_id, *params),
     )
     rows = cursor.fetchall()
     for row in rows:
