@@ -311,7 +311,10 @@ class IncidentListArgs(IncidentFilters):
 
     incident = fields.UUID()
     external_id = ExternalIdArg(
-        metadata={"description": "The incident a dataset's id names: namespace:id."}
+        metadata={
+            "description": "The incident a dataset's id names: namespace:id (a retired one "
+            "only with retired=true; GET /incidents/{id} reads any)."
+        }
     )
 
 

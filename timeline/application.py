@@ -333,12 +333,14 @@ class TimelineApp(Application[UUID]):
         fields = {k: v for k, v in item.items() if k not in control}
         stated = item.get("stated_at") or stated_at
         incident_id = _uuid(item.get("id"), "id") or self._named(fields, claims)
-        known = incident_id is not None and (incident_id in touched or self.exists(incident_id))
-        if not known and incident_id is not None and not fields:
-            raise IncidentNotFound(f"No incident {incident_id}.", "id")
-        if known:
-            assert incident_id is not None
-            incident = touched.get(incident_id) or self._load(incident_id)
+        incident = touched.get(incident_id) if incident_id is not None else None
+        if incident is None and incident_id is not None:
+            try:
+                incident = self._load(incident_id)
+            except IncidentNotFound:
+                if not fields:  # statements for an incident that is not there
+                    raise
+        if incident is not None:
             outcome = "unchanged"
             if fields or item.get("retire"):
                 revision = Revision(

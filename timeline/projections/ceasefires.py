@@ -353,20 +353,11 @@ def query_ceasefires(
             {"start": c["window"]["start"], "id": c["id"], "item": json.dumps(c)}
             for c in _decided_as_of(cursor, where, after, limit)
         ]
-    clauses, params = ["1 = 1"], []
-    if where.end is not None:
-        clauses.append("w.start_at <= ?")
-        params.append(where.end)
-    if where.start is not None:
-        clauses.append("COALESCE(w.end_at, '9999') >= ?")
-        params.append(where.start)
+    clauses, params = _windows("w", where, after)
     if where.party is not None:
         escaped = where.party.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         clauses.append("w.parties LIKE ? ESCAPE '\\'")
         params.append(f'%"{escaped}"%')
-    if after is not None:
-        clauses.append("(w.start_at > ? OR (w.start_at = ? AND w.incident_id > ?))")
-        params += [after[0], after[0], after[1]]
     cursor.execute(
         "SELECT w.incident_id, w.start_at, w.ceasefire FROM ceasefire_windows w "
         f"WHERE {' AND '.join(clauses)} ORDER BY w.start_at, w.incident_id LIMIT ?",
@@ -401,6 +392,25 @@ def _assembled(window: Row, violations: list[Row]) -> str:
     return f'{window["ceasefire"][:-1]},"violations":[{texts}],"status":"{status}"}}'
 
 
+def _windows(
+    alias: str, where: CeasefireFilter, after: Sequence[str] | None
+) -> tuple[list[str], list[Any]]:
+    """SQL: windows of ``alias`` overlapping the filter's period, after the paging key."""
+    clauses, params = ["1 = 1"], []
+    if where.end is not None:
+        clauses.append(f"{alias}.start_at <= ?")
+        params.append(where.end)
+    if where.start is not None:
+        clauses.append(f"COALESCE({alias}.end_at, '9999') >= ?")
+        params.append(where.start)
+    if after is not None:
+        clauses.append(
+            f"({alias}.start_at > ? OR ({alias}.start_at = ? AND {alias}.incident_id > ?))"
+        )
+        params += [after[0], after[0], after[1]]
+    return clauses, params
+
+
 def _decided_as_of(
     cursor: Cursor, where: CeasefireFilter, after: Sequence[str] | None, limit: int
 ) -> list[dict[str, Any]]:
@@ -411,20 +421,12 @@ def _decided_as_of(
     known = f"{live_i} AND {shown} AND i.retired = 0"
     params += params_shown
     columns = ", ".join("i." + c for c in INCIDENT_COLUMNS)
-    clauses, more = [known, "i.kind = 'ceasefire'"], list(params)
-    if where.end is not None:
-        clauses.append("i.start_at <= ?")
-        more.append(where.end)
-    if where.start is not None:
-        clauses.append("COALESCE(i.end_at, '9999') >= ?")
-        more.append(where.start)
-    if after is not None:
-        clauses.append("(i.start_at > ? OR (i.start_at = ? AND i.incident_id > ?))")
-        more += [after[0], after[0], after[1]]
+    clauses, more = _windows("i", where, after)
     cursor.execute(
-        f"SELECT {columns} FROM ceasefire_incidents i WHERE {' AND '.join(clauses)} "
+        f"SELECT {columns} FROM ceasefire_incidents i "
+        f"WHERE {known} AND i.kind = 'ceasefire' AND {' AND '.join(clauses)} "
         "ORDER BY i.start_at, i.incident_id" + ("" if where.party else f" LIMIT {int(limit)}"),
-        more,
+        [*params, *more],
     )
     ceasefires = [r for r in cursor.fetchall() if _wanted(r, where)][:limit]
     if not ceasefires:
