@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import click
@@ -27,6 +28,7 @@ from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
 from timeline.domain import DomainError
+from timeline.importing import loader
 from timeline.log_format import configure as configure_logs
 
 console = Console(stderr=True)
@@ -111,6 +113,86 @@ def rebuild(names: tuple[str, ...]) -> None:
 
 def _advance(progress: Progress, task: TaskID, reached: int) -> None:
     progress.update(task, completed=reached)
+
+
+@main.command("import")
+@click.argument("data_format", metavar="FORMAT", type=click.Choice(sorted(loader.FORMATS)))
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--url", help="Import into the service at this URL (e.g. http://host:8000) "
+              "through its /batch, instead of into the local event store.")  # fmt: skip
+@click.option("--key", envvar="TIMELINE_IMPORT_KEY", help="A write key for --url "
+              "(or TIMELINE_IMPORT_KEY).")  # fmt: skip
+@click.option("--stated-at", help="When the dataset published this release (ISO time with "
+              "an offset, e.g. 2023-06-30T00:00:00Z): dates its versions on the stated "
+              "clock.")  # fmt: skip
+@click.option("--retire-missing", is_flag=True, help="Retire the dataset's incidents that "
+              "this file no longer lists (reason: removed by its source).")  # fmt: skip
+@click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop",
+              show_default=True, help="stop: write nothing when any row is bad; skip: leave "
+              "the bad rows out.")  # fmt: skip
+@click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
+              help="Where to write the problems (CSV: row, column, reason). Default: "
+              "PATH.problems.csv.")  # fmt: skip
+@click.option("--chunk", default=loader.CHUNK, show_default=True,
+              type=click.IntRange(1, 10_000), help="Rows a batch (one transaction).")  # fmt: skip
+def import_(
+    data_format: str, path: Path, url: str | None, key: str | None, stated_at: str | None,
+    retire_missing: bool, on_error: str, report: Path | None, chunk: int,
+) -> None:  # fmt: skip
+    """Import a dataset file: FORMAT is acled (ACLED CSV, current or pre-2023 layout),
+    ucdp-ged (UCDP GED as CSV or GeoJSON) or ndjson (this service's own export).
+
+    Each row is upserted by its dataset id: importing the same file again writes nothing, a
+    newer release writes only what changed, and an interrupted import can simply be run
+    again. Every bad row is reported at once (row, column, reason) in the report file.
+    """
+    read = loader.FORMATS[data_format]
+    if url and not key:
+        raise click.UsageError("--url needs --key (or TIMELINE_IMPORT_KEY).")
+    services = None
+    if url:
+        sink: loader.Sink = loader.RemoteSink(url, key or "")
+    else:
+        services = build(Settings.from_env())
+        by = {"key_id": "cli", "name": "timeline import"}
+        sink = loader.LocalSink(services.app, services.reads, by)
+    try:
+        with _progress() as progress:
+            checking = progress.add_task("checking", total=None)
+            summary = loader.check_all(read(path, stated_at), lambda: progress.advance(checking))
+            progress.update(checking, total=summary.rows, completed=summary.rows)
+            problems = summary.problems
+            if problems:
+                report = report or path.with_name(path.name + ".problems.csv")
+                loader.write_report(report, problems)
+                console.print(f"[yellow]{len(problems)} problem(s)[/yellow] in "
+                              f"{len({p.row for p in problems})} row(s): see {report}")  # fmt: skip
+                if on_error == "stop" or any(p.row == 0 for p in problems):
+                    console.print("[red]nothing imported[/red] (--on-error skip leaves them out)")
+                    raise SystemExit(1)
+            sending = progress.add_task("importing", total=summary.rows)
+            loader.send_all(read(path, stated_at), sink, summary, stated_at, chunk,
+                            lambda n: progress.advance(sending, n))  # fmt: skip
+            if retire_missing and data_format in loader.NAMESPACES:
+                if services is not None:
+                    services.runner.run("timeline")
+                namespace = loader.NAMESPACES[data_format]
+                summary.retired = loader.retire_missing(
+                    sink, namespace, summary.listed, stated_at, chunk
+                )
+    except loader.SendFailed as error:
+        console.print(f"[red]refused[/red]: {error} (the chunks before it were written; "
+                      "run the import again to resume)")  # fmt: skip
+        raise SystemExit(1) from None
+    except DomainError as error:
+        console.print(f"[red]refused[/red]: {error.field}: {error.message}")
+        raise SystemExit(1) from None
+    finally:
+        if services is not None:
+            services.close()
+    outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(summary.outcomes.items()))
+    console.print(f"[green]imported[/green] {summary.rows} row(s): {outcomes or 'nothing'}"
+                  + (f"; {summary.retired} retired" if summary.retired else ""))  # fmt: skip
 
 
 @main.command()

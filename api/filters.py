@@ -10,7 +10,14 @@ from webargs.fields import DelimitedList
 from api.consistency import MinPosition
 from api.fields import Clock, Timestamp
 from api.paging import PageArgs
-from timeline.domain.values import KINDS, timestamp
+from timeline.domain.values import (
+    KINDS,
+    MAX_NAME,
+    MAX_TAG,
+    METRIC_PATTERN,
+    NAMESPACE_PATTERN,
+    timestamp,
+)
 from timeline.read_models import TimelineFilter
 
 
@@ -25,6 +32,21 @@ class IncidentFilters(PageArgs):
         fields.Float(),
         validate=validate.Length(equal=4),
         metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
+    )
+    actor = fields.String(
+        validate=validate.Length(1, MAX_NAME),
+        metadata={"description": "An actor's name or side (any of the incident's actors)."},
+    )
+    tag = fields.String(validate=validate.Length(1, MAX_TAG))
+    country = fields.String(validate=validate.Length(1, MAX_NAME), metadata={"example": "UA"})
+    admin1 = fields.String(validate=validate.Length(1, MAX_NAME))
+    namespace = fields.String(
+        validate=validate.Regexp(NAMESPACE_PATTERN),
+        metadata={"description": "Has an external id in this dataset namespace (e.g. acled)."},
+    )
+    metric = fields.String(
+        validate=validate.Regexp(METRIC_PATTERN),
+        metadata={"description": "Has a live figure of this metric (e.g. killed)."},
     )
     as_of = Timestamp(metadata={"description": "As it was known at this time."})
     clock = Clock()
@@ -61,5 +83,6 @@ def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:
         as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
         clock=args.get("clock", "recorded"),
         retired=args.get("retired", False),
+        **{k: args.get(k) for k in ("actor", "tag", "country", "admin1", "namespace", "metric")},
         **more,
     )

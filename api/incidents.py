@@ -14,6 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import WrittenBy, require, written_by
 from api.consistency import MinPosition, await_position, with_position
+from api.exports import streamed, wanted
 from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.paging import decode_cursor, raw_page
@@ -35,7 +36,6 @@ from timeline.domain.values import (
     SIDE_PATTERN,
     timestamp,
 )
-from timeline.read_models import Page
 
 HISTORY = "history"
 LISTING = "timeline"  # the projection the incident listing reads
@@ -307,7 +307,18 @@ class ExternalIdArg(fields.String):
 
 
 class IncidentListArgs(IncidentFilters):
-    """The incident filters, one incident, or the incident a dataset's id names."""
+    """The incident filters, one incident, or the incident a dataset's id names; a page of
+    JSON, or the whole result as a file."""
+
+    format = fields.String(
+        validate=validate.OneOf(("json", "ndjson", "csv", "geojson")),
+        metadata={
+            "description": "json: a page. ndjson, csv, geojson: every matching incident, with "
+            "its live statements (NDJSON) or its figures' ranges (CSV, GeoJSON), streamed as "
+            "a file; limit and cursor do not apply. Without it, the Accept header chooses "
+            "(application/x-ndjson, text/csv, application/geo+json)."
+        },
+    )
 
     incident = fields.UUID()
     external_id = ExternalIdArg(
@@ -333,6 +344,12 @@ class Incidents(MethodView):
     @require("read")
     @blp.arguments(IncidentListArgs(), location="query", unknown=RAISE)
     @blp.response(200, IncidentsPage)
+    @blp.alt_response(
+        200,
+        description="format=ndjson|csv|geojson (or Accept): the whole result as a file.",
+        content_type="application/x-ndjson",
+        success=True,
+    )
     @blp.alt_response(400, description="The cursor was altered.")
     @blp.alt_response(503, description="The projection did not reach min_position in time.")
     def get(self, args: dict[str, Any]) -> Any:
@@ -340,12 +357,15 @@ class Incidents(MethodView):
         await_position(LISTING, args.get("min_position"))
         svc = services()
         where = timeline_filter(args)
+        data_format = wanted(args.get("format"))
         if args.get("external_id"):
             namespace, value = args["external_id"]
             named = svc.app.incident_by_external_id(namespace, value)
             if named is None or (where.incident not in (None, named)):
-                return raw_page(INCIDENTS, Page([], None, svc.reads.position(LISTING)), [])
+                named = "00000000-0000-0000-0000-000000000000"  # matches nothing
             where = replace(where, incident=named)
+        if data_format is not None:
+            return streamed(svc.reads.export_incidents(where), data_format, "incidents")
         after = decode_cursor(INCIDENTS, args.get("cursor"), 2)
         page = svc.reads.incidents(where, after, args["limit"])
         # Stored in the IncidentSummary shape, ready to serve (the fuzz test checks the schema).

@@ -153,3 +153,15 @@ def client(app: Flask) -> FlaskClient:
 def writer() -> dict[str, str]:
     """Headers of a client holding a write key."""
     return {"Authorization": f"Bearer {WRITE_KEY}"}
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
+    """The CLI reads the environment: point it at the test's stores."""
+    monkeypatch.setenv("TIMELINE_DATA_DIR", str(settings.data_dir))
+    monkeypatch.setenv("TIMELINE_REDIS_URL", settings.redis_url or "")
+    monkeypatch.setenv("TIMELINE_QUEUE", settings.queue_name)
+    if settings.database_url:
+        monkeypatch.setenv("TIMELINE_DATABASE_URL", settings.database_url)
+        monkeypatch.setenv("TIMELINE_DATABASE_SCHEMA", settings.database_schema)
+    return settings

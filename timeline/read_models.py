@@ -8,7 +8,7 @@ transactions and driver errors stay below this module.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,10 +16,17 @@ from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 from timeline.projections.claims import ClaimsFilter, query_claims
 from timeline.projections.framework import read_position
 from timeline.projections.history import incident_history
+from timeline.projections.jsontext import loads as jsonloads
 from timeline.projections.ledger import head
 from timeline.projections.sources import SourcesFilter, query_sources
 from timeline.projections.sql import Cursor, ViewDatabase
-from timeline.projections.timeline import TimelineFilter, query_incidents, query_timeline
+from timeline.projections.timeline import (
+    TimelineFilter,
+    live_statements,
+    namespace_ids,
+    query_incidents,
+    query_timeline,
+)
 from timeline.projections.versions import Clock
 
 __all__ = [
@@ -84,6 +91,17 @@ class ReadModels:
         )
         return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
 
+    def export_incidents(self, where: TimelineFilter, page: int = 500) -> Export:
+        """Every incident the filter matches, with its live statements, from one snapshot:
+        iterate the answer (a page of rows at a time), then close it."""
+        return Export(self.views, where, page)
+
+    def external_ids(self, namespace: str) -> set[str]:
+        """The ids of a dataset's namespace that name live incidents now (what an importer's
+        --retire-missing compares its file with)."""
+        found, _ = self._read("timeline", lambda c: namespace_ids(c, namespace))
+        return found  # type: ignore[no-any-return]
+
     def claims(self, where: ClaimsFilter, after: Sequence[str] | None, limit: int) -> Page:
         """Figure groups of up to ``limit`` incidents, by incident id."""
         (groups, last), position = self._read(
@@ -118,3 +136,38 @@ class ReadModels:
         """The newest link of the hash chain: (position, hex hash), or None when empty."""
         newest, _ = self._read("ledger", head)
         return newest  # type: ignore[no-any-return]
+
+
+class Export:
+    """A whole filtered listing, read from one snapshot a page at a time: ``position`` is the
+    log position it reflects (known before the first row); iterating yields incidents (the
+    API's shape, with ``statements``); ``close`` ends the snapshot (also when not iterated,
+    e.g. a client that went away)."""
+
+    def __init__(self, views: ViewDatabase, where: TimelineFilter, page: int) -> None:
+        self._context = views.snapshot()
+        self._cursor = self._context.__enter__()
+        self.position = read_position(self._cursor, "timeline")
+        self._where, self._page = where, page
+        self._closed = False
+
+    def __iter__(self) -> Iterator[dict[str, Any]]:
+        after: tuple[str, str] | None = None
+        try:
+            while not self._closed:
+                rows = query_incidents(self._cursor, self._where, after, self._page)
+                if not rows:
+                    return
+                ids = [row["item_id"] for row in rows]
+                said = live_statements(self._cursor, self._where, ids)
+                for row in rows:
+                    yield {**jsonloads(row["item"]), "statements": said[row["item_id"]]}
+                after = (rows[-1]["at"], rows[-1]["item_id"])
+        finally:
+            self.close()  # read to the end (or stopped): the snapshot is not needed any more
+
+    def close(self) -> None:
+        """End the snapshot (idempotent)."""
+        if not self._closed:
+            self._closed = True
+            self._context.__exit__(None, None, None)

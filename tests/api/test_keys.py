@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from uuid import UUID
 
-import pytest
 from click.testing import CliRunner
 from flask.testing import FlaskClient
 
@@ -46,18 +45,7 @@ def test_keys_are_stored_hashed_and_wrong_secrets_fail(services: Services) -> No
     assert services.keys.caller("not-a-key") is None
 
 
-@pytest.fixture
-def env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    """The CLI reads the environment: point it at the test's stores."""
-    monkeypatch.setenv("TIMELINE_DATA_DIR", str(settings.data_dir))
-    monkeypatch.setenv("TIMELINE_REDIS_URL", settings.redis_url or "")
-    if settings.database_url:
-        monkeypatch.setenv("TIMELINE_DATABASE_URL", settings.database_url)
-        monkeypatch.setenv("TIMELINE_DATABASE_SCHEMA", settings.database_schema)
-    return settings
-
-
-def test_the_keys_commands(env: Settings, services: Services) -> None:
+def test_the_keys_commands(cli_env: Settings, services: Services) -> None:
     runner = CliRunner()
     created = runner.invoke(main, ["keys", "create", "--scope", "write", "--name", "importer"])
     assert created.exit_code == 0, created.output

@@ -151,6 +151,9 @@ def test_a_batch_upserts_statements_by_id(services: Services) -> None:
     head = app.head()
     (again,) = app.apply_batch([item])
     assert (again.incident_id, again.statements, app.head()) == (written.incident_id, [], head)
+    later = {**statement, "stated_at": statement["stated_at"] + timedelta(days=30)}
+    app.apply_batch([an_incident(external_ids={"acled": "S1"}, statements=[later])])
+    assert app.head() == head  # the same claim sent again later: the same statement
     changed = {**statement, "text": "Says 500."}
     with pytest.raises(Conflict) as caught:
         app.apply_batch([an_incident(external_ids={"acled": "S1"}, statements=[changed])])

@@ -352,12 +352,16 @@ class Incident(Aggregate):
     def has_statement(self, statement_id: str, fields: Mapping[str, Any]) -> bool:
         """Whether this statement is recorded already with these fields (an upsert skips it).
 
-        The same id with other content is a Conflict: a statement, once made, is not edited
-        (record a correction, or withdraw a mis-recorded one).
+        Only ``stated_at`` may differ: the same claim sent again later (a dataset's next
+        release) is the same statement, first said when it was first recorded. The same id with
+        other content is a Conflict: a statement, once made, is not edited (record a
+        correction, or withdraw a mis-recorded one).
         """
         if statement_id not in self.statements:
             return False
-        if {"id": statement_id, **values.statement_fields(fields)} != self.statements[statement_id]:
+        given = {"id": statement_id, **values.statement_fields(fields)}
+        recorded = self.statements[statement_id]
+        if given | {"stated_at": recorded["stated_at"]} != recorded:
             raise Conflict(
                 f"Statement {statement_id} is recorded with other content; a statement is "
                 "not edited: record a correction, or withdraw it.",

@@ -128,9 +128,15 @@ class SQLiteViews:
 
     @contextmanager
     def snapshot(self) -> Iterator[Cursor]:
-        """Several reads that see one consistent state (a deferred transaction under WAL)."""
+        """Several reads that see one consistent state (a deferred transaction under WAL).
+
+        A snapshot this thread left open (an export whose client went away without the server
+        closing the response) is ended first: this thread is past it.
+        """
         with _translated():
             connection = self._connection()
+            if connection.in_transaction:
+                connection.rollback()
             cursor = connection.cursor()
             cursor.execute("BEGIN")
             try:

@@ -33,7 +33,7 @@ from timeline.projections.sql import Cursor, Row
 from timeline.projections.versions import Clock, IncidentVersions, published, said, standing
 
 PICTURES = IncidentVersions(
-    "timeline_incidents", ("kind", "title", "country", "lat", "lon", "incident")
+    "timeline_incidents", ("kind", "title", "country", "lat", "lon", "terms", "incident")
 )
 _ITEM = (
     "INSERT INTO timeline_items (item_id, sys_from_pos, sys_from, item_type, incident_id, at, "
@@ -71,8 +71,8 @@ class TimelineProjection(Projection):
 
     name = "timeline"
     # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
-    # 8: pictures on both clocks, retirement
-    version = 8
+    # 8: pictures on both clocks, retirement. 9: terms (the analyst filters)
+    version = 9
     tables = ("timeline_items", "timeline_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -85,7 +85,7 @@ class TimelineProjection(Projection):
         PICTURES.create(
             cursor,
             f"kind TEXT NOT NULL, title TEXT NOT NULL, country TEXT, lat {real}, lon {real}, "
-            "incident TEXT NOT NULL",
+            "terms TEXT NOT NULL, incident TEXT NOT NULL",
         )
         cursor.execute(
             f"""CREATE TABLE IF NOT EXISTS timeline_items (
@@ -131,7 +131,7 @@ class TimelineProjection(Projection):
             entry,
             incident["retired"] is not None,
             (incident["kind"], incident["title"], location.get("country"), location.get("lat"),
-             location.get("lon"), json.dumps(incident)),
+             location.get("lon"), terms(incident), json.dumps(incident)),
         )  # fmt: skip
         at = incident["occurred"]["start"]
         item = (incident["id"], entry.position, entry.recorded, "incident", incident["id"], at)
@@ -213,6 +213,25 @@ class TimelineProjection(Projection):
         )
 
 
+def terms(incident: dict[str, Any]) -> str:
+    """What the analyst filters match, one ``kind:value`` a line (lower case), framed by
+    newlines so that a filter matches a whole line: actors' names and sides, tags, admin1,
+    country, place names (which text search also reads) and its external ids' namespaces."""
+    location = incident["location"] or {}
+    found = [f"actor:{a['name']}" for a in incident["actors"]]
+    found += [f"actor:{a['side']}" for a in incident["actors"] if a.get("side")]
+    found += [f"tag:{tag}" for tag in incident["tags"]]
+    found += [f"{key}:{location[key]}" for key in ("admin1", "country") if location.get(key)]
+    found += [f"place:{location[k]}" for k in ("name", "admin2", "admin3") if location.get(k)]
+    found += [f"ns:{namespace}" for namespace in incident["external_ids"]]
+    return "\n" + "".join(term_line(term) for term in found)
+
+
+def term_line(term: str) -> str:
+    """One term as stored and as matched: lower case, one line."""
+    return term.replace("\n", " ").lower() + "\n"
+
+
 @dataclass(frozen=True)
 class TimelineFilter:
     """What a dashboard may ask of the timeline; all optional, combined with AND."""
@@ -230,6 +249,13 @@ class TimelineFilter:
     as_of: str | None = None
     clock: Clock = "recorded"
     retired: bool = False  # include retired incidents (marked so)
+    # The analyst filters: each a value any of the incident's terms must equal (see terms()).
+    actor: str | None = None
+    tag: str | None = None
+    country: str | None = None
+    admin1: str | None = None
+    namespace: str | None = None
+    metric: str | None = None
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
@@ -280,6 +306,20 @@ def timeline_sql(
     params += more_s + more_i
     if not where.retired:
         clauses.append("v.retired = 0")
+    for kind in ("actor", "tag", "country", "admin1"):
+        if (value := getattr(where, kind)) is not None:
+            clauses.append("v.terms LIKE ? ESCAPE '\\'")
+            params.append("%\n" + _escaped(term_line(f"{kind}:{value}")) + "%")
+    if where.namespace is not None:
+        clauses.append("v.terms LIKE ? ESCAPE '\\'")
+        params.append("%\n" + _escaped(term_line(f"ns:{where.namespace}")) + "%")
+    if where.metric is not None:
+        clauses.append(
+            "EXISTS (SELECT 1 FROM timeline_items f WHERE f.incident_id = i.incident_id "
+            "AND f.item_type = 'statement' AND f.sys_to_pos IS NULL "
+            "AND f.statement LIKE ? ESCAPE '\\')"
+        )
+        params.append(f'%"metric":"{_escaped(where.metric)}"%')
     simple = {"i.at >= ?": where.start, "i.at <= ?": where.end}
     simple |= {"i.source_name = ?": where.source, "i.incident_id = ?": where.incident}
     simple |= {"i.item_type = ?": where.item_type}
@@ -297,15 +337,12 @@ def timeline_sql(
             clauses.append(clause)
             params += found
     if where.q:
-        pattern = (
-            "%"
-            + where.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-            + "%"
-        )
+        pattern = "%" + _escaped(where.q.lower()) + "%"
         clauses.append(
-            "(lower(v.title) LIKE ? ESCAPE '\\' OR lower(COALESCE(i.text, '')) LIKE ? ESCAPE '\\')"
+            "(lower(v.title) LIKE ? ESCAPE '\\' OR lower(COALESCE(i.text, '')) LIKE ? ESCAPE '\\' "
+            "OR v.terms LIKE ? ESCAPE '\\')"
         )
-        params += [pattern, pattern]
+        params += [pattern, pattern, pattern]
     if where.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = where.bbox
         clauses.append("v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?")
@@ -321,6 +358,41 @@ def timeline_sql(
         "ORDER BY i.at, i.item_id LIMIT ?"
     )
     return sql, [*params, limit]
+
+
+def live_statements(
+    cursor: Cursor, where: TimelineFilter, incident_ids: Sequence[str]
+) -> dict[str, list[dict[str, Any]]]:
+    """The live statements (at the filter's time, on its clock) of these incidents, in the
+    order they were said, by incident."""
+    live_s, params = said("i", where.clock, where.as_of, "sys_from", "sys_to", "at")
+    found: dict[str, list[dict[str, Any]]] = {i: [] for i in incident_ids}
+    for start in range(0, len(incident_ids), 500):
+        chunk = list(incident_ids[start : start + 500])
+        cursor.execute(
+            "SELECT i.incident_id, i.statement FROM timeline_items i "
+            f"WHERE i.item_type = 'statement' AND {live_s} "
+            f"AND i.incident_id IN ({', '.join('?' for _ in chunk)}) ORDER BY i.at, i.item_id",
+            [*params, *chunk],
+        )
+        for row in cursor.fetchall():
+            found[row["incident_id"]].append(json.loads(row["statement"]))
+    return found
+
+
+def namespace_ids(cursor: Cursor, namespace: str) -> set[str]:
+    """The ids of a namespace that name live (not retired) incidents now."""
+    cursor.execute(
+        "SELECT incident FROM timeline_incidents WHERE sys_to_pos IS NULL AND retired = 0 "
+        "AND terms LIKE ? ESCAPE '\\'",
+        ("%\n" + _escaped(term_line(f"ns:{namespace}")) + "%",),
+    )
+    return {json.loads(row["incident"])["external_ids"][namespace] for row in cursor.fetchall()}
+
+
+def _escaped(text: str) -> str:
+    """``text`` matched literally by LIKE … ESCAPE '\\'."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _item(row: Row) -> str:

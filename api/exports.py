@@ -1,0 +1,58 @@
+"""Streaming a whole filtered listing as a file: NDJSON, CSV or GeoJSON.
+
+Chosen by ``format=`` or, without it, by the ``Accept`` header. The answer is streamed as it is
+read (constant memory, any size), from one snapshot whose log position is in the
+``X-Projection-Position`` header.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from flask import Response, request
+
+from timeline import exports
+from timeline.read_models import Export
+
+WRITERS: dict[str, Any] = {
+    "ndjson": exports.ndjson,
+    "csv": exports.csv_rows,
+    "geojson": exports.geojson,
+}
+ACCEPTED = {media.split(";")[0]: name for name, media in exports.FORMATS.items()}
+
+
+def wanted(given: str | None) -> str | None:
+    """The export format asked for (``format=``, else ``Accept``); None: a JSON page."""
+    if given and given != "json":
+        return given
+    if given == "json":
+        return None
+    best = request.accept_mimetypes.best_match(["application/json", *ACCEPTED])
+    return ACCEPTED.get(best or "")
+
+
+class _Streamed:
+    """The response body: the writer's chunks; closing it ends the export's snapshot, whether
+    the client read it all or went away."""
+
+    def __init__(self, chunks: Iterator[Any], export: Export) -> None:
+        self._chunks, self._export = chunks, export
+
+    def __iter__(self) -> Iterator[Any]:
+        return self._chunks
+
+    def close(self) -> None:
+        """Called by the WSGI server when the response is done."""
+        self._export.close()
+
+
+def streamed(export: Export, data_format: str, name: str) -> Response:
+    """The export as a streamed file download."""
+    body = _Streamed(WRITERS[data_format](iter(export)), export)
+    response = Response(body, content_type=exports.FORMATS[data_format])
+    extension = {"ndjson": "ndjson", "csv": "csv", "geojson": "geojson"}[data_format]
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
+    response.headers["X-Projection-Position"] = str(export.position)
+    return response

@@ -1,0 +1,123 @@
+"""Incidents as files: NDJSON (round-trips through `timeline import ndjson`), CSV (flat, one
+row an incident, pandas- and spreadsheet-friendly) and GeoJSON (RFC 7946, a Feature each).
+
+Each writer turns a stream of incidents — the API's incident shape with its live
+``statements`` — into a stream of text chunks, so an export of any size runs in constant
+memory.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+import orjson
+
+from timeline.domain.values import COMMON_METRICS
+
+Incident = dict[str, Any]
+FORMATS = {
+    "ndjson": "application/x-ndjson",
+    "csv": "text/csv; charset=utf-8",
+    "geojson": "application/geo+json",
+}
+CSV_COLUMNS = (
+    "id", "title", "kind", "occurred_start", "occurred_end", "occurred_precision",
+    "location_name", "admin1", "admin2", "admin3", "country", "location_precision", "lat", "lon",
+    "actors", "actor_sides", "tags", "external_ids", "stated_at", "retired", "statements",
+    *(f"{metric}_{part}" for metric in COMMON_METRICS
+      for part in ("low", "best", "high", "claimed_by")),
+    "properties",
+)  # fmt: skip
+
+
+def figure_ranges(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """Per metric (all subjects): the lowest and highest figure given, the latest one given
+    (``best``), and who gave them."""
+    ranges: dict[str, dict[str, Any]] = {}
+    for statement in sorted(statements, key=lambda s: (s["stated_at"], s["id"])):
+        for figure in statement["figures"]:
+            if figure.get("subject") is not None:
+                continue  # a part (one party's dead), not the whole
+            value = figure["value"]
+            low = figure["low"] if figure.get("low") is not None else value
+            high = figure["high"] if figure.get("high") is not None else value
+            known = ranges.setdefault(
+                figure["metric"], {"low": low, "best": value, "high": high, "claimed_by": []}
+            )
+            known["low"], known["high"] = min(known["low"], low), max(known["high"], high)
+            known["best"] = value
+            name = statement["source"]["name"]
+            if name not in known["claimed_by"]:
+                known["claimed_by"].append(name)
+    return ranges
+
+
+def ndjson(incidents: Iterable[Incident]) -> Iterator[bytes]:
+    """One incident a line."""
+    for incident in incidents:
+        yield orjson.dumps(incident) + b"\n"
+
+
+def csv_rows(incidents: Iterable[Incident]) -> Iterator[str]:
+    """A header, then one row an incident; lists joined with "; ", properties as JSON."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+
+    def flushed() -> str:
+        text = buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+        return text
+
+    writer.writerow(CSV_COLUMNS)
+    yield flushed()
+    for incident in incidents:
+        writer.writerow(_csv_row(incident))
+        yield flushed()
+
+
+def _csv_row(incident: Incident) -> list[Any]:
+    occurred, place = incident["occurred"], incident["location"] or {}
+    ranges = figure_ranges(incident.get("statements") or [])
+    figures: list[Any] = []
+    for metric in COMMON_METRICS:
+        found = ranges.get(metric) or {}
+        figures += [found.get("low"), found.get("best"), found.get("high"),
+                    "; ".join(found.get("claimed_by") or [])]  # fmt: skip
+    retired = incident.get("retired")
+    return [
+        incident["id"], incident["title"], incident["kind"], occurred["start"],
+        occurred.get("end"), occurred.get("precision"), place.get("name"), place.get("admin1"),
+        place.get("admin2"), place.get("admin3"), place.get("country"), place.get("precision"),
+        place.get("lat"), place.get("lon"), "; ".join(a["name"] for a in incident["actors"]),
+        "; ".join(a["side"] for a in incident["actors"] if a.get("side")),
+        "; ".join(incident["tags"]),
+        "; ".join(f"{ns}:{value}" for ns, value in incident["external_ids"].items()),
+        incident.get("stated_at"), retired["reason"] if retired else None,
+        len(incident.get("statements") or []), *figures,
+        orjson.dumps(incident["properties"]).decode() if incident["properties"] else None,
+    ]  # fmt: skip
+
+
+def geojson(incidents: Iterable[Incident]) -> Iterator[bytes]:
+    """A FeatureCollection: each incident a Feature (a Point where it has coordinates, else
+    no geometry), its fields and its figures' ranges as properties."""
+    yield b'{"type":"FeatureCollection","features":['
+    first = True
+    for incident in incidents:
+        place = incident["location"] or {}
+        geometry = (
+            {"type": "Point", "coordinates": [place["lon"], place["lat"]]}
+            if place.get("lat") is not None
+            else None
+        )
+        properties = {k: v for k, v in incident.items() if k not in ("statements",)}
+        properties["figures"] = figure_ranges(incident.get("statements") or [])
+        feature = {"type": "Feature", "id": incident["id"], "geometry": geometry,
+                   "properties": properties}  # fmt: skip
+        yield (b"" if first else b",") + orjson.dumps(feature)
+        first = False
+    yield b"]}"

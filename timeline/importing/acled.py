@@ -1,0 +1,159 @@
+"""ACLED's CSV export, in its current 31-column layout and the layout before 2023.
+
+Each row is an incident (external id ``acled:<event_id_cnty>``) and one statement by ACLED
+citing the row's ``source`` outlets, with its ``fatalities``. Columns without a field of their
+own — ``disorder_type``, ``event_type``, ``sub_event_type``, ``interaction``, ``notes``… — are
+kept in ``properties`` as the row gave them; the type and sub-type map to a kind (README).
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from timeline.importing.rows import ColumnError, Parsed, Problem, check, number, statement_id, text
+
+NAMESPACE = "acled"
+SOURCE = {"name": "ACLED", "side": "independent", "type": "analyst"}
+REQUIRED = ("event_id_cnty", "event_date", "event_type", "sub_event_type", "location")
+KINDS = {
+    "Battles": "battle",
+    "Violence against civilians": "violence_against_civilians",
+    "Protests": "protest",
+    "Riots": "riot",
+}
+SUB_KINDS = {
+    "Air/drone strike": "strike",
+    "Shelling/artillery/missile attack": "shelling",
+    "Agreement": "diplomacy",
+    "Headquarters or base established": "deployment",
+}
+# inter codes 1-8 → actor types; time_precision 1-3; geo_precision 1-3 (README).
+ACTOR_TYPES = {
+    "1": "state_forces", "2": "rebel_group", "3": "political_militia", "4": "identity_militia",
+    "5": "rioters", "6": "protesters", "7": "civilians", "8": "external_other",
+}  # fmt: skip
+TIME_PRECISION = {"1": "day", "2": "week", "3": "month"}
+GEO_PRECISION = {"1": "exact", "2": "near", "3": "admin1"}
+MAPPED = {
+    "event_id_cnty", "event_date", "time_precision", "actor1", "inter1", "actor2", "inter2",
+    "country", "admin1", "admin2", "admin3", "location", "latitude", "longitude",
+    "geo_precision", "source", "notes", "fatalities", "timestamp",
+}  # fmt: skip
+# Which column a domain field came from, for problems the domain finds.
+COLUMNS = {
+    "title": "sub_event_type", "kind": "event_type", "occurred": "event_date",
+    "location.name": "location", "location.lat": "latitude", "location.lon": "longitude",
+    "location.admin1": "admin1", "location.admin2": "admin2", "location.admin3": "admin3",
+    "location.country": "country", "actors.0": "actor1", "actors.1": "actor2",
+    "properties": "notes", "statements.0.figures": "fatalities",
+    "statements.0.stated_at": "timestamp", "statements.0.text": "notes",
+    "statements.0.citations": "source",
+}  # fmt: skip
+
+
+def kind_of(event_type: str, sub_event_type: str) -> str:
+    """ACLED's type and sub-type → a kind."""
+    if sub_event_type in SUB_KINDS:
+        return SUB_KINDS[sub_event_type]
+    if event_type == "Explosions/Remote violence":
+        return "explosion"
+    return KINDS.get(event_type, "other")
+
+
+def event_date(raw: str) -> str:
+    """``2023-01-07`` (current layout) or ``07 January 2023`` (before 2023) → ISO date."""
+    raw = raw.strip()
+    if not raw:
+        raise ColumnError("event_date", "Missing the date.")
+    for layout in ("%Y-%m-%d", "%d %B %Y", "%d-%B-%Y"):
+        try:
+            return datetime.strptime(raw, layout).date().isoformat()
+        except ValueError:
+            continue
+    raise ColumnError("event_date", f"Not a date (2023-01-07 or 07 January 2023): {raw[:40]!r}.")
+
+
+def read(path: Path, stated_at: str | None = None) -> Iterator[Parsed]:
+    """Every row of an ACLED CSV file, mapped (or with its problems)."""
+    with path.open(newline="", encoding="utf-8-sig") as f:
+        reader = csv.DictReader(f)
+        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
+        if missing:
+            yield Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
+            return
+        for number_, row in enumerate(reader, start=1):
+            yield check(parse(number_, row, stated_at), COLUMNS)
+
+
+def parse(row_number: int, row: dict[str, str], stated_at: str | None) -> Parsed:
+    """One row → a /batch item."""
+    external_id = text(row, "event_id_cnty")
+    if external_id is None:
+        return Parsed(row_number, None, None,
+                      [Problem(row_number, "event_id_cnty", "Missing the event id.")])  # fmt: skip
+    try:
+        item = _item(row, external_id, stated_at)
+    except ColumnError as error:
+        return Parsed(row_number, external_id, None,
+                      [Problem(row_number, error.column, error.reason)])  # fmt: skip
+    return Parsed(row_number, external_id, item)
+
+
+def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[str, Any]:
+    date = event_date(row.get("event_date") or "")
+    lat, lon = number(row, "latitude"), number(row, "longitude")
+    location = {
+        "name": text(row, "location"),
+        "admin1": text(row, "admin1"),
+        "admin2": text(row, "admin2"),
+        "admin3": text(row, "admin3"),
+        "country": text(row, "country"),
+        "precision": GEO_PRECISION.get((row.get("geo_precision") or "").strip()),
+        "lat": lat,
+        "lon": lon,
+    }
+    actors = [
+        {"name": name, "type": ACTOR_TYPES.get((row.get(f"inter{n}") or "").strip())}
+        for n in (1, 2)
+        if (name := text(row, f"actor{n}"))
+    ]
+    said = stated_at or _uploaded(row) or f"{date}T00:00:00+00:00"
+    fatalities = number(row, "fatalities")
+    statement: dict[str, Any] = {
+        "source": SOURCE,
+        "stance": "claim",
+        "text": text(row, "notes") or f"ACLED records {row.get('sub_event_type')} on {date}.",
+        "stated_at": said,
+        "figures": (
+            [{"metric": "killed", "value": fatalities, "qualifier": "about"}]
+            if fatalities is not None else []
+        ),
+        "citations": (
+            [{"reference": reference, "outlet": None}] if (reference := text(row, "source")) else []
+        ),
+    }  # fmt: skip
+    statement["id"] = statement_id(NAMESPACE, external_id, statement)
+    precision = TIME_PRECISION.get((row.get("time_precision") or "").strip(), "day")
+    return {
+        "title": f"{row.get('sub_event_type') or row.get('event_type')}: {location['name']}",
+        "kind": kind_of(row.get("event_type") or "", row.get("sub_event_type") or ""),
+        "occurred": {"start": date, "precision": precision},
+        "location": location,
+        "actors": actors,
+        "tags": [],
+        "properties": {k: v for k, v in row.items() if k and k not in MAPPED and v},
+        "external_ids": {NAMESPACE: external_id},
+        "statements": [statement],
+    }
+
+
+def _uploaded(row: dict[str, str]) -> str | None:
+    """ACLED's ``timestamp``: when the row was last uploaded (Unix seconds)."""
+    seconds = number(row, "timestamp")
+    if seconds is None:
+        return None
+    return datetime.fromtimestamp(seconds, UTC).isoformat()

@@ -1,0 +1,115 @@
+"""A dataset row on its way in: the item it maps to, or what is wrong with it (by column)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from timeline.domain import InvalidValue, values
+
+# Statement ids are derived from the dataset, its row and what the row says (not when), so
+# re-importing the same row names the same statement, and a changed row makes a new one: the
+# dataset's new claim, beside the old one.
+STATEMENTS = UUID("5b0f2f0e-7d0a-4c55-9a55-3f0b7d8e2c11")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why a row (numbered from 1, the header not counted) cannot go in, and in which column."""
+
+    row: int
+    column: str
+    reason: str
+
+
+@dataclass
+class Parsed:
+    """One row: the /batch item it maps to, or the problems that keep it out."""
+
+    row: int
+    external_id: str | None
+    item: dict[str, Any] | None
+    problems: list[Problem] = field(default_factory=list)
+
+
+class ColumnError(ValueError):
+    """A column's value cannot be read (not a number, not a date…)."""
+
+    def __init__(self, column: str, reason: str) -> None:
+        super().__init__(f"{column}: {reason}")
+        self.column = column
+        self.reason = reason
+
+
+def number(row: Mapping[str, str], column: str, *, required: bool = False) -> float | int | None:
+    """A numeric column (empty: None, or a problem when required)."""
+    raw = (row.get(column) or "").strip()
+    if not raw:
+        if required:
+            raise ColumnError(column, "Missing a number.")
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ColumnError(column, f"Not a number: {raw[:40]!r}.") from None
+    if not math.isfinite(value):
+        raise ColumnError(column, f"Not a finite number: {raw[:40]!r}.")
+    return int(value) if value.is_integer() else value
+
+
+def text(row: Mapping[str, str], column: str) -> str | None:
+    """A text column, stripped (empty: None)."""
+    value = (row.get(column) or "").strip()
+    return value or None
+
+
+def statement_id(namespace: str, external_id: str, statement: Mapping[str, Any]) -> str:
+    """A stable id for what a dataset's row says."""
+    said = {k: v for k, v in statement.items() if k not in ("id", "stated_at")}
+    digest = hashlib.sha256(json.dumps(said, sort_keys=True, default=str).encode()).hexdigest()
+    digest = digest[:16]
+    return str(uuid5(STATEMENTS, f"{namespace}:{external_id}:{digest}"))
+
+
+def check(parsed: Parsed, columns: Mapping[str, str]) -> Parsed:
+    """Run the domain's own checks on the item, naming the dataset's column for each problem.
+
+    ``columns`` maps a domain field (its leading part: ``occurred``, ``statements.0.figures``)
+    to the column it came from. The domain stops at a row's first problem; other rows are
+    checked on their own, so every bad row is found in one pass.
+    """
+    if parsed.item is None:
+        return parsed
+    item = parsed.item
+    fields = {k: v for k, v in item.items() if k in values.AMENDABLE_FIELDS}
+    try:
+        values.incident_fields(fields)
+        for index, statement in enumerate(item.get("statements") or []):
+            try:
+                values.statement_fields({k: v for k, v in statement.items() if k != "id"})
+            except InvalidValue as error:
+                error.field = f"statements.{index}.{error.field}"
+                raise
+        if item.get("stated_at") is not None:
+            values.stated_at(item["stated_at"])
+    except InvalidValue as error:
+        where = error.field or ""
+        column = next(
+            (c for prefix, c in sorted(columns.items(), key=lambda p: -len(p[0]))
+             if where == prefix or where.startswith(prefix + ".")),
+            where,
+        )  # fmt: skip
+        parsed.problems.append(Problem(parsed.row, column, error.message))
+        parsed.item = None
+    return parsed
+
+
+def moment_text(value: datetime) -> str:
+    """A datetime as the API's text (UTC)."""
+    return value.astimezone(UTC).isoformat()
