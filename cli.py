@@ -8,6 +8,9 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -24,12 +27,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from timeline import exports
 from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
-from timeline.domain import DomainError
+from timeline.domain import DomainError, values
 from timeline.importing import loader
 from timeline.log_format import configure as configure_logs
+from timeline.read_models import TimelineFilter
 
 console = Console(stderr=True)
 
@@ -171,11 +176,11 @@ def import_(
                     console.print("[red]nothing imported[/red] (--on-error skip leaves them out)")
                     raise SystemExit(1)
             sending = progress.add_task("importing", total=summary.rows)
-            loader.send_all(read(path, stated_at), sink, summary, stated_at, chunk,
+            loader.send_all(read(path, stated_at, False), sink, summary, stated_at, chunk,
                             lambda n: progress.advance(sending, n))  # fmt: skip
+            if services is not None:  # bring the read models up to date (workers may not run)
+                _catch_up(services)
             if retire_missing and data_format in loader.NAMESPACES:
-                if services is not None:
-                    services.runner.run("timeline")
                 namespace = loader.NAMESPACES[data_format]
                 summary.retired = loader.retire_missing(
                     sink, namespace, summary.listed, stated_at, chunk
@@ -193,6 +198,99 @@ def import_(
     outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(summary.outcomes.items()))
     console.print(f"[green]imported[/green] {summary.rows} row(s): {outcomes or 'nothing'}"
                   + (f"; {summary.retired} retired" if summary.retired else ""))  # fmt: skip
+
+
+@main.command()
+@click.option("--format", "data_format", type=click.Choice(sorted(exports.FORMATS)),
+              default="ndjson", show_default=True,
+              help="ndjson (reads back in with `timeline import ndjson`), csv or "
+              "geojson.")  # fmt: skip
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="The file to write (default: standard output).")  # fmt: skip
+@click.option("--url", help="Export from the service at this URL (its GET /incidents) instead "
+              "of the local read models.")  # fmt: skip
+@click.option("--key", envvar="TIMELINE_EXPORT_KEY", help="A read key for --url, if it needs one.")
+@click.option("--namespace", help="Only incidents with an external id in this dataset namespace.")
+@click.option("--kind", multiple=True, help="Only these kinds (repeat the option).")
+@click.option("--country", help="Only incidents in this country.")
+@click.option("--actor", help="Only incidents with this actor (name or side).")
+@click.option("--as-of", help="As known at this time (ISO, with an offset).")
+@click.option("--clock", type=click.Choice(["recorded", "stated"]), default="recorded",
+              show_default=True, help="The clock --as-of is on.")  # fmt: skip
+@click.option("--retired", is_flag=True, help="Include retired incidents (marked so).")
+def export(
+    data_format: str, output: Path | None, url: str | None, key: str | None,
+    namespace: str | None, kind: tuple[str, ...], country: str | None, actor: str | None,
+    as_of: str | None, clock: str, retired: bool,
+) -> None:  # fmt: skip
+    """Write every incident that matches the filters, with its statements or figures, as a
+    file: what GET /api/v1/incidents?format=… streams, from one consistent snapshot."""
+    query = {"namespace": namespace, "country": country, "actor": actor, "as_of": as_of,
+             "clock": clock, "retired": "true" if retired else None}  # fmt: skip
+    given = {k: v for k, v in query.items() if v is not None}
+    sink = output.open("wb") if output else sys.stdout.buffer
+    try:
+        if url:
+            _export_remote(url, key, data_format, given, kind, sink)
+        else:
+            _export_local(data_format, given, kind, sink)
+    except DomainError as error:
+        console.print(f"[red]refused[/red]: {error.field}: {error.message}")
+        raise SystemExit(1) from None
+    finally:
+        if output:
+            sink.close()
+
+
+def _export_local(
+    data_format: str, given: dict[str, str], kind: tuple[str, ...], sink: Any
+) -> None:
+    services = build(Settings.from_env())
+    try:
+        as_of = values.timestamp(given["as_of"], "as_of") if "as_of" in given else None
+        where = TimelineFilter(
+            kind=kind,
+            as_of=as_of,
+            clock="stated" if given["clock"] == "stated" else "recorded",
+            retired="retired" in given,
+            namespace=given.get("namespace"),
+            country=given.get("country"),
+            actor=given.get("actor"),
+        )
+        _catch_up(services)
+        export = services.reads.export_incidents(where)
+        console.print(f"log position {export.position}")
+        for chunk in exports.WRITERS[data_format](iter(export)):
+            sink.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+    finally:
+        services.close()
+
+
+def _catch_up(services: Any) -> None:
+    """Bring every read model up to the log's head (a worker may be doing it too: they take
+    turns through the projection locks)."""
+    for name, projection in services.projections.items():
+        if projection.rebuildable:
+            services.runner.run(name)
+
+
+def _export_remote(
+    url: str, key: str | None, data_format: str, given: dict[str, str],
+    kind: tuple[str, ...], sink: Any,
+) -> None:  # fmt: skip
+    query = urllib.parse.urlencode([*given.items(), ("format", data_format),
+                                    *(("kind", k) for k in kind)])  # fmt: skip
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/incidents?{query}")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as answer:
+            console.print(f"log position {answer.headers.get('X-Projection-Position')}")
+            while chunk := answer.read(1 << 16):
+                sink.write(chunk)
+    except urllib.error.HTTPError as error:
+        console.print(f"[red]refused[/red]: {error.code} {error.read().decode(errors='replace')}")
+        raise SystemExit(1) from None
 
 
 @main.command()

@@ -15,11 +15,6 @@ from flask import Response, request
 from timeline import exports
 from timeline.read_models import Export
 
-WRITERS: dict[str, Any] = {
-    "ndjson": exports.ndjson,
-    "csv": exports.csv_rows,
-    "geojson": exports.geojson,
-}
 ACCEPTED = {media.split(";")[0]: name for name, media in exports.FORMATS.items()}
 
 
@@ -50,7 +45,7 @@ class _Streamed:
 
 def streamed(export: Export, data_format: str, name: str) -> Response:
     """The export as a streamed file download."""
-    body = _Streamed(WRITERS[data_format](iter(export)), export)
+    body = _Streamed(exports.WRITERS[data_format](iter(export)), export)
     response = Response(body, content_type=exports.FORMATS[data_format])
     extension = {"ndjson": "ndjson", "csv": "csv", "geojson": "geojson"}[data_format]
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'

@@ -121,3 +121,7 @@ def geojson(incidents: Iterable[Incident]) -> Iterator[bytes]:
         yield (b"" if first else b",") + orjson.dumps(feature)
         first = False
     yield b"]}"
+
+
+# The writer of each format (each yields bytes or text chunks).
+WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": csv_rows, "geojson": geojson}

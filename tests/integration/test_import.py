@@ -212,3 +212,22 @@ def test_csv_and_geojson_exports_and_the_analyst_filters(
     assert count(actor="UPC") < count(namespace="ucdp-ged")
     # text search reads place names: Bossangoa is in Ouham (ACLED) / Ouham prefecture (GED)
     assert count(q="bossangoa") == count(admin1="Ouham") + count(admin1="Ouham prefecture") > 0
+
+
+def test_the_export_command_writes_what_the_api_streams(
+    cli_env: Settings, services: Services, tmp_path: Path
+) -> None:
+    result = run("ucdp-ged", GED_GEOJSON, "--on-error", "skip", "--report", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output  # (the import also catches the read models up)
+    client = client_of(services)
+    for data_format in ("ndjson", "csv", "geojson"):
+        output = tmp_path / f"out.{data_format}"
+        exported = CliRunner().invoke(
+            main, ["export", "--format", data_format, "-o", str(output), "--country",
+                   "Central African Republic"], catch_exceptions=False,
+        )  # fmt: skip
+        assert exported.exit_code == 0, exported.output
+        streamed = client.get(f"/api/v1/incidents?format={data_format}")
+        assert output.read_bytes() == streamed.data
+    empty = CliRunner().invoke(main, ["export", "--country", "Chad"], catch_exceptions=False)
+    assert empty.exit_code == 0 and empty.stdout_bytes == b""

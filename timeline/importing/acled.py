@@ -77,8 +77,9 @@ def event_date(raw: str) -> str:
     raise ColumnError("event_date", f"Not a date (2023-01-07 or 07 January 2023): {raw[:40]!r}.")
 
 
-def read(path: Path, stated_at: str | None = None) -> Iterator[Parsed]:
-    """Every row of an ACLED CSV file, mapped (or with its problems)."""
+def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> Iterator[Parsed]:
+    """Every row of an ACLED CSV file, mapped (or with its problems; every one when
+    ``check_rows``, else only those the mapping finds)."""
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
         missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
@@ -86,7 +87,8 @@ def read(path: Path, stated_at: str | None = None) -> Iterator[Parsed]:
             yield Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
             return
         for number_, row in enumerate(reader, start=1):
-            yield check(parse(number_, row, stated_at), COLUMNS)
+            parsed = parse(number_, row, stated_at)
+            yield check(parsed, COLUMNS) if check_rows else parsed
 
 
 def parse(row_number: int, row: dict[str, str], stated_at: str | None) -> Parsed:

@@ -26,7 +26,9 @@ from timeline.domain.values import By
 from timeline.importing import acled, ndjson, ucdp_ged
 from timeline.importing.rows import Parsed, Problem
 
-FORMATS: dict[str, Callable[[Path, str | None], Iterator[Parsed]]] = {
+# Each reads a file into rows: checked (``check=True``: the first pass, every problem found)
+# or only mapped (the second pass, which the application checks again as it writes).
+FORMATS: dict[str, Callable[..., Iterator[Parsed]]] = {
     "acled": acled.read,
     "ucdp-ged": ucdp_ged.read,
     "ndjson": ndjson.read,
@@ -91,8 +93,9 @@ def send_all(
             on_sent(len(pending))
             pending.clear()
 
+    bad = {p.row for p in summary.problems}
     for parsed in rows:
-        if parsed.item is None:
+        if parsed.item is None or parsed.row in bad:
             continue
         if parsed.external_id is not None:
             if parsed.external_id in seen:  # the file lists it twice: the last one stands

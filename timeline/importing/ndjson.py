@@ -19,8 +19,9 @@ STATEMENT_FIELDS = ("id", "source", "stance", "responds_to", "text", "stated_at"
                     "citations")  # fmt: skip
 
 
-def read(path: Path, stated_at: str | None = None) -> Iterator[Parsed]:
-    """Every line of the file, mapped (a blank line is skipped)."""
+def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> Iterator[Parsed]:
+    """Every line of the file, mapped (a blank line is skipped); ``check_rows`` as for
+    :func:`timeline.importing.acled.read`."""
     with path.open(encoding="utf-8") as f:
         for row_number, line in enumerate(f, start=1):
             if not line.strip():
@@ -34,7 +35,8 @@ def read(path: Path, stated_at: str | None = None) -> Iterator[Parsed]:
                 problem = Problem(row_number, "line", "Not a JSON object.")
                 yield Parsed(row_number, None, None, [problem])
                 continue
-            yield check(parse(row_number, incident, stated_at), {})
+            parsed = parse(row_number, incident, stated_at)
+            yield check(parsed, {}) if check_rows else parsed
 
 
 def parse(row_number: int, incident: dict[str, Any], stated_at: str | None) -> Parsed:

@@ -46,15 +46,16 @@ COLUMNS = {
 }  # fmt: skip
 
 
-def read(path: Path, stated_at: str | None = None) -> Iterator[Parsed]:
-    """Every event of a GED file (``.csv``, or ``.geojson``/``.json``), mapped."""
+def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> Iterator[Parsed]:
+    """Every event of a GED file (``.csv``, or ``.geojson``/``.json``), mapped;
+    ``check_rows`` as for :func:`timeline.importing.acled.read`."""
     if path.suffix.lower() in (".geojson", ".json"):
         rows: Iterable[dict[str, str]] = _features(path)
-        yield from _parse_all(rows, stated_at, None)
+        yield from _parse_all(rows, stated_at, None, check_rows)
         return
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        yield from _parse_all(reader, stated_at, list(reader.fieldnames or []))
+        yield from _parse_all(reader, stated_at, list(reader.fieldnames or []), check_rows)
 
 
 def _features(path: Path) -> Iterator[dict[str, str]]:
@@ -71,13 +72,17 @@ def _features(path: Path) -> Iterator[dict[str, str]]:
 
 
 def _parse_all(
-    rows: Iterable[dict[str, str]], stated_at: str | None, header: list[str] | None
+    rows: Iterable[dict[str, str]],
+    stated_at: str | None,
+    header: list[str] | None,
+    check_rows: bool,
 ) -> Iterator[Parsed]:
     if header is not None and (missing := [c for c in REQUIRED if c not in header]):
         yield Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
         return
     for row_number, row in enumerate(rows, start=1):
-        yield check(parse(row_number, row, stated_at), COLUMNS)
+        parsed = parse(row_number, row, stated_at)
+        yield check(parsed, COLUMNS) if check_rows else parsed
 
 
 def parse(row_number: int, row: dict[str, str], stated_at: str | None) -> Parsed:
