@@ -1,0 +1,52 @@
+"""`timeline import --url` into a running `timeline serve`, and `timeline export --url` out."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.conftest import WRITE_KEY
+from tests.datasets import FIXTURES
+from tests.e2e.processes import clean_env, serving, wait_until
+
+pytestmark = pytest.mark.e2e
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "cli", *args], cwd=ROOT, env=clean_env(), capture_output=True,
+        text=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_import_into_a_served_api_and_export_from_it(tmp_path: Path) -> None:
+    env = clean_env(data_dir=str(tmp_path / "var"), api_keys=f"write:{WRITE_KEY}")
+    log = tmp_path / "serve.log"
+    data = FIXTURES / "acled" / "current.csv"
+    with serving([], env, log) as api:
+        url = api.removesuffix("/api/v1")
+        refused = cli("import", "acled", str(data), "--url", url, "--key", "wrong",
+                      "--on-error", "skip", "--report", str(tmp_path / "r.csv"))  # fmt: skip
+        assert refused.returncode == 1 and "401" in refused.stderr, refused.stderr
+        imported = cli("import", "acled", str(data), "--url", url, "--key", WRITE_KEY,
+                       "--on-error", "skip", "--report", str(tmp_path / "r.csv"))  # fmt: skip
+        assert imported.returncode == 0, imported.stderr
+        assert "26 reported" in imported.stderr
+
+        def listed() -> bool:
+            page = requests.get(f"{api}/incidents", params={"namespace": "acled"}, timeout=5)
+            return len(page.json()["items"]) == 26
+
+        wait_until(listed, 20, "the imported incidents on the listing")
+        again = cli("import", "acled", str(data), "--url", url, "--key", WRITE_KEY,
+                    "--on-error", "skip", "--report", str(tmp_path / "r.csv"))  # fmt: skip
+        assert again.returncode == 0 and "27 unchanged" in again.stderr, again.stderr
+        out = tmp_path / "out.csv"
+        exported = cli("export", "--url", url, "--format", "csv", "-o", str(out))
+        assert exported.returncode == 0, exported.stderr
+        assert len(out.read_text().splitlines()) == 1 + 26
