@@ -47,7 +47,9 @@ def streamed(export: Export, data_format: str, name: str) -> Response:
     """The export as a streamed file download."""
     body = _Streamed(exports.WRITERS[data_format](iter(export)), export)
     response = Response(body, content_type=exports.FORMATS[data_format])
-    extension = {"ndjson": "ndjson", "csv": "csv", "geojson": "geojson"}[data_format]
+    extension = {"ndjson": "ndjson", "csv": "csv", "acled-csv": "csv", "geojson": "geojson"}[
+        data_format
+    ]
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
     response.headers["X-Projection-Position"] = str(export.position)
     return response

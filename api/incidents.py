@@ -311,12 +311,13 @@ class IncidentListArgs(IncidentFilters):
     JSON, or the whole result as a file."""
 
     format = fields.String(
-        validate=validate.OneOf(("json", "ndjson", "csv", "geojson")),
+        validate=validate.OneOf(("json", "ndjson", "csv", "acled-csv", "geojson")),
         metadata={
             "description": "json: a page. ndjson, csv, geojson: every matching incident, with "
             "its live statements (NDJSON) or its figures' ranges (CSV, GeoJSON), streamed as "
-            "a file; limit and cursor do not apply. Without it, the Accept header chooses "
-            "(application/x-ndjson, text/csv, application/geo+json)."
+            "a file; acled-csv: in ACLED's 31-column layout. limit and cursor do not apply. "
+            "Without it, the Accept header chooses (application/x-ndjson, text/csv, "
+            "application/geo+json)."
         },
     )
 

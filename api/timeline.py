@@ -17,7 +17,7 @@ from api.incidents import IncidentSummary
 from api.paging import decode_cursor, raw_page
 from api.services import services
 from api.statements import StatementOut
-from timeline.domain.values import MAX_SIDE, MAX_SOURCE_NAME, STANCES
+from timeline.domain.values import MAX_SOURCE_NAME, SIDE_PATTERN, STANCES
 
 blp = Blueprint(
     "timeline",
@@ -32,7 +32,10 @@ PROJECTION = "timeline"
 class TimelineArgs(IncidentFilters):
     """Filters (combined with AND), pagination and replay."""
 
-    side = DelimitedList(fields.String(validate=validate.Length(1, MAX_SIDE)))
+    side = DelimitedList(
+        fields.String(validate=validate.Regexp(SIDE_PATTERN, error="Not a side code.")),
+        metadata={"description": "The speakers' sides (codes, any case), e.g. RU,UA."},
+    )
     source = fields.String(validate=validate.Length(1, MAX_SOURCE_NAME))
     stance = DelimitedList(fields.String(validate=validate.OneOf(STANCES)))
     incident = fields.UUID()

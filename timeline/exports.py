@@ -1,5 +1,6 @@
 """Incidents as files: NDJSON (round-trips through `timeline import ndjson`), CSV (flat, one
-row an incident, pandas- and spreadsheet-friendly) and GeoJSON (RFC 7946, a Feature each).
+row an incident, pandas- and spreadsheet-friendly), ACLED's CSV layout (for tools made for
+ACLED's exports) and GeoJSON (RFC 7946, a Feature each).
 
 Each writer turns a stream of incidents — the API's incident shape with its live
 ``statements`` — into a stream of text chunks, so an export of any size runs in constant
@@ -16,11 +17,13 @@ from typing import Any
 import orjson
 
 from timeline.domain.values import COMMON_METRICS
+from timeline.importing import acled
 
 Incident = dict[str, Any]
 FORMATS = {
     "ndjson": "application/x-ndjson",
     "csv": "text/csv; charset=utf-8",
+    "acled-csv": "text/csv; charset=utf-8",
     "geojson": "application/geo+json",
 }
 CSV_COLUMNS = (
@@ -79,6 +82,20 @@ def csv_rows(incidents: Iterable[Incident]) -> Iterator[str]:
         yield flushed()
 
 
+def acled_csv(incidents: Iterable[Incident]) -> Iterator[str]:
+    """ACLED's current 31-column layout, so that tools made for ACLED's exports read it (an
+    incident imported from ACLED gives back its row)."""
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, acled.CURRENT_LAYOUT, lineterminator="\n")
+    writer.writeheader()
+    for incident in incidents:
+        writer.writerow(acled.row_of(incident))
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
 def _csv_row(incident: Incident) -> list[Any]:
     occurred, place = incident["occurred"], incident["location"] or {}
     ranges = figure_ranges(incident.get("statements") or [])
@@ -124,4 +141,9 @@ def geojson(incidents: Iterable[Incident]) -> Iterator[bytes]:
 
 
 # The writer of each format (each yields bytes or text chunks).
-WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": csv_rows, "geojson": geojson}
+WRITERS: dict[str, Any] = {
+    "ndjson": ndjson,
+    "csv": csv_rows,
+    "acled-csv": acled_csv,
+    "geojson": geojson,
+}

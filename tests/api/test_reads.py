@@ -53,6 +53,10 @@ def test_timeline_filters_and_item_shape(client: FlaskClient, services: Services
     assert item["statement"]["source"]["side"] == "RU"
     assert item["incident"]["kind"] == "strike"
     assert item["at"] == item["statement"]["stated_at"]
+    lower = client.get("/api/v1/timeline?type=statement&side=ru&stance=claim,denial").json
+    assert lower["items"] == page["items"]  # side codes in any case
+    bad = client.get("/api/v1/timeline?side=R%20U")
+    assert bad.status_code == 422 and "side" in str(bad.json["errors"])
 
 
 @pytest.mark.parametrize(

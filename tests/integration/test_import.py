@@ -231,3 +231,20 @@ def test_the_export_command_writes_what_the_api_streams(
         assert output.read_bytes() == streamed.data
     empty = CliRunner().invoke(main, ["export", "--country", "Chad"], catch_exceptions=False)
     assert empty.exit_code == 0 and empty.stdout_bytes == b""
+
+
+def test_the_acled_layout_export_gives_back_the_rows_imported(
+    cli_env: Settings, services: Services, tmp_path: Path
+) -> None:
+    result = run("acled", ACLED, "--on-error", "skip", "--report", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    answer = client_of(services).get("/api/v1/incidents?format=acled-csv&namespace=acled")
+    assert answer.content_type == "text/csv; charset=utf-8"
+    exported = {
+        r["event_id_cnty"]: r for r in csv.DictReader(answer.data.decode().splitlines(True))
+    }
+    with ACLED.open(newline="") as f:
+        rows = [r for n, r in enumerate(csv.DictReader(f), start=1) if n not in (8, 12, 14)]
+    assert len(exported) == len({r["event_id_cnty"] for r in rows}) == 26
+    for row in rows:  # (texts are kept without their surrounding spaces)
+        assert exported[row["event_id_cnty"]] == {**row, "notes": row["notes"].strip()}

@@ -159,3 +159,70 @@ def _uploaded(row: dict[str, str]) -> str | None:
     if seconds is None:
         return None
     return datetime.fromtimestamp(seconds, UTC).isoformat()
+
+
+# ---------------------------------------------------------------- back out, in ACLED's layout
+
+CURRENT_LAYOUT = (
+    "event_id_cnty", "event_date", "year", "time_precision", "disorder_type", "event_type",
+    "sub_event_type", "actor1", "assoc_actor_1", "inter1", "actor2", "assoc_actor_2", "inter2",
+    "interaction", "civilian_targeting", "iso", "region", "country", "admin1", "admin2",
+    "admin3", "location", "latitude", "longitude", "geo_precision", "source", "source_scale",
+    "notes", "fatalities", "tags", "timestamp",
+)  # fmt: skip
+# For incidents that did not come from ACLED: a kind's nearest ACLED type and sub-type.
+TYPES_OF_KINDS = {
+    "strike": ("Explosions/Remote violence", "Air/drone strike"),
+    "shelling": ("Explosions/Remote violence", "Shelling/artillery/missile attack"),
+    "explosion": ("Explosions/Remote violence", "Remote explosive/landmine/IED"),
+    "battle": ("Battles", "Armed clash"),
+    "violence_against_civilians": ("Violence against civilians", "Attack"),
+    "protest": ("Protests", "Peaceful protest"),
+    "riot": ("Riots", "Mob violence"),
+    "diplomacy": ("Strategic developments", "Agreement"),
+    "deployment": ("Strategic developments", "Headquarters or base established"),
+}
+INTER_OF_TYPES = {name: code for code, name in ACTOR_TYPES.items()}
+GEO_OF_PRECISIONS = {"exact": "1", "near": "2"}
+TIME_OF_PRECISIONS = {"minute": "1", "hour": "1", "day": "1", "week": "2"}
+
+
+def row_of(incident: dict[str, Any]) -> dict[str, Any]:
+    """An incident (the API's shape, with ``statements``) as a row of ACLED's current layout:
+    an incident imported from ACLED gives back its row; any other, the nearest ACLED terms."""
+    properties = incident.get("properties") or {}
+    place = incident.get("location") or {}
+    occurred = incident["occurred"]
+    statements = incident.get("statements") or []
+    said = next((s for s in statements if s["source"]["name"] == SOURCE["name"]), None)
+    said = said or (statements[0] if statements else None)
+    event_type, sub_type = TYPES_OF_KINDS.get(incident["kind"], ("Strategic developments", "Other"))
+    actors = incident.get("actors") or []
+    killed = [f for f in (said or {}).get("figures", []) if f["metric"] == "killed"]
+    row: dict[str, Any] = {column: properties.get(column, "") for column in CURRENT_LAYOUT}
+    row |= {
+        "event_id_cnty": (incident.get("external_ids") or {}).get(NAMESPACE, incident["id"]),
+        "event_date": occurred["start"][:10],
+        "year": properties.get("year") or occurred["start"][:4],
+        "time_precision": TIME_OF_PRECISIONS.get(occurred.get("precision") or "day", "3"),
+        "event_type": properties.get("event_type") or event_type,
+        "sub_event_type": properties.get("sub_event_type") or sub_type,
+        "country": place.get("country") or "",
+        "admin1": place.get("admin1") or "",
+        "admin2": place.get("admin2") or "",
+        "admin3": place.get("admin3") or "",
+        "location": place.get("name") or "",
+        "latitude": f"{place['lat']:.4f}" if place.get("lat") is not None else "",
+        "longitude": f"{place['lon']:.4f}" if place.get("lon") is not None else "",
+        "geo_precision": GEO_OF_PRECISIONS.get(place.get("precision") or "", "3"),
+        "source": "; ".join(c.get("reference") or c.get("url") or ""
+                            for c in (said or {}).get("citations", [])),
+        "notes": (said or {}).get("text", ""),
+        "fatalities": killed[0]["value"] if killed else "",
+        "timestamp": properties.get("timestamp")
+        or (int(datetime.fromisoformat(said["stated_at"]).timestamp()) if said else ""),
+    }  # fmt: skip
+    for n, actor in enumerate(actors[:2], start=1):
+        row[f"actor{n}"] = actor["name"]
+        row[f"inter{n}"] = INTER_OF_TYPES.get(actor.get("type") or "", "")
+    return row

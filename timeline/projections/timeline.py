@@ -329,7 +329,7 @@ def timeline_sql(
             params.append(value)
     for column, values in (
         ("v.kind", where.kind),
-        ("i.source_side", where.side),
+        ("lower(i.source_side)", [side.lower() for side in where.side]),
         ("i.stance", where.stance),
     ):
         if values:
