@@ -32,7 +32,7 @@ from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
 from timeline.domain import DomainError, values
-from timeline.importing import loader
+from timeline.importing import loader, mapped
 from timeline.log_format import configure as configure_logs
 from timeline.read_models import TimelineFilter
 
@@ -121,7 +121,9 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
 
 
 @main.command("import")
-@click.argument("data_format", metavar="FORMAT", type=click.Choice(sorted(loader.FORMATS)))
+@click.argument(
+    "data_format", metavar="FORMAT", type=click.Choice([*sorted(loader.FORMATS), "csv"])
+)
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--url", help="Import into the service at this URL (e.g. http://host:8000) "
               "through its /batch, instead of into the local event store.")  # fmt: skip
@@ -138,20 +140,35 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the problems (CSV: row, column, reason). Default: "
               "PATH.problems.csv.")  # fmt: skip
+@click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="For FORMAT csv: the TOML file saying which column is what "
+              "(README).")  # fmt: skip
 @click.option("--chunk", default=loader.CHUNK, show_default=True,
               type=click.IntRange(1, 10_000), help="Rows a batch (one transaction).")  # fmt: skip
 def import_(
     data_format: str, path: Path, url: str | None, key: str | None, stated_at: str | None,
-    retire_missing: bool, on_error: str, report: Path | None, chunk: int,
+    retire_missing: bool, on_error: str, report: Path | None, mapping: Path | None, chunk: int,
 ) -> None:  # fmt: skip
     """Import a dataset file: FORMAT is acled (ACLED CSV, current or pre-2023 layout),
-    ucdp-ged (UCDP GED as CSV or GeoJSON) or ndjson (this service's own export).
+    ucdp-ged (UCDP GED as CSV or GeoJSON), ndjson (this service's own export) or csv (any CSV,
+    with --mapping).
 
     Each row is upserted by its dataset id: importing the same file again writes nothing, a
     newer release writes only what changed, and an interrupted import can simply be run
     again. Every bad row is reported at once (row, column, reason) in the report file.
     """
-    read = loader.FORMATS[data_format]
+    namespace = loader.NAMESPACES.get(data_format)
+    if data_format == "csv":
+        if mapping is None:
+            raise click.UsageError("FORMAT csv needs --mapping (a TOML file: see the README).")
+        try:
+            columns = mapped.load_mapping(mapping)
+        except mapped.MappingError as error:
+            raise click.BadParameter(str(error), param_hint="--mapping") from None
+        read: Any = partial(mapped.read, mapping=columns)
+        namespace = columns["namespace"]
+    else:
+        read = loader.FORMATS[data_format]
     if url and not key:
         raise click.UsageError("--url needs --key (or TIMELINE_IMPORT_KEY).")
     services = None
@@ -180,8 +197,7 @@ def import_(
                             lambda n: progress.advance(sending, n))  # fmt: skip
             if services is not None:  # bring the read models up to date (workers may not run)
                 _catch_up(services)
-            if retire_missing and data_format in loader.NAMESPACES:
-                namespace = loader.NAMESPACES[data_format]
+            if retire_missing and namespace is not None:
                 summary.retired = loader.retire_missing(
                     sink, namespace, summary.listed, stated_at, chunk
                 )

@@ -248,3 +248,34 @@ def test_the_acled_layout_export_gives_back_the_rows_imported(
     assert len(exported) == len({r["event_id_cnty"] for r in rows}) == 26
     for row in rows:  # (texts are kept without their surrounding spaces)
         assert exported[row["event_id_cnty"]] == {**row, "notes": row["notes"].strip()}
+
+
+def test_any_csv_with_a_mapping_file(cli_env: Settings, services: Services, tmp_path: Path) -> None:
+    data, mapping = FIXTURES / "mapped" / "events.csv", FIXTURES / "mapped" / "cir.toml"
+    report = tmp_path / "r.csv"
+    refused = run("csv", data, "--mapping", mapping, "--report", report)
+    assert refused.exit_code == 1
+    assert problems(report) == [(4, "date"), (5, "end_date"), (7, "deaths_low")]
+    result = run("csv", data, "--mapping", mapping, "--on-error", "skip", "--report", report)
+    assert result.exit_code == 0, result.output
+    assert "4 reported" in result.output and "1 repeated" in result.output
+    mariupol = services.app.get_incident(
+        UUID(str(services.app.incident_by_external_id("cir", "CIR-0003")))
+    )
+    assert mariupol["title"] == "Shelling: Mariupol" and mariupol["kind"] == "shelling"
+    assert mariupol["occurred"]["precision"] == "month"
+    assert mariupol["properties"] == {"munitions": "artillery", "violence_level": "5"}
+    (said,) = mariupol["statements"]
+    assert said["citations"][0]["reference"] == "Telegram channel, since deleted"
+    assert said["figures"][0] | {"qualifier": "exact"} == {
+        "metric": "killed", "value": 12, "low": 8, "high": None, "qualifier": "exact",
+        "subject": None,
+    }  # fmt: skip
+    odesa = services.app.incident_by_external_id("cir", "CIR-0006")
+    assert services.app.get_incident(UUID(str(odesa)))["kind"] == "other"  # not in the map
+    no_mapping = run("csv", data)
+    assert no_mapping.exit_code == 2 and "--mapping" in no_mapping.output
+    broken = tmp_path / "broken.toml"
+    broken.write_text('namespace = "CIR"\nid = "id"\ntitle = "x"\ndate = "date"\n[source]\n')
+    bad = run("csv", data, "--mapping", broken)
+    assert bad.exit_code == 2 and "namespace" in bad.output

@@ -160,3 +160,20 @@ def test_actors_are_named_objects_and_a_code_is_short_for_one() -> None:
         with pytest.raises(InvalidValue) as caught:
             Incident.report(an_incident(actors=bad))
         assert caught.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("start", "end"),
+    [("2022-03-05", "2022-03-04"), ("2022-03", "2022-02"), ("2022", "2021"),
+     ("2022-03-05T00:00:00Z", "2022-03-04")],
+)  # fmt: skip
+def test_a_period_ending_before_the_start_is_refused(start: str, end: str) -> None:
+    # A day before the start ends exactly when the start begins: still before it.
+    with pytest.raises(InvalidValue) as caught:
+        occurred({"start": start, "end": end})
+    assert caught.value.field == "occurred.end"
+
+
+def test_a_period_ending_the_day_it_starts_is_that_day() -> None:
+    span = occurred({"start": "2022-03-05", "end": "2022-03-05"})
+    assert span["end"] == "2022-03-06T00:00:00.000000+00:00"

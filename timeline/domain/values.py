@@ -316,8 +316,10 @@ def occurred(data: object, field: str = "occurred") -> Data:
     start, implied = moment(data.get("start"), f"{field}.start")
     end = None
     if data.get("end") is not None:
-        end, _ = moment(data["end"], f"{field}.end", end=True)
-        if end < start:
+        end, period = moment(data["end"], f"{field}.end", end=True)
+        # A period as the end is over when the next begins: one that is over by the start
+        # (2022-03-04 for a start on 2022-03-05) lies wholly before it.
+        if end < start or (period is not None and end == start):
             raise InvalidValue("End must not be before start.", f"{field}.end")
     given = data.get("precision") or implied or "minute"
     precision = choice(given, PRECISIONS, f"{field}.precision")
