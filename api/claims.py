@@ -10,11 +10,13 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
+from api.exports import FormatArg, streamed, wanted
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.paging import Cursor, Limit, decode_cursor, page_body
 from api.services import services
 from api.statements import SourceSchema
 from timeline.domain.values import COMMON_METRICS, MAX_NAME, METRIC_PATTERN, timestamp
+from timeline.exports import CLAIM_WRITERS
 from timeline.read_models import ClaimsFilter
 
 PROJECTION = "claims"
@@ -41,6 +43,7 @@ class ClaimsArgs(Schema):
     min_position = MinPosition()
     limit = Limit(what="Incidents (with all their groups)")
     cursor = Cursor()
+    format = FormatArg(CLAIM_WRITERS, "figure group")
 
 
 class ClaimedFigure(Schema):
@@ -112,6 +115,10 @@ class Claims(MethodView):
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
             clock=args["clock"],
         )
+        data_format = wanted(args.get("format"), CLAIM_WRITERS)
+        if data_format is not None:
+            export = services().reads.export_claims(where)
+            return streamed(export, data_format, "claims", CLAIM_WRITERS)
         after = decode_cursor(PROJECTION, args.get("cursor"), 1)
         page = services().reads.claims(where, after, args["limit"])
         return with_position(ClaimsPage().dump(page_body(PROJECTION, page)), page.position)

@@ -7,24 +7,42 @@ read (constant memory, any size), from one snapshot whose log position is in the
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 from flask import Response, request
+from marshmallow import fields, validate
 
 from timeline import exports
 from timeline.read_models import Export
 
-ACCEPTED = {media.split(";")[0]: name for name, media in exports.FORMATS.items()}
+# Accept's media types (text/csv: the flat CSV, not ACLED's layout).
+ACCEPTED = {
+    media.split(";")[0]: name for name, media in exports.FORMATS.items() if name != "acled-csv"
+}
 
 
-def wanted(given: str | None) -> str | None:
-    """The export format asked for (``format=``, else ``Accept``); None: a JSON page."""
+def FormatArg(allowed: Iterable[str], what: str) -> fields.String:
+    """``format=``: json (a page), or the whole result as a file in one of ``allowed``."""
+    return fields.String(
+        validate=validate.OneOf(("json", *allowed)),
+        metadata={
+            "description": f"json: a page. {', '.join(allowed)}: every matching {what}, "
+            "streamed as a file (limit and cursor do not apply). Without it, the Accept header "
+            "chooses."
+        },
+    )
+
+
+def wanted(given: str | None, allowed: Iterable[str] = exports.WRITERS) -> str | None:
+    """The export format asked for (``format=``, else ``Accept``, among ``allowed``); None:
+    a JSON page."""
     if given and given != "json":
         return given
     if given == "json":
         return None
-    best = request.accept_mimetypes.best_match(["application/json", *ACCEPTED])
+    offered = [media for media, name in ACCEPTED.items() if name in allowed]
+    best = request.accept_mimetypes.best_match(["application/json", *offered])
     return ACCEPTED.get(best or "")
 
 
@@ -43,9 +61,11 @@ class _Streamed:
         self._export.close()
 
 
-def streamed(export: Export, data_format: str, name: str) -> Response:
+def streamed(
+    export: Export, data_format: str, name: str, writers: Mapping[str, Any] = exports.WRITERS
+) -> Response:
     """The export as a streamed file download."""
-    body = _Streamed(exports.WRITERS[data_format](iter(export)), export)
+    body = _Streamed(writers[data_format](iter(export)), export)
     response = Response(body, content_type=exports.FORMATS[data_format])
     extension = {"ndjson": "ndjson", "csv": "csv", "acled-csv": "csv", "geojson": "geojson"}[
         data_format

@@ -11,6 +11,7 @@ from webargs.fields import DelimitedList
 
 from api.auth import require
 from api.consistency import await_position
+from api.exports import FormatArg, streamed, wanted
 from api.fields import StoredTimestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.incidents import IncidentSummary
@@ -18,6 +19,7 @@ from api.paging import decode_cursor, raw_page
 from api.services import services
 from api.statements import StatementOut
 from timeline.domain.values import MAX_SOURCE_NAME, SIDE_PATTERN, STANCES
+from timeline.exports import TIMELINE_WRITERS
 
 blp = Blueprint(
     "timeline",
@@ -40,6 +42,7 @@ class TimelineArgs(IncidentFilters):
     stance = DelimitedList(fields.String(validate=validate.OneOf(STANCES)))
     incident = fields.UUID()
     type = fields.String(validate=validate.OneOf(("incident", "statement")))
+    format = FormatArg(TIMELINE_WRITERS, "item")
 
 
 class TimelineStatement(StatementOut):
@@ -83,6 +86,10 @@ class Timeline(MethodView):
         """Incidents and statements in time order, filtered and paginated."""
         await_position(PROJECTION, args.get("min_position"))
         where = timeline_filter(args, item_type=args.get("type"))
+        data_format = wanted(args.get("format"), TIMELINE_WRITERS)
+        if data_format is not None:
+            export = services().reads.export_timeline(where)
+            return streamed(export, data_format, "timeline", TIMELINE_WRITERS)
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
         page = services().reads.timeline(where, after, args["limit"])
         # Rows are stored in the TimelineItem shape, ready to serve: no per-row dumping here

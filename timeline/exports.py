@@ -140,6 +140,63 @@ def geojson(incidents: Iterable[Incident]) -> Iterator[bytes]:
     yield b"]}"
 
 
+TIMELINE_COLUMNS = (
+    "type", "id", "at", "recorded_at", "position", "incident_id", "incident_title", "kind",
+    "country", "lat", "lon", "source_name", "source_side", "source_type", "stance",
+    "responds_to", "text", "figures",
+)  # fmt: skip
+CLAIM_COLUMNS = (
+    "incident_id", "incident_title", "kind", "metric", "subject", "low", "high", "contested",
+    "figures", "claimed_by", "disputed_by",
+)  # fmt: skip
+
+
+def _table(columns: tuple[str, ...], rows: Iterable[list[Any]]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow(row)
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    yield buffer.getvalue()
+
+
+def timeline_csv(items: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Timeline items, one a row: the incident's and the statement's main columns."""
+
+    def row(item: dict[str, Any]) -> list[Any]:
+        incident, statement = item["incident"], item.get("statement") or {}
+        place, source = incident.get("location") or {}, statement.get("source") or {}
+        figures = statement.get("figures")
+        return [
+            item["type"], item["id"], item["at"], item["recorded_at"], item["position"],
+            incident["id"], incident["title"], incident["kind"], place.get("country"),
+            place.get("lat"), place.get("lon"), source.get("name"), source.get("side"),
+            source.get("type"), statement.get("stance"), statement.get("responds_to"),
+            statement.get("text"), orjson.dumps(figures).decode() if figures else None,
+        ]  # fmt: skip
+
+    return _table(TIMELINE_COLUMNS, map(row, items))
+
+
+def claims_csv(groups: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """Figure groups, one a row: the range, contested or not, who claimed and who disputed."""
+
+    def row(group: dict[str, Any]) -> list[Any]:
+        incident = group["incident"]
+        claimed = dict.fromkeys(f["source"]["name"] for f in group["figures"])
+        disputed = dict.fromkeys(d["source"]["name"] for d in group["disputed_by"])
+        return [
+            incident["id"], incident["title"], incident["kind"], group["metric"],
+            group["subject"], group["low"], group["high"], group["contested"],
+            len(group["figures"]), "; ".join(claimed), "; ".join(disputed),
+        ]  # fmt: skip
+
+    return _table(CLAIM_COLUMNS, map(row, groups))
+
+
 # The writer of each format (each yields bytes or text chunks).
 WRITERS: dict[str, Any] = {
     "ndjson": ndjson,
@@ -147,3 +204,6 @@ WRITERS: dict[str, Any] = {
     "acled-csv": acled_csv,
     "geojson": geojson,
 }
+# The other listings' CSV (their NDJSON is the same writer).
+TIMELINE_WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": timeline_csv}
+CLAIM_WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": claims_csv}

@@ -94,7 +94,15 @@ class ReadModels:
     def export_incidents(self, where: TimelineFilter, page: int = 500) -> Export:
         """Every incident the filter matches, with its live statements, from one snapshot:
         iterate the answer (a page of rows at a time), then close it."""
-        return Export(self.views, where, page)
+        return Export(self.views, "timeline", incident_pages(where, page))
+
+    def export_timeline(self, where: TimelineFilter, page: int = 1000) -> Export:
+        """Every timeline item the filter matches, from one snapshot (as above)."""
+        return Export(self.views, "timeline", timeline_pages(where, page))
+
+    def export_claims(self, where: ClaimsFilter, incidents: int = 200) -> Export:
+        """Every figure group the filter matches, from one snapshot (as above)."""
+        return Export(self.views, "claims", claim_pages(where, incidents))
 
     def external_ids(self, namespace: str) -> set[str]:
         """The ids of a dataset's namespace that name live incidents now (what an importer's
@@ -138,31 +146,31 @@ class ReadModels:
         return newest  # type: ignore[no-any-return]
 
 
+# One page of an export: (the items, the paging key after them; None when it was the last).
+Pages = Callable[[Cursor, Any], tuple[list[dict[str, Any]], Any]]
+
+
 class Export:
     """A whole filtered listing, read from one snapshot a page at a time: ``position`` is the
-    log position it reflects (known before the first row); iterating yields incidents (the
-    API's shape, with ``statements``); ``close`` ends the snapshot (also when not iterated,
-    e.g. a client that went away)."""
+    log position it reflects (known before the first row); iterating yields its items (the
+    API's shapes); ``close`` ends the snapshot (also when not iterated, e.g. a client that
+    went away)."""
 
-    def __init__(self, views: ViewDatabase, where: TimelineFilter, page: int) -> None:
+    def __init__(self, views: ViewDatabase, projection: str, pages: Pages) -> None:
         self._context = views.snapshot()
         self._cursor = self._context.__enter__()
-        self.position = read_position(self._cursor, "timeline")
-        self._where, self._page = where, page
+        self.position = read_position(self._cursor, projection)
+        self._pages = pages
         self._closed = False
 
     def __iter__(self) -> Iterator[dict[str, Any]]:
-        after: tuple[str, str] | None = None
+        after: Any = None
         try:
             while not self._closed:
-                rows = query_incidents(self._cursor, self._where, after, self._page)
-                if not rows:
+                items, after = self._pages(self._cursor, after)
+                yield from items
+                if after is None:
                     return
-                ids = [row["item_id"] for row in rows]
-                said = live_statements(self._cursor, self._where, ids)
-                for row in rows:
-                    yield {**jsonloads(row["item"]), "statements": said[row["item_id"]]}
-                after = (rows[-1]["at"], rows[-1]["item_id"])
         finally:
             self.close()  # read to the end (or stopped): the snapshot is not needed any more
 
@@ -171,3 +179,35 @@ class Export:
         if not self._closed:
             self._closed = True
             self._context.__exit__(None, None, None)
+
+
+def incident_pages(where: TimelineFilter, size: int) -> Pages:
+    """Incidents with their live statements, ``size`` a page."""
+
+    def page(cursor: Cursor, after: Any) -> tuple[list[dict[str, Any]], Any]:
+        rows = query_incidents(cursor, where, after, size)
+        said = live_statements(cursor, where, [row["item_id"] for row in rows])
+        items = [{**jsonloads(row["item"]), "statements": said[row["item_id"]]} for row in rows]
+        return items, (rows[-1]["at"], rows[-1]["item_id"]) if len(rows) == size else None
+
+    return page
+
+
+def timeline_pages(where: TimelineFilter, size: int) -> Pages:
+    """Timeline items, ``size`` a page."""
+
+    def page(cursor: Cursor, after: Any) -> tuple[list[dict[str, Any]], Any]:
+        rows = query_timeline(cursor, where, after, size)
+        items = [jsonloads(row["item"]) for row in rows]
+        return items, (rows[-1]["at"], rows[-1]["item_id"]) if len(rows) == size else None
+
+    return page
+
+
+def claim_pages(where: ClaimsFilter, incidents: int) -> Pages:
+    """Figure groups, those of ``incidents`` incidents a page."""
+
+    def page(cursor: Cursor, after: Any) -> tuple[list[dict[str, Any]], Any]:
+        return query_claims(cursor, where, after, incidents)
+
+    return page

@@ -279,3 +279,21 @@ def test_any_csv_with_a_mapping_file(cli_env: Settings, services: Services, tmp_
     broken.write_text('namespace = "CIR"\nid = "id"\ntitle = "x"\ndate = "date"\n[source]\n')
     bad = run("csv", data, "--mapping", broken)
     assert bad.exit_code == 2 and "namespace" in bad.output
+
+
+def test_the_timeline_and_claims_stream_too(
+    cli_env: Settings, services: Services, tmp_path: Path
+) -> None:
+    result = run("ucdp-ged", GED_CSV, "--on-error", "skip", "--report", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    client = client_of(services)
+    items = client.get("/api/v1/timeline?format=csv&type=statement")
+    rows = list(csv.DictReader(items.data.decode().splitlines(keepends=True)))
+    assert len(rows) == 20 and {r["source_name"] for r in rows} == {"UCDP GED"}
+    lines = client.get("/api/v1/timeline", headers={"Accept": "application/x-ndjson"}).data
+    assert len(lines.splitlines()) == 40  # each incident and its statement
+    groups = client.get("/api/v1/claims?format=csv")
+    table = list(csv.DictReader(groups.data.decode().splitlines(keepends=True)))
+    paged = client.get("/api/v1/claims?limit=1000").json["items"]
+    assert len(table) == len(paged) > 20  # per incident: the total, and each party's
+    assert client.get("/api/v1/claims?format=geojson").status_code == 422
