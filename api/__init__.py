@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask
 
 from api import (
+    aggregates,
     batch,
     ceasefires,
     claims,
@@ -34,6 +35,7 @@ BLUEPRINTS = (
     ceasefires,
     claims,
     sources,
+    aggregates,
     events,
     subscriptions,
     ledger,

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from timeline.projections.aggregates import AggregatesFilter, query_aggregates
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 from timeline.projections.claims import ClaimsFilter, query_claims
 from timeline.projections.framework import read_position
@@ -31,6 +32,7 @@ from timeline.projections.versions import Clock
 
 __all__ = [
     "MAX_PAGE",
+    "AggregatesFilter",
     "CeasefireFilter",
     "ClaimsFilter",
     "Page",
@@ -90,6 +92,11 @@ class ReadModels:
             "timeline", lambda c: query_incidents(c, where, after, limit + 1)
         )
         return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
+
+    def aggregates(self, where: AggregatesFilter) -> Page:
+        """Counts over time (every bucket: one answer, no paging)."""
+        buckets, position = self._read("aggregates", lambda c: query_aggregates(c, where))
+        return Page(buckets, None, position)
 
     def export_incidents(self, where: TimelineFilter, page: int = 500) -> Export:
         """Every incident the filter matches, with its live statements, from one snapshot:

@@ -18,6 +18,7 @@ from cli import main
 from tests.datasets import FIXTURES
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
+from timeline.read_models import TimelineFilter
 
 ACLED = FIXTURES / "acled" / "current.csv"
 ACLED_OLD = FIXTURES / "acled" / "pre2023.csv"
@@ -100,6 +101,10 @@ def test_ged_as_csv_and_as_geojson_are_the_same_events(
     assert incident["location"]["precision"] == "country"  # where_prec 6 (README)
     killed = incident["statements"][0]["figures"]
     assert killed[0]["subject"] is None and {f["subject"] for f in killed[1:]} >= {"civilians"}
+    # one total a statement, however many parties (one-sided violence has no side_b)
+    for each in services.reads.export_incidents(TimelineFilter(namespace="ucdp-ged")):
+        (said,) = each["statements"]
+        assert [f["subject"] for f in said["figures"]].count(None) == 1, each["external_ids"]
 
 
 def test_a_newer_release_writes_only_changes_and_retires_the_missing(

@@ -119,9 +119,10 @@ def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[
         {"metric": "killed", "value": best, "low": number(row, "low"),
          "high": number(row, "high"), "qualifier": "about"}
     ]  # fmt: skip
-    for deaths, side in PARTIES:
-        if (count := number(row, deaths)) is not None:
-            figures.append({"metric": "killed", "value": count, "subject": text(row, side)})
+    for deaths, side in PARTIES:  # one-sided violence has no side_b: nor its own count
+        party = text(row, side)
+        if party is not None and (count := number(row, deaths)) is not None:
+            figures.append({"metric": "killed", "value": count, "subject": party})
     for deaths, subject in (("deaths_civilians", "civilians"), ("deaths_unknown", "unknown")):
         if (count := number(row, deaths)) is not None:
             figures.append({"metric": "killed", "value": count, "subject": subject})

@@ -1,5 +1,6 @@
 """Read models built from the log by background workers, and the machinery they share."""
 
+from timeline.projections.aggregates import AggregatesProjection
 from timeline.projections.ceasefires import CeasefiresProjection
 from timeline.projections.claims import ClaimsProjection
 from timeline.projections.framework import Projection
@@ -18,6 +19,7 @@ def all_projections() -> dict[str, Projection]:
         ClaimsProjection(),
         SourcesProjection(),
         LedgerProjection(),
+        AggregatesProjection(),
     ]
     return {p.name: p for p in projections}
 
