@@ -1,4 +1,4 @@
-"""Reads as the log grows: /sources, /ceasefires, /timeline at 10k and 100k events.
+"""Reads as the log grows: /sources, /ceasefires, /timeline, /aggregates at 10k and 100k events.
 
     python bench/reads.py [--backend sqlite|postgres] [--sizes 10000,100000] [--repeat 200]
 
@@ -36,7 +36,13 @@ from timeline.bootstrap import build
 from timeline.projections.framework import catch_up
 from timeline.projections.timeline import TimelineFilter, timeline_sql
 
-ENDPOINTS = ("/api/v1/sources", "/api/v1/ceasefires", "/api/v1/timeline")
+ENDPOINTS = (
+    "/api/v1/sources",
+    "/api/v1/ceasefires",
+    "/api/v1/timeline",
+    "/api/v1/aggregates?group_by=kind&interval=week",
+    "/api/v1/aggregates?measure=statements&group_by=source_side&interval=day",
+)
 REPLAYED = ("/api/v1/timeline", "/api/v1/incidents", "/api/v1/claims", "/api/v1/ceasefires")
 
 
@@ -119,7 +125,7 @@ def main() -> None:
     print(f"{'':22}" + "".join(f"{size:>12,}" for size in sizes) + f"{'ratio':>9}")
     for name in (*ENDPOINTS, "raw SELECT"):
         row = "".join(f"{results[size][name]:12.2f}" for size in sizes)
-        print(f"{name:22}{row}{results[large][name] / results[small][name]:9.2f}")
+        print(f"{name[:60]:22}{row}{results[large][name] / results[small][name]:9.2f}")
     for size in sizes:
         ratio = results[size]["/api/v1/timeline"] / results[size]["raw SELECT"]
         print(f"/timeline vs its raw SELECT at {size:,} events: {ratio:.1f}x (target <= 5)")
