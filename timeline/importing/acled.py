@@ -11,10 +11,19 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from timeline.importing.rows import ColumnError, Parsed, Problem, check, number, statement_id, text
+from timeline.importing.rows import (
+    ColumnError,
+    Parsed,
+    missing_columns,
+    number,
+    parse_rows,
+    statement_id,
+    text,
+)
 
 NAMESPACE = "acled"
 SOURCE = {"name": "ACLED", "side": "independent", "type": "analyst"}
@@ -82,27 +91,11 @@ def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> I
     ``check_rows``, else only those the mapping finds)."""
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        missing = [c for c in REQUIRED if c not in (reader.fieldnames or [])]
-        if missing:
-            yield Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
+        if refused := missing_columns(reader.fieldnames, REQUIRED):
+            yield refused
             return
-        for number_, row in enumerate(reader, start=1):
-            parsed = parse(number_, row, stated_at)
-            yield check(parsed, COLUMNS) if check_rows else parsed
-
-
-def parse(row_number: int, row: dict[str, str], stated_at: str | None) -> Parsed:
-    """One row → a /batch item."""
-    external_id = text(row, "event_id_cnty")
-    if external_id is None:
-        return Parsed(row_number, None, None,
-                      [Problem(row_number, "event_id_cnty", "Missing the event id.")])  # fmt: skip
-    try:
-        item = _item(row, external_id, stated_at)
-    except ColumnError as error:
-        return Parsed(row_number, external_id, None,
-                      [Problem(row_number, error.column, error.reason)])  # fmt: skip
-    return Parsed(row_number, external_id, item)
+        item = partial(_item, stated_at=stated_at)
+        yield from parse_rows(reader, "event_id_cnty", item, COLUMNS, check_rows)
 
 
 def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[str, Any]:

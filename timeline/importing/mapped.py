@@ -41,7 +41,15 @@ from pathlib import Path
 from typing import Any
 
 from timeline.domain.values import NAMESPACE_PATTERN
-from timeline.importing.rows import ColumnError, Parsed, Problem, check, number, statement_id, text
+from timeline.importing.rows import (
+    ColumnError,
+    Parsed,
+    missing_columns,
+    number,
+    parse_rows,
+    statement_id,
+    text,
+)
 
 
 class MappingError(ValueError):
@@ -104,33 +112,14 @@ def read(
         columns["statements.0.citations"] = mapping["source"]["citation"]
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        missing = sorted(c for c in named if c not in (reader.fieldnames or []))
-        if missing:
-            yield Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
+        if refused := missing_columns(reader.fieldnames, sorted(named)):
+            yield refused
             return
-        for row_number, row in enumerate(reader, start=1):
-            parsed = parse(row_number, row, mapping, named, stated_at)
-            yield check(parsed, columns) if check_rows else parsed
 
+        def item(row: dict[str, str], external_id: str) -> dict[str, Any]:
+            return _item(row, mapping, named, external_id, stated_at)
 
-def parse(
-    row_number: int,
-    row: dict[str, str],
-    mapping: dict[str, Any],
-    named: set[str],
-    stated_at: str | None,
-) -> Parsed:
-    """One row → a /batch item."""
-    external_id = text(row, mapping["id"])
-    if external_id is None:
-        problem = Problem(row_number, mapping["id"], "Missing the id.")
-        return Parsed(row_number, None, None, [problem])
-    try:
-        item = _item(row, mapping, named, external_id, stated_at)
-    except ColumnError as error:
-        return Parsed(row_number, external_id, None,
-                      [Problem(row_number, error.column, error.reason)])  # fmt: skip
-    return Parsed(row_number, external_id, item)
+        yield from parse_rows(reader, mapping["id"], item, columns, check_rows)
 
 
 def _value(row: dict[str, str], spec: Any) -> Any:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -113,3 +113,35 @@ def check(parsed: Parsed, columns: Mapping[str, str]) -> Parsed:
 def moment_text(value: datetime) -> str:
     """A datetime as the API's text (UTC)."""
     return value.astimezone(UTC).isoformat()
+
+
+def parse_rows(
+    rows: Iterable[dict[str, str]],
+    id_column: str,
+    item: Callable[[dict[str, str], str], dict[str, Any]],
+    columns: Mapping[str, str],
+    check_rows: bool,
+) -> Iterator[Parsed]:
+    """Each row (numbered from 1) mapped by ``item(row, its id)``: a row without an id, or one
+    a column of which cannot be read, is kept out with its problem; with ``check_rows`` the
+    domain's checks run too (see :func:`check`)."""
+    for row_number, row in enumerate(rows, start=1):
+        external_id = text(row, id_column)
+        if external_id is None:
+            problem = Problem(row_number, id_column, "Missing the id.")
+            yield Parsed(row_number, None, None, [problem])
+            continue
+        try:
+            parsed = Parsed(row_number, external_id, item(row, external_id))
+        except ColumnError as error:
+            problem = Problem(row_number, error.column, error.reason)
+            parsed = Parsed(row_number, external_id, None, [problem])
+        yield check(parsed, columns) if check_rows else parsed
+
+
+def missing_columns(header: Sequence[str] | None, required: Iterable[str]) -> Parsed | None:
+    """The file as a whole refused (row 0) when its header lacks required columns."""
+    missing = [column for column in required if column not in (header or [])]
+    if not missing:
+        return None
+    return Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])

@@ -12,10 +12,19 @@ from __future__ import annotations
 import csv
 import json
 from collections.abc import Iterable, Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
-from timeline.importing.rows import ColumnError, Parsed, Problem, check, number, statement_id, text
+from timeline.importing.rows import (
+    ColumnError,
+    Parsed,
+    missing_columns,
+    number,
+    parse_rows,
+    statement_id,
+    text,
+)
 
 NAMESPACE = "ucdp-ged"
 SOURCE = {"name": "UCDP GED", "side": "independent", "type": "analyst"}
@@ -77,25 +86,10 @@ def _parse_all(
     header: list[str] | None,
     check_rows: bool,
 ) -> Iterator[Parsed]:
-    if header is not None and (missing := [c for c in REQUIRED if c not in header]):
-        yield Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
+    if header is not None and (refused := missing_columns(header, REQUIRED)):
+        yield refused
         return
-    for row_number, row in enumerate(rows, start=1):
-        parsed = parse(row_number, row, stated_at)
-        yield check(parsed, COLUMNS) if check_rows else parsed
-
-
-def parse(row_number: int, row: dict[str, str], stated_at: str | None) -> Parsed:
-    """One event → a /batch item."""
-    external_id = text(row, "id")
-    if external_id is None:
-        return Parsed(row_number, None, None, [Problem(row_number, "id", "Missing the id.")])
-    try:
-        item = _item(row, external_id, stated_at)
-    except ColumnError as error:
-        return Parsed(row_number, external_id, None,
-                      [Problem(row_number, error.column, error.reason)])  # fmt: skip
-    return Parsed(row_number, external_id, item)
+    yield from parse_rows(rows, "id", partial(_item, stated_at=stated_at), COLUMNS, check_rows)
 
 
 def _date(row: dict[str, str], column: str) -> str | None:
