@@ -405,7 +405,7 @@ def _windows(
         params.append(where.start)
     if after is not None:
         clauses.append(
-            f"({alias}.start_at > ? OR ({alias}.start_at = ? AND {alias}.incident_id > ?))"
+            f"{alias}.start_at >= ? AND ({alias}.start_at > ? OR {alias}.incident_id > ?)"
         )
         params += [after[0], after[0], after[1]]
     return clauses, params

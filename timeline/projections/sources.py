@@ -387,7 +387,7 @@ def query_sources(
         params.append(where.name)
     if after is not None:
         clauses.append(
-            "(g.statements < ? OR (g.statements = ? AND (g.name, g.side, g.type) > (?, ?, ?)))"
+            "g.statements <= ? AND (g.statements < ? OR (g.name, g.side, g.type) > (?, ?, ?))"
         )
         params += [int(after[0]), int(after[0]), *after[1:]]
     cursor.execute(

@@ -348,7 +348,8 @@ def timeline_sql(
         clauses.append("v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?")
         params += [min_lat, max_lat, min_lon, max_lon]
     if after is not None:
-        clauses.append("(i.at > ? OR (i.at = ? AND i.item_id > ?))")
+        # The leading range lets the (at, item_id) index seek to the key, not scan up to it.
+        clauses.append("i.at >= ? AND (i.at > ? OR i.item_id > ?)")
         params += [after[0], after[0], after[1]]
     sql = (
         "SELECT i.at, i.item_id, i.item_type, i.recorded_at, i.statement, v.incident, "
