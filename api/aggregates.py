@@ -7,15 +7,25 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from webargs.fields import DelimitedList
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
+from api.fields import Clock, Timestamp
 from api.services import services
-from timeline.domain.values import METRIC_PATTERN
-from timeline.read_models import AggregatesFilter
+from timeline.domain.values import (
+    KINDS,
+    MAX_NAME,
+    MAX_TAG,
+    METRIC_PATTERN,
+    NAMESPACE_PATTERN,
+    timestamp,
+)
+from timeline.read_models import AggregatesFilter, TimelineFilter
 
 PROJECTION = "aggregates"
 GROUPS = ("kind", "country", "admin1", "actor", "source_side", "claimant_side")
+SCOPES = ("kind", "country", "admin1", "actor", "tag", "namespace")
 
 blp = Blueprint(
     "aggregates",
@@ -50,6 +60,15 @@ class AggregatesArgs(Schema):
             "a statement; statements only), claimant_side (who gave a figure; figures only)."
         },
     )
+    kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
+    country = fields.String(validate=validate.Length(1, MAX_NAME))
+    admin1 = fields.String(validate=validate.Length(1, MAX_NAME))
+    actor = fields.String(validate=validate.Length(1, MAX_NAME))
+    tag = fields.String(validate=validate.Length(1, MAX_TAG))
+    namespace = fields.String(validate=validate.Regexp(NAMESPACE_PATTERN))
+    retired = fields.Boolean(load_default=False)
+    as_of = Timestamp(metadata={"description": "As known at this time (see clock)."})
+    clock = Clock()
     start = fields.Date(data_key="from", metadata={"description": "From this day."})
     end = fields.Date(data_key="to", metadata={"description": "To this day (inclusive)."})
     min_position = MinPosition()
@@ -97,8 +116,10 @@ class AggregatesResource(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents, statements or a metric's figures per day, week or month, grouped.
 
-        Of the current state (retired incidents and withdrawn statements left out), kept by a
-        projection: flat in the size of the log.
+        Without filters, of the current state (retired incidents and withdrawn statements left
+        out), kept by a projection: flat in the size of the log. With incident filters, `as_of`
+        or `retired`, counted from the matching incidents by the same rules (its cost follows
+        how many match).
         """
         await_position(PROJECTION, args.get("min_position"))
         where = AggregatesFilter(
@@ -108,7 +129,21 @@ class AggregatesResource(MethodView):
             start=args["start"].isoformat() if args.get("start") else None,
             end=args["end"].isoformat() if args.get("end") else None,
         )
-        page = services().reads.aggregates(where)
+        narrowed = {k: args[k] for k in SCOPES if args.get(k)}
+        scope = None
+        if narrowed or args.get("as_of") or args.get("retired"):
+            scope = TimelineFilter(
+                kind=args.get("kind", ()),
+                as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
+                clock=args["clock"],
+                retired=args["retired"],
+                country=args.get("country"),
+                admin1=args.get("admin1"),
+                actor=args.get("actor"),
+                tag=args.get("tag"),
+                namespace=args.get("namespace"),
+            )
+        page = services().reads.aggregates(where, scope)
         body = {
             "measure": where.measure,
             "interval": where.interval,

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from timeline.projections.aggregates import AggregatesFilter, query_aggregates
+from timeline.projections.aggregates import AggregatesFilter, counted, query_aggregates
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 from timeline.projections.claims import ClaimsFilter, query_claims
 from timeline.projections.framework import read_position
@@ -93,10 +93,18 @@ class ReadModels:
         )
         return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
 
-    def aggregates(self, where: AggregatesFilter) -> Page:
-        """Counts over time (every bucket: one answer, no paging)."""
-        buckets, position = self._read("aggregates", lambda c: query_aggregates(c, where))
-        return Page(buckets, None, position)
+    def aggregates(self, where: AggregatesFilter, scope: TimelineFilter | None = None) -> Page:
+        """Counts over time (every bucket: one answer, no paging): kept by the `aggregates`
+        projection, or — for incidents narrowed by ``scope`` (filters, a time, a clock) —
+        counted from the timeline's incidents that match, by the same rules."""
+        if scope is None:
+            buckets, position = self._read("aggregates", lambda c: query_aggregates(c, where))
+            return Page(buckets, None, position)
+        export = self.export_incidents(scope)
+        try:
+            return Page(counted(export, where), None, export.position)
+        finally:
+            export.close()
 
     def export_incidents(self, where: TimelineFilter, page: int = 500) -> Export:
         """Every incident the filter matches, with its live statements, from one snapshot:

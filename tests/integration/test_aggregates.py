@@ -46,9 +46,15 @@ def bucket(day: str, interval: str) -> str:
     return day
 
 
-def by_hand(services: Services, measure: str, group: str | None, interval: str) -> list[Any]:
+def by_hand(
+    services: Services,
+    measure: str,
+    group: str | None,
+    interval: str,
+    scope: TimelineFilter | None = None,
+) -> list[Any]:
     counted: dict[tuple[str, str | None], list[float]] = defaultdict(lambda: [0, 0, 0, 0])
-    export = services.reads.export_incidents(TimelineFilter())
+    export = services.reads.export_incidents(scope or TimelineFilter())
     for incident in export:
         place = incident["location"] or {}
         values = {
@@ -121,3 +127,31 @@ def test_arguments_are_checked(client: FlaskClient) -> None:
     ):
         answer = client.get("/api/v1/aggregates", query_string=query)
         assert answer.status_code == 422 and field in str(answer.json["errors"]), query
+
+
+@pytest.mark.parametrize(
+    ("query", "scope"),
+    [
+        ({"kind": "battle"}, TimelineFilter(kind=("battle",))),
+        ({"country": "Chad"}, TimelineFilter(country="Chad")),
+        ({"actor": "UPC", "namespace": "ucdp-ged"},
+         TimelineFilter(actor="UPC", namespace="ucdp-ged")),
+        ({"retired": "true"}, TimelineFilter(retired=True)),
+        ({"as_of": "2009-02-10T00:00:00Z", "clock": "stated"},
+         TimelineFilter(as_of="2009-02-10T00:00:00.000000+00:00", clock="stated")),
+    ],
+)  # fmt: skip
+def test_filters_and_times_are_counted_from_the_matching_incidents(
+    services: Services, client: FlaskClient, query: dict[str, str], scope: TimelineFilter
+) -> None:
+    load(services)
+    for measure, group in (("incidents", "kind"), ("statements", "source_side"),
+                           ("figure:killed", None)):  # fmt: skip
+        asked = {"measure": measure, "interval": "week", **query}
+        if group:
+            asked["group_by"] = group
+        answer = client.get("/api/v1/aggregates", query_string=asked)
+        assert answer.status_code == 200, answer.json
+        expected = by_hand(services, measure, group, "week", scope)
+        assert answer.json["items"] == expected, asked
+        assert expected, f"{asked}: compared with something non-empty"

@@ -16,7 +16,7 @@ corrections and retractions are not netted out, as in the claims model they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
@@ -179,13 +179,7 @@ class AggregatesProjection(Projection):
         self, event: Incident.StatementRecorded, entry: LogEntry, cursor: BatchCursor
     ) -> None:
         s = event.statement
-        figures = [
-            [f["metric"], f["value"], f["low"] if f["low"] is not None else f["value"],
-             f["high"] if f["high"] is not None else f["value"]]
-            for f in s["figures"] if f["subject"] is None
-        ]  # fmt: skip
-        row = {"day": s["stated_at"][:10], "side": s["source"]["side"],
-               "figures": json.dumps(figures), "withdrawn": 0}  # fmt: skip
+        row = _statement_row(s)
         cursor.insert(
             "INSERT INTO aggregate_statements (incident_id, statement_id, day, side, figures, "
             "withdrawn) VALUES (?, ?, ?, ?, ?, ?)",
@@ -262,12 +256,62 @@ def query_aggregates(cursor: Cursor, where: AggregatesFilter) -> list[dict[str, 
         f"WHERE {' AND '.join(clauses)} ORDER BY day, value",
         params,
     )
+    return _buckets(
+        (((where.measure, "", row["day"], row["value"]),
+          [row["count"], row["best"], row["low"], row["high"]]) for row in cursor.fetchall()),
+        where,
+    )  # fmt: skip
+
+
+def counted(incidents: Iterable[dict[str, Any]], where: AggregatesFilter) -> list[dict[str, Any]]:
+    """The same buckets, counted from incidents as the API shows them (with their live
+    statements) by the rules the projection keeps: for filters and times it cannot answer."""
+    dimension = where.group_by or "all"
+
+    def rows() -> Iterator[tuple[Key, Totals]]:
+        for incident in incidents:
+            place = incident.get("location") or {}
+            picture = {
+                "day": incident["occurred"]["start"][:10],
+                "kind": incident["kind"],
+                "country": place.get("country"),
+                "admin1": place.get("admin1"),
+                "actors": json.dumps(sorted(
+                    {a["name"] for a in incident["actors"]}
+                    | {a["side"] for a in incident["actors"] if a.get("side")}
+                )),
+                "retired": 0,  # (the incidents given are those to count)
+            }  # fmt: skip
+            found = incident_rows(picture)
+            for statement in incident.get("statements") or []:
+                found += statement_rows(picture, _statement_row(statement))
+            yield from (row for row in found if row[0][0] == where.measure
+                        and row[0][1] == dimension and _within(row[0][2], where))  # fmt: skip
+
+    return _buckets(rows(), where)
+
+
+def _statement_row(statement: dict[str, Any]) -> Row:
+    """A statement as this model keeps it."""
+    figures = [
+        [f["metric"], f["value"], f["low"] if f["low"] is not None else f["value"],
+         f["high"] if f["high"] is not None else f["value"]]
+        for f in statement["figures"] if f["subject"] is None
+    ]  # fmt: skip
+    return {"day": statement["stated_at"][:10], "side": statement["source"]["side"],
+            "figures": json.dumps(figures), "withdrawn": 0}  # fmt: skip
+
+
+def _within(day: str, where: AggregatesFilter) -> bool:
+    return (where.start is None or day >= where.start) and (where.end is None or day <= where.end)
+
+
+def _buckets(rows: Iterable[tuple[Key, Totals]], where: AggregatesFilter) -> list[dict[str, Any]]:
     buckets: dict[tuple[str, str], list[float]] = {}
-    for row in cursor.fetchall():
-        key = (bucket_of(row["day"], where.interval), row["value"])
-        kept = buckets.setdefault(key, [0, 0, 0, 0])
-        for n, column in enumerate(("count", "best", "low", "high")):
-            kept[n] += row[column]
+    for (_, _, day, value), totals in rows:
+        kept = buckets.setdefault((bucket_of(day, where.interval), value), [0, 0, 0, 0])
+        for n, amount in enumerate(totals):
+            kept[n] += amount
     figures = where.measure.startswith("figure:")
     return [
         {
