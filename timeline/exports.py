@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from timeline.domain.values import COMMON_METRICS
+from timeline.domain.values import COMMON_METRICS, totals
 from timeline.importing import acled
 
 Incident = dict[str, Any]
@@ -41,9 +41,7 @@ def figure_ranges(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
     (``best``), and who gave them."""
     ranges: dict[str, dict[str, Any]] = {}
     for statement in sorted(statements, key=lambda s: (s["stated_at"], s["id"])):
-        for figure in statement["figures"]:
-            if figure.get("subject") is not None:
-                continue  # a part (one party's dead), not the whole
+        for figure in totals(statement["figures"]):  # (not a total's parts)
             value = figure["value"]
             low = figure["low"] if figure.get("low") is not None else value
             high = figure["high"] if figure.get("high") is not None else value

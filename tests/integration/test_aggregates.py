@@ -76,9 +76,9 @@ def by_hand(
                 for value in groups:
                     counted[(bucket(statement["stated_at"][:10], interval), value)][0] += 1
                 continue
-            for figure in statement["figures"]:
-                if f"figure:{figure['metric']}" != measure or figure["subject"] is not None:
-                    continue
+            mine = [f for f in statement["figures"] if f"figure:{f['metric']}" == measure]
+            whole = [f for f in mine if f["subject"] is None]
+            for figure in whole or mine:  # a total beside its parts, else every figure
                 low = figure["low"] if figure["low"] is not None else figure["value"]
                 high = figure["high"] if figure["high"] is not None else figure["value"]
                 groups = [side] if group == "claimant_side" else values[group] if group else [None]

@@ -7,7 +7,7 @@ import pytest
 
 from tests.factories import a_statement, an_incident
 from timeline.domain import Incident, InvalidValue
-from timeline.domain.values import moment, occurred, statement_fields, timestamp
+from timeline.domain.values import moment, occurred, statement_fields, timestamp, totals
 
 
 @pytest.mark.parametrize(
@@ -177,3 +177,12 @@ def test_a_period_ending_before_the_start_is_refused(start: str, end: str) -> No
 def test_a_period_ending_the_day_it_starts_is_that_day() -> None:
     span = occurred({"start": "2022-03-05", "end": "2022-03-05"})
     assert span["end"] == "2022-03-06T00:00:00.000000+00:00"
+
+
+def test_a_statements_totals_are_its_whole_figures_else_all_of_them() -> None:
+    best = {"metric": "killed", "value": 9, "subject": None}
+    parts = [{"metric": "killed", "value": 2, "subject": "UPC"},
+             {"metric": "killed", "value": 7, "subject": "civilians"}]  # fmt: skip
+    wounded = {"metric": "wounded", "value": 3, "subject": "UA"}
+    assert totals([best, *parts, wounded]) == [best, wounded]
+    assert totals(parts) == parts  # no whole figure: each is what the statement claims

@@ -468,6 +468,14 @@ def figure(data: object, field: str) -> Data:
     }
 
 
+def totals(figures: list[Data]) -> list[Data]:
+    """A statement's figures that count toward totals: per metric, the one(s) without a
+    subject when it gives any (UCDP's best beside its parties' parts), else all of them (a
+    claim of "600 Ukrainian soldiers killed" is that statement's total)."""
+    whole = {f["metric"] for f in figures if f.get("subject") is None}
+    return [f for f in figures if f.get("subject") is None or f["metric"] not in whole]
+
+
 def citation(data: object, field: str) -> Data:
     """Where the statement was published: an http(s) URL or, for sources that are not URLs
     (a newspaper's print edition, UCDP's source_article), a free-text reference; with the

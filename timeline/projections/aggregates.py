@@ -10,7 +10,8 @@ at read time, so an answer reads a row per day and value — flat in the size of
 Each incident contributes through its current picture (:mod:`timeline.projections.versions`);
 a retired one contributes nothing. When its picture changes, its whole contribution (and its
 statements') is taken back and added anew; a statement adds or takes back its own. Figures
-count every live statement's totals (figures about one party, with a subject, are left out);
+count every live statement's totals (see :func:`timeline.domain.values.totals`: GED's
+parties' parts beside its best are left out);
 corrections and retractions are not netted out, as in the claims model they are.
 """
 
@@ -24,6 +25,7 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 
 from timeline.domain import Incident
+from timeline.domain.values import totals as totals_of
 from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
@@ -296,7 +298,7 @@ def _statement_row(statement: dict[str, Any]) -> Row:
     figures = [
         [f["metric"], f["value"], f["low"] if f["low"] is not None else f["value"],
          f["high"] if f["high"] is not None else f["value"]]
-        for f in statement["figures"] if f["subject"] is None
+        for f in totals_of(statement["figures"])
     ]  # fmt: skip
     return {"day": statement["stated_at"][:10], "side": statement["source"]["side"],
             "figures": json.dumps(figures), "withdrawn": 0}  # fmt: skip
