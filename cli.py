@@ -132,6 +132,8 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
 @click.option("--stated-at", help="When the dataset published this release (ISO time with "
               "an offset, e.g. 2023-06-30T00:00:00Z): dates its versions on the stated "
               "clock.")  # fmt: skip
+@click.option("--stated-at-column", metavar="COLUMN", help="Date each row's version by this "
+              "column instead (a date, a time with an offset, or Unix seconds).")  # fmt: skip
 @click.option("--retire-missing", is_flag=True, help="Retire the dataset's incidents that "
               "this file no longer lists (reason: removed by its source).")  # fmt: skip
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop",
@@ -147,7 +149,8 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
               type=click.IntRange(1, 10_000), help="Rows a batch (one transaction).")  # fmt: skip
 def import_(
     data_format: str, path: Path, url: str | None, key: str | None, stated_at: str | None,
-    retire_missing: bool, on_error: str, report: Path | None, mapping: Path | None, chunk: int,
+    stated_at_column: str | None, retire_missing: bool, on_error: str, report: Path | None,
+    mapping: Path | None, chunk: int,
 ) -> None:  # fmt: skip
     """Import a dataset file: FORMAT is acled (ACLED CSV, current or pre-2023 layout),
     ucdp-ged (UCDP GED as CSV or GeoJSON), ndjson (this service's own export) or csv (any CSV,
@@ -171,6 +174,11 @@ def import_(
         read = loader.FORMATS[data_format]
     if url and not key:
         raise click.UsageError("--url needs --key (or TIMELINE_IMPORT_KEY).")
+    if stated_at_column and (stated_at or data_format == "ndjson"):
+        raise click.UsageError(
+            "--stated-at-column dates each row: not with --stated-at, nor for ndjson (its "
+            "lines carry their own stated_at)."
+        )
     services = None
     if url:
         sink: loader.Sink = loader.RemoteSink(url, key or "")
@@ -181,7 +189,8 @@ def import_(
     try:
         with _progress() as progress:
             checking = progress.add_task("checking", total=None)
-            summary = loader.check_all(read(path, stated_at), lambda: progress.advance(checking))
+            checked = read(path, stated_at, True, stated_at_column)
+            summary = loader.check_all(checked, lambda: progress.advance(checking))
             progress.update(checking, total=summary.rows, completed=summary.rows)
             problems = summary.problems
             if problems:
@@ -193,7 +202,8 @@ def import_(
                     console.print("[red]nothing imported[/red] (--on-error skip leaves them out)")
                     raise SystemExit(1)
             sending = progress.add_task("importing", total=summary.rows)
-            loader.send_all(read(path, stated_at, False), sink, summary, stated_at, chunk,
+            rows = read(path, stated_at, False, stated_at_column)
+            loader.send_all(rows, sink, summary, stated_at, chunk,
                             lambda n: progress.advance(sending, n))  # fmt: skip
             if services is not None:  # bring the read models up to date (workers may not run)
                 _catch_up(services)

@@ -302,3 +302,18 @@ def test_the_timeline_and_claims_stream_too(
     paged = client.get("/api/v1/claims?limit=1000").json["items"]
     assert len(table) == len(paged) > 20  # per incident: the total, and each party's
     assert client.get("/api/v1/claims?format=geojson").status_code == 422
+
+
+def test_a_column_dates_each_rows_version(
+    cli_env: Settings, services: Services, tmp_path: Path
+) -> None:
+    # ACLED's timestamp (Unix seconds: when the row was last uploaded) dates each version
+    result = run("acled", ACLED, "--on-error", "skip", "--report", tmp_path / "r.csv",
+                 "--stated-at-column", "timestamp")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    incident = services.app.get_incident(
+        UUID(str(services.app.incident_by_external_id("acled", "CAF2000")))
+    )
+    assert incident["stated_at"] == "2022-08-08T23:06:40.000000+00:00"  # 1660000000
+    both = run("acled", ACLED, "--stated-at-column", "timestamp", "--stated-at", "2023-01-01")
+    assert both.exit_code == 2

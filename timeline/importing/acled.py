@@ -86,7 +86,12 @@ def event_date(raw: str) -> str:
     raise ColumnError("event_date", f"Not a date (2023-01-07 or 07 January 2023): {raw[:40]!r}.")
 
 
-def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> Iterator[Parsed]:
+def read(
+    path: Path,
+    stated_at: str | None = None,
+    check_rows: bool = True,
+    stated_column: str | None = None,
+) -> Iterator[Parsed]:
     """Every row of an ACLED CSV file, mapped (or with its problems; every one when
     ``check_rows``, else only those the mapping finds)."""
     with path.open(newline="", encoding="utf-8-sig") as f:
@@ -95,7 +100,7 @@ def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> I
             yield refused
             return
         item = partial(_item, stated_at=stated_at)
-        yield from parse_rows(reader, "event_id_cnty", item, COLUMNS, check_rows)
+        yield from parse_rows(reader, "event_id_cnty", item, COLUMNS, check_rows, stated_column)
 
 
 def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[str, Any]:

@@ -94,7 +94,12 @@ def _columns(mapping: dict[str, Any]) -> set[str]:
 
 
 def read(
-    path: Path, stated_at: str | None = None, check_rows: bool = True, *, mapping: dict[str, Any]
+    path: Path,
+    stated_at: str | None = None,
+    check_rows: bool = True,
+    stated_column: str | None = None,
+    *,
+    mapping: dict[str, Any],
 ) -> Iterator[Parsed]:
     """Every row of the CSV file, mapped by ``mapping`` (see :func:`load_mapping`)."""
     named = _columns(mapping)
@@ -119,7 +124,7 @@ def read(
         def item(row: dict[str, str], external_id: str) -> dict[str, Any]:
             return _item(row, mapping, named, external_id, stated_at)
 
-        yield from parse_rows(reader, mapping["id"], item, columns, check_rows)
+        yield from parse_rows(reader, mapping["id"], item, columns, check_rows, stated_column)
 
 
 def _value(row: dict[str, str], spec: Any) -> Any:

@@ -121,10 +121,15 @@ def parse_rows(
     item: Callable[[dict[str, str], str], dict[str, Any]],
     columns: Mapping[str, str],
     check_rows: bool,
+    stated_column: str | None = None,
 ) -> Iterator[Parsed]:
     """Each row (numbered from 1) mapped by ``item(row, its id)``: a row without an id, or one
     a column of which cannot be read, is kept out with its problem; with ``check_rows`` the
-    domain's checks run too (see :func:`check`)."""
+    domain's checks run too (see :func:`check`). ``stated_column`` names the column that
+    dates each row's version on the stated clock (a date, a time, or Unix seconds)."""
+    if stated_column is not None:
+        columns = {**columns, "stated_at": stated_column}
+        item = _dated(item, stated_column)
     for row_number, row in enumerate(rows, start=1):
         external_id = text(row, id_column)
         if external_id is None:
@@ -145,3 +150,27 @@ def missing_columns(header: Sequence[str] | None, required: Iterable[str]) -> Pa
     if not missing:
         return None
     return Parsed(0, None, None, [Problem(0, ", ".join(missing), "Missing columns.")])
+
+
+def _dated(
+    item: Callable[[dict[str, str], str], dict[str, Any]], column: str
+) -> Callable[[dict[str, str], str], dict[str, Any]]:
+    """``item``, with the version dated by ``column``."""
+
+    def dated(row: dict[str, str], external_id: str) -> dict[str, Any]:
+        return {**item(row, external_id), "stated_at": stated_at_of(row, column)}
+
+    return dated
+
+
+def stated_at_of(row: Mapping[str, str], column: str) -> str:
+    """When a row's version was published, from its column: ``2023-06-30`` (that day, UTC),
+    a time with an offset, or Unix seconds (ACLED's ``timestamp``)."""
+    raw = text(row, column)
+    if raw is None:
+        raise ColumnError(column, "Missing the date this version was published.")
+    if raw.isdigit():
+        return datetime.fromtimestamp(int(raw), UTC).isoformat()
+    if len(raw) == 10 and raw[4] == "-" and raw[7] == "-":
+        return f"{raw}T00:00:00+00:00"
+    return raw  # a time: the domain checks it (an offset, not later than now)

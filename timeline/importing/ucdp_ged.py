@@ -55,16 +55,22 @@ COLUMNS = {
 }  # fmt: skip
 
 
-def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> Iterator[Parsed]:
+def read(
+    path: Path,
+    stated_at: str | None = None,
+    check_rows: bool = True,
+    stated_column: str | None = None,
+) -> Iterator[Parsed]:
     """Every event of a GED file (``.csv``, or ``.geojson``/``.json``), mapped;
     ``check_rows`` as for :func:`timeline.importing.acled.read`."""
     if path.suffix.lower() in (".geojson", ".json"):
         rows: Iterable[dict[str, str]] = _features(path)
-        yield from _parse_all(rows, stated_at, None, check_rows)
+        yield from _parse_all(rows, stated_at, None, check_rows, stated_column)
         return
     with path.open(newline="", encoding="utf-8-sig") as f:
         reader = csv.DictReader(f)
-        yield from _parse_all(reader, stated_at, list(reader.fieldnames or []), check_rows)
+        header = list(reader.fieldnames or [])
+        yield from _parse_all(reader, stated_at, header, check_rows, stated_column)
 
 
 def _features(path: Path) -> Iterator[dict[str, str]]:
@@ -85,11 +91,13 @@ def _parse_all(
     stated_at: str | None,
     header: list[str] | None,
     check_rows: bool,
+    stated_column: str | None = None,
 ) -> Iterator[Parsed]:
     if header is not None and (refused := missing_columns(header, REQUIRED)):
         yield refused
         return
-    yield from parse_rows(rows, "id", partial(_item, stated_at=stated_at), COLUMNS, check_rows)
+    item = partial(_item, stated_at=stated_at)
+    yield from parse_rows(rows, "id", item, COLUMNS, check_rows, stated_column)
 
 
 def _date(row: dict[str, str], column: str) -> str | None:
