@@ -145,12 +145,15 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For FORMAT csv: the TOML file saying which column is what "
               "(README).")  # fmt: skip
+@click.option("--catch-up/--no-catch-up", default=True, show_default=True,
+              help="Bring the read models up to date at the end (a local import; workers "
+              "also do it when they run).")  # fmt: skip
 @click.option("--chunk", default=loader.CHUNK, show_default=True,
               type=click.IntRange(1, 10_000), help="Rows a batch (one transaction).")  # fmt: skip
 def import_(
     data_format: str, path: Path, url: str | None, key: str | None, stated_at: str | None,
     stated_at_column: str | None, retire_missing: bool, on_error: str, report: Path | None,
-    mapping: Path | None, chunk: int,
+    mapping: Path | None, catch_up: bool, chunk: int,
 ) -> None:  # fmt: skip
     """Import a dataset file: FORMAT is acled (ACLED CSV, current or pre-2023 layout),
     ucdp-ged (UCDP GED as CSV or GeoJSON), ndjson (this service's own export) or csv (any CSV,
@@ -205,8 +208,8 @@ def import_(
             rows = read(path, stated_at, False, stated_at_column)
             loader.send_all(rows, sink, summary, stated_at, chunk,
                             lambda n: progress.advance(sending, n))  # fmt: skip
-            if services is not None:  # bring the read models up to date (workers may not run)
-                _catch_up(services)
+            if services is not None and (catch_up or retire_missing):
+                _catch_up(services, progress)  # workers may not be running
             if retire_missing and namespace is not None:
                 summary.retired = loader.retire_missing(
                     sink, namespace, summary.listed, stated_at, chunk
@@ -292,12 +295,14 @@ def _export_local(
         services.close()
 
 
-def _catch_up(services: Any) -> None:
-    """Bring every read model up to the log's head (a worker may be doing it too: they take
-    turns through the projection locks)."""
-    for name, projection in services.projections.items():
-        if projection.rebuildable:
-            services.runner.run(name)
+def _catch_up(services: Any, progress: Progress | None = None) -> None:
+    """Bring every projection up to the log's head, together in one read of the log, as a
+    worker's job does (a running worker may be doing it already: then this returns at once)."""
+    on_batch = None
+    if progress is not None:
+        task = progress.add_task("read models", total=services.app.head() or 1)
+        on_batch = partial(_advance, progress, task)
+    services.runner.run_all(on_batch)
 
 
 def _export_remote(

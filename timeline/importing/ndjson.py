@@ -19,7 +19,12 @@ STATEMENT_FIELDS = ("id", "source", "stance", "responds_to", "text", "stated_at"
                     "citations")  # fmt: skip
 
 
-def read(path: Path, stated_at: str | None = None, check_rows: bool = True) -> Iterator[Parsed]:
+def read(
+    path: Path,
+    stated_at: str | None = None,
+    check_rows: bool = True,
+    stated_column: None = None,  # (each line carries its own stated_at)
+) -> Iterator[Parsed]:
     """Every line of the file, mapped (a blank line is skipped); ``check_rows`` as for
     :func:`timeline.importing.acled.read`."""
     with path.open(encoding="utf-8") as f:
