@@ -287,9 +287,13 @@ def _export_local(
             actor=given.get("actor"),
         )
         _catch_up(services)
-        export = services.reads.export_incidents(where)
+        lines = data_format == "ndjson"  # the stored texts, spliced: nothing parsed
+        export = (
+            services.reads.export_incident_lines if lines else services.reads.export_incidents
+        )(where)
         console.print(f"log position {export.position}")
-        for chunk in exports.WRITERS[data_format](iter(export)):
+        writers = exports.LINES if lines else exports.WRITERS
+        for chunk in writers[data_format](iter(export)):
             sink.write(chunk if isinstance(chunk, bytes) else chunk.encode())
     finally:
         services.close()

@@ -36,6 +36,7 @@ from timeline.domain.values import (
     SIDE_PATTERN,
     timestamp,
 )
+from timeline.exports import LINES
 
 HISTORY = "history"
 LISTING = "timeline"  # the projection the incident listing reads
@@ -365,6 +366,8 @@ class Incidents(MethodView):
             if named is None or (where.incident not in (None, named)):
                 named = "00000000-0000-0000-0000-000000000000"  # matches nothing
             where = replace(where, incident=named)
+        if data_format == "ndjson":  # the stored texts, spliced: nothing parsed
+            return streamed(svc.reads.export_incident_lines(where), "ndjson", "incidents", LINES)
         if data_format is not None:
             return streamed(svc.reads.export_incidents(where), data_format, "incidents")
         after = decode_cursor(INCIDENTS, args.get("cursor"), 2)

@@ -205,3 +205,5 @@ WRITERS: dict[str, Any] = {
 # The other listings' CSV (their NDJSON is the same writer).
 TIMELINE_WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": timeline_csv}
 CLAIM_WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": claims_csv}
+# NDJSON lines put together by the query layer (ReadModels.export_incident_lines) pass as is.
+LINES: dict[str, Any] = {"ndjson": iter}

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from api import create_app
 from cli import main
 from tests.datasets import FIXTURES
+from timeline import exports
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 from timeline.read_models import TimelineFilter
@@ -317,3 +318,24 @@ def test_a_column_dates_each_rows_version(
     assert incident["stated_at"] == "2022-08-08T23:06:40.000000+00:00"  # 1660000000
     both = run("acled", ACLED, "--stated-at-column", "timestamp", "--stated-at", "2023-01-01")
     assert both.exit_code == 2
+
+
+def test_the_ndjson_export_splices_the_same_bytes_as_dumping_the_incidents(
+    cli_env: Settings, services: Services, tmp_path: Path
+) -> None:
+    result = run("ucdp-ged", GED_CSV, "--on-error", "skip", "--report", tmp_path / "r.csv")
+    assert result.exit_code == 0, result.output
+    retired = UUID(str(services.app.incident_by_external_id("ucdp-ged", "256003")))
+    services.app.retire_incident(retired, "duplicate", duplicate_of=str(
+        services.app.incident_by_external_id("ucdp-ged", "256005")))  # fmt: skip
+    services.runner.run_all()
+    client = client_of(services)
+    for query, where in (
+        ("", TimelineFilter()),
+        ("&retired=true", TimelineFilter(retired=True)),
+        ("&as_of=2009-02-12T00:00:00Z&clock=stated",
+         TimelineFilter(as_of="2009-02-12T00:00:00.000000+00:00", clock="stated")),
+    ):  # fmt: skip
+        spliced = client.get(f"/api/v1/incidents?format=ndjson{query}").data
+        dumped = b"".join(exports.ndjson(services.reads.export_incidents(where)))
+        assert spliced == dumped and spliced, query

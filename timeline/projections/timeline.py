@@ -366,10 +366,18 @@ def live_statements(
 ) -> dict[str, list[dict[str, Any]]]:
     """The live statements (at the filter's time, on its clock) of these incidents, in the
     order they were said, by incident."""
+    texts = live_statement_texts(cursor, where, incident_ids)
+    return {i: [json.loads(text) for text in said] for i, said in texts.items()}
+
+
+def live_statement_texts(
+    cursor: Cursor, where: TimelineFilter, incident_ids: Sequence[str]
+) -> dict[str, list[str]]:
+    """The same, each statement as the stored JSON text of the API's shape."""
     live_s, params = said("i", where.clock, where.as_of, "sys_from", "sys_to", "at")
     if where.as_of is None:  # (so that the index of the incidents' current rows serves)
         live_s += " AND i.sys_to_pos IS NULL"
-    found: dict[str, list[tuple[str, str, dict[str, Any]]]] = {i: [] for i in incident_ids}
+    found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in incident_ids}
     for start in range(0, len(incident_ids), 500):
         chunk = list(incident_ids[start : start + 500])
         # Sorted here, not by the query: an ORDER BY would walk the whole timeline in order.
@@ -380,7 +388,7 @@ def live_statements(
             [*params, *chunk],
         )
         for row in cursor.fetchall():
-            said_row = (row["at"], row["item_id"], json.loads(row["statement"]))
+            said_row = (row["at"], row["item_id"], row["statement"])
             found[row["incident_id"]].append(said_row)
     return {i: [s for _, _, s in sorted(rows, key=lambda r: r[:2])] for i, rows in found.items()}
 
