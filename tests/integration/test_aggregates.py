@@ -5,7 +5,6 @@ by adding and taking back contributions, the oracle counts afresh."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,6 +14,7 @@ from flask.testing import FlaskClient
 from tests.datasets import FIXTURES
 from timeline.bootstrap import Services
 from timeline.importing.loader import FORMATS
+from timeline.projections.aggregates import bucket_of as bucket
 from timeline.read_models import TimelineFilter
 
 
@@ -35,15 +35,6 @@ def load(services: Services) -> None:
     incident = app.get_incident(named("ucdp-ged", "256005"))
     app.withdraw_statement(named("ucdp-ged", "256005"), incident["statements"][0]["id"], "wrong")
     services.runner.run_all()
-
-
-def bucket(day: str, interval: str) -> str:
-    if interval == "month":
-        return day[:7] + "-01"
-    if interval == "week":
-        moment = date.fromisoformat(day)
-        return (moment - timedelta(days=moment.weekday())).isoformat()
-    return day
 
 
 def by_hand(
