@@ -7,25 +7,16 @@ from typing import Any
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
-from webargs.fields import DelimitedList
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
-from api.fields import Clock, Timestamp
+from api.filters import NARROWING, IncidentScope, timeline_filter
 from api.services import services
-from timeline.domain.values import (
-    KINDS,
-    MAX_NAME,
-    MAX_TAG,
-    METRIC_PATTERN,
-    NAMESPACE_PATTERN,
-    timestamp,
-)
-from timeline.read_models import AggregatesFilter, TimelineFilter
+from timeline.domain.values import METRIC_PATTERN
+from timeline.read_models import AggregatesFilter
 
 PROJECTION = "aggregates"
 GROUPS = ("kind", "country", "admin1", "actor", "source_side", "claimant_side")
-SCOPES = ("kind", "country", "admin1", "actor", "tag", "namespace")
 
 blp = Blueprint(
     "aggregates",
@@ -35,7 +26,7 @@ blp = Blueprint(
 )
 
 
-class AggregatesArgs(Schema):
+class AggregatesArgs(IncidentScope):
     """What to count, grouped how, in which buckets, between which days."""
 
     measure = fields.String(
@@ -60,15 +51,6 @@ class AggregatesArgs(Schema):
             "a statement; statements only), claimant_side (who gave a figure; figures only)."
         },
     )
-    kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
-    country = fields.String(validate=validate.Length(1, MAX_NAME))
-    admin1 = fields.String(validate=validate.Length(1, MAX_NAME))
-    actor = fields.String(validate=validate.Length(1, MAX_NAME))
-    tag = fields.String(validate=validate.Length(1, MAX_TAG))
-    namespace = fields.String(validate=validate.Regexp(NAMESPACE_PATTERN))
-    retired = fields.Boolean(load_default=False)
-    as_of = Timestamp(metadata={"description": "As known at this time (see clock)."})
-    clock = Clock()
     start = fields.Date(data_key="from", metadata={"description": "From this day."})
     end = fields.Date(data_key="to", metadata={"description": "To this day (inclusive)."})
     min_position = MinPosition()
@@ -117,9 +99,9 @@ class AggregatesResource(MethodView):
         """Incidents, statements or a metric's figures per day, week or month, grouped.
 
         Without filters, of the current state (retired incidents and withdrawn statements left
-        out), kept by a projection: flat in the size of the log. With incident filters, `as_of`
-        or `retired`, counted from the matching incidents by the same rules (its cost follows
-        how many match).
+        out), kept by a projection: flat in the size of the log. With incident filters (metric
+        included), `as_of` or `retired`, counted from the matching incidents by the same rules
+        (its cost follows how many match).
         """
         await_position(PROJECTION, args.get("min_position"))
         where = AggregatesFilter(
@@ -129,20 +111,10 @@ class AggregatesResource(MethodView):
             start=args["start"].isoformat() if args.get("start") else None,
             end=args["end"].isoformat() if args.get("end") else None,
         )
-        narrowed = {k: args[k] for k in SCOPES if args.get(k)}
-        scope = None
-        if narrowed or args.get("as_of") or args.get("retired"):
-            scope = TimelineFilter(
-                kind=args.get("kind", ()),
-                as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
-                clock=args["clock"],
-                retired=args["retired"],
-                country=args.get("country"),
-                admin1=args.get("admin1"),
-                actor=args.get("actor"),
-                tag=args.get("tag"),
-                namespace=args.get("namespace"),
-            )
+        # Narrowed (or as of a time): counted from the incidents in scope, the days (from,
+        # to) being the buckets' range, not the incidents' times.
+        narrowed = any(args.get(k) for k in NARROWING)
+        scope = timeline_filter({**args, "start": None, "end": None}) if narrowed else None
         page = services().reads.aggregates(where, scope)
         body = {
             "measure": where.measure,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
 from api.consistency import MinPosition
@@ -21,18 +21,11 @@ from timeline.domain.values import (
 from timeline.read_models import TimelineFilter
 
 
-class IncidentFilters(PageArgs):
-    """Filters on incidents (combined with AND), pagination and replay."""
+class IncidentScope(Schema):
+    """Which incidents (combined with AND), as known when: what the listings and the
+    aggregates narrow by."""
 
-    start = Timestamp(data_key="from", metadata={"description": "At or after this time."})
-    end = Timestamp(data_key="to", metadata={"description": "At or before this time."})
     kind = DelimitedList(fields.String(validate=validate.OneOf(KINDS)))
-    q = fields.String(validate=validate.Length(1, 200), metadata={"description": "Text search."})
-    bbox = DelimitedList(
-        fields.Float(),
-        validate=validate.Length(equal=4),
-        metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
-    )
     actor = fields.String(
         validate=validate.Length(1, MAX_NAME),
         metadata={"description": "An actor's name or side (any of the incident's actors)."},
@@ -53,6 +46,23 @@ class IncidentFilters(PageArgs):
     retired = fields.Boolean(
         load_default=False,
         metadata={"description": "Include retired incidents (marked so); default: leave out."},
+    )
+
+
+# The scope's arguments that narrow it (clock alone does not: it qualifies as_of).
+NARROWING = ("kind", "actor", "tag", "country", "admin1", "namespace", "metric", "as_of", "retired")
+
+
+class IncidentFilters(IncidentScope, PageArgs):
+    """Filters on incidents (combined with AND), pagination and replay."""
+
+    start = Timestamp(data_key="from", metadata={"description": "At or after this time."})
+    end = Timestamp(data_key="to", metadata={"description": "At or before this time."})
+    q = fields.String(validate=validate.Length(1, 200), metadata={"description": "Text search."})
+    bbox = DelimitedList(
+        fields.Float(),
+        validate=validate.Length(equal=4),
+        metadata={"description": "min_lon,min_lat,max_lon,max_lat"},
     )
     min_position = MinPosition()
 

@@ -128,6 +128,7 @@ def test_arguments_are_checked(client: FlaskClient) -> None:
         ({"actor": "UPC", "namespace": "ucdp-ged"},
          TimelineFilter(actor="UPC", namespace="ucdp-ged")),
         ({"retired": "true"}, TimelineFilter(retired=True)),
+        ({"metric": "killed"}, TimelineFilter(metric="killed")),
         ({"as_of": "2009-02-10T00:00:00Z", "clock": "stated"},
          TimelineFilter(as_of="2009-02-10T00:00:00.000000+00:00", clock="stated")),
     ],
