@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -64,34 +64,15 @@ def ndjson(incidents: Iterable[Incident]) -> Iterator[bytes]:
 
 def csv_rows(incidents: Iterable[Incident]) -> Iterator[str]:
     """A header, then one row an incident; lists joined with "; ", properties as JSON."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-
-    def flushed() -> str:
-        text = buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-        return text
-
-    writer.writerow(CSV_COLUMNS)
-    yield flushed()
-    for incident in incidents:
-        writer.writerow(_csv_row(incident))
-        yield flushed()
+    return _table(CSV_COLUMNS, map(_csv_row, incidents))
 
 
 def acled_csv(incidents: Iterable[Incident]) -> Iterator[str]:
     """ACLED's current 31-column layout, so that tools made for ACLED's exports read it (an
     incident imported from ACLED gives back its row)."""
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, acled.CURRENT_LAYOUT, lineterminator="\n")
-    writer.writeheader()
-    for incident in incidents:
-        writer.writerow(acled.row_of(incident))
-        yield buffer.getvalue()
-        buffer.seek(0)
-        buffer.truncate()
-    yield buffer.getvalue()
+    layout = acled.CURRENT_LAYOUT
+    rows = ([row[c] for c in layout] for row in map(acled.row_of, incidents))
+    return _table(layout, rows)
 
 
 def _csv_row(incident: Incident) -> list[Any]:
@@ -149,7 +130,8 @@ CLAIM_COLUMNS = (
 )  # fmt: skip
 
 
-def _table(columns: tuple[str, ...], rows: Iterable[list[Any]]) -> Iterator[str]:
+def _table(columns: Sequence[str], rows: Iterable[list[Any]]) -> Iterator[str]:
+    """CSV text: the header, then a chunk a row (as it is written, in constant memory)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(columns)
