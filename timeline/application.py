@@ -213,9 +213,13 @@ class TimelineApp(Application[UUID]):
         elif retired is None and incident.retired is not None:
             incident.restore(revision.reason, by=by, stated_at=stated)
             outcome = "restored"
-        changed = {k: v for k, v in desired.items() if getattr(incident, k) != v}
-        if changed or outcome == "amended":
-            incident.restate(desired, revision.reason, by, stated)
+        # Only the fields that differ go to the amendment (so stored values the caller did not
+        # give are not checked again); none when only the retirement changed, or when the
+        # picture is new at that stated time but says what the incident says now: then an
+        # amendment of nothing ("always") dates it.
+        differing = {k: v for k, v in desired.items() if getattr(incident, k) != v}
+        always = outcome == "amended"
+        changed = incident.amend(differing, revision.reason, by, stated, always=always)
         self._claim(str(incident.id), before, incident.external_ids, claims)
         return outcome, changed
 

@@ -186,3 +186,13 @@ def test_a_statements_totals_are_its_whole_figures_else_all_of_them() -> None:
     wounded = {"metric": "wounded", "value": 3, "subject": "UA"}
     assert totals([best, *parts, wounded]) == [best, wounded]
     assert totals(parts) == parts  # no whole figure: each is what the statement claims
+
+
+def test_an_amendment_of_nothing_can_date_a_picture_published_again() -> None:
+    incident = Incident.report(an_incident())
+    assert incident.amend({}, "the same, in the June release") == {}
+    assert incident.version == 1  # nothing to record
+    incident.amend({}, "the same, in the June release", stated_at="2023-06-30T00:00:00Z",
+                   always=True)  # fmt: skip
+    assert incident.version == 2
+    assert incident.picture_version("2023-07-01T00:00:00.000000+00:00") == 2

@@ -229,30 +229,26 @@ class Incident(Aggregate):
         return cls(**checked, id=incident_id or uuid4(), by=by, stated_at=_stated(stated_at))
 
     def amend(
-        self, changes: Mapping[str, Any], reason: str, by: By = None, stated_at: object = None
+        self,
+        changes: Mapping[str, Any],
+        reason: str,
+        by: By = None,
+        stated_at: object = None,
+        *,
+        always: bool = False,
     ) -> dict[str, Any]:
         """Change some fields, saying why; returns only the fields that really changed.
 
         Giving fields their current values changes nothing and records no event, so a client
-        (an importer re-sending a row) need not compare first. (The application's ``revise``
-        also weighs the stated clock; this is the plain editorial change.)
+        (an importer re-sending a row) need not compare first — unless ``always``: then an
+        amendment of nothing dates a picture published again unchanged at ``stated_at`` (the
+        application's ``revise`` decides, weighing the stated clock).
         """
         why = values.text(reason, "reason", max_length=values.MAX_REASON)
         checked = values.incident_fields(changes, partial=True)
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
-        if changed:
+        if changed or always:
             self._amended(changed, why, by, _stated(stated_at))
-        return changed
-
-    def restate(
-        self, fields: Mapping[str, Any], reason: str, by: By = None, stated_at: str | None = None
-    ) -> dict[str, Any]:
-        """Record a picture published at ``stated_at`` whose fields are ``fields`` (validated,
-        complete): one amendment with what differs from the current fields — possibly nothing,
-        which still dates the picture on the stated clock. Returns the changes."""
-        why = values.text(reason, "reason", max_length=values.MAX_REASON)
-        changed = {k: v for k, v in fields.items() if getattr(self, k) != v}
-        self._amended(changed, why, by, stated_at)
         return changed
 
     @event(IncidentAmended)
