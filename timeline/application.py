@@ -12,19 +12,27 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar, cast
+from typing import Any, ClassVar, Literal, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application
-from eventsourcing.persistence import IntegrityError, Recording
+from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.persistence import IntegrityError, Recording, StoredEvent
 from eventsourcing.utils import get_topic
 
 from timeline.diff import incident_diff
-from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
+from timeline.domain import (
+    Conflict,
+    DomainError,
+    Incident,
+    IncidentNotFound,
+    InvalidValue,
+    values,
+)
 from timeline.domain.external_id import ExternalId, external_id_stream
 from timeline.domain.values import By
 from timeline.event_log import LogEntry, head_position, read_log
 from timeline.pictures import PICTURE_EVENTS, Picture, stated_of
+from timeline.stream_reads import select_streams
 
 Clock = Literal["recorded", "stated"]
 # External-id claims a command looked up (None: none yet) or changed, by stream id: saved with it.
@@ -296,6 +304,7 @@ class TimelineApp(Application[UUID]):
         for attempt in range(MAX_ATTEMPTS):
             touched: dict[UUID, Incident] = {}
             claims: Claims = {}
+            self._prefetch(items, touched, claims)
             results: list[tuple[Incident, str, list[dict[str, Any]]]] = []
             for index, item in enumerate(items):
                 try:
@@ -323,6 +332,39 @@ class TimelineApp(Application[UUID]):
                 for incident, outcome, statements in results
             ]
         raise Conflict("The batch kept colliding with concurrent writers; try again.", None)
+
+    def _prefetch(
+        self, items: Sequence[Mapping[str, Any]], touched: dict[UUID, Incident], claims: Claims
+    ) -> None:
+        """Look up every external id the items give and load every incident they name, a few
+        queries for the whole batch (the items then find them in ``claims`` and ``touched``).
+
+        One by one these reads were a third of an import's time. An incident long enough to
+        have snapshots is left for the item to load the usual way.
+        """
+        streams: set[UUID] = set()
+        named: set[UUID] = set()
+        for item in items:
+            try:
+                incident_id = _uuid(item.get("id"), "id")
+                ids = values.external_ids(item.get("external_ids") or {})
+            except DomainError:
+                continue  # the item will say what is wrong with it, naming its place
+            if incident_id is not None:
+                named.add(incident_id)
+            streams.update(external_id_stream(*pair) for pair in ids.items())
+        found = select_streams(self.recorder, streams)
+        for stream in streams:
+            claims[stream] = self._replayed(found.get(stream, []))
+        named.update(UUID(c.incident_id) for c in claims.values() if c and c.incident_id)
+        snapshot_every = self.snapshotting_intervals[Incident]
+        for incident_id, stored in select_streams(self.recorder, named).items():
+            if len(stored) < snapshot_every:
+                touched[incident_id] = self._replayed(stored)
+
+    def _replayed(self, stored: Sequence[StoredEvent]) -> Any:
+        """An aggregate from all its stored events, as the library replays it (None: none)."""
+        return project_aggregate(None, (self.mapper.to_domain_event(s) for s in stored))
 
     def _batch_item(
         self,
@@ -418,10 +460,7 @@ class TimelineApp(Application[UUID]):
             # Replayed from its events alone: an id's stream is a few events and never
             # snapshotted, so asking the snapshot store first (as the repository does) would
             # double the reads of an import, most of whose ids are new.
-            claim: Any = None
-            for domain_event in self.events.get(stream):
-                claim = cast(Any, domain_event).mutate(claim)
-            claims[stream] = claim
+            claims[stream] = self._replayed(self.recorder.select_events(stream))
         return claims[stream]
 
     def incident_by_external_id(self, namespace: str, value: str) -> str | None:
