@@ -293,7 +293,7 @@ def _export_local(
         )(where)
         console.print(f"log position {export.position}")
         writers = exports.LINES if lines else exports.WRITERS
-        for chunk in writers[data_format](iter(export)):
+        for chunk in exports.write(export, data_format, writers):
             sink.write(chunk if isinstance(chunk, bytes) else chunk.encode())
     finally:
         services.close()

@@ -81,7 +81,7 @@ def streamed(
     export: Export, data_format: str, name: str, writers: Mapping[str, Any] = exports.WRITERS
 ) -> Response:
     """The export as a streamed file download."""
-    body = _Streamed(_in_blocks(writers[data_format](iter(export))), export)
+    body = _Streamed(_in_blocks(exports.write(export, data_format, writers)), export)
     response = Response(body, content_type=exports.FORMATS[data_format])
     extension = {"ndjson": "ndjson", "csv": "csv", "acled-csv": "csv", "geojson": "geojson"}[
         data_format

@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from timeline.domain.values import COMMON_METRICS, totals
 from timeline.importing import acled
+
+if TYPE_CHECKING:
+    from timeline.read_models import Export
 
 Incident = dict[str, Any]
 FORMATS = {
@@ -30,10 +33,8 @@ CSV_COLUMNS = (
     "id", "title", "kind", "occurred_start", "occurred_end", "occurred_precision",
     "location_name", "admin1", "admin2", "admin3", "country", "location_precision", "lat", "lon",
     "actors", "actor_sides", "tags", "external_ids", "stated_at", "retired", "statements",
-    *(f"{metric}_{part}" for metric in COMMON_METRICS
-      for part in ("low", "best", "high", "claimed_by")),
-    "properties",
 )  # fmt: skip
+FIGURE_PARTS = ("low", "best", "high", "claimed_by")
 
 
 def figure_ranges(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -62,9 +63,14 @@ def ndjson(incidents: Iterable[Incident]) -> Iterator[bytes]:
         yield orjson.dumps(incident) + b"\n"
 
 
-def csv_rows(incidents: Iterable[Incident]) -> Iterator[str]:
-    """A header, then one row an incident; lists joined with "; ", properties as JSON."""
-    return _table(CSV_COLUMNS, map(_csv_row, incidents))
+def csv_rows(
+    incidents: Iterable[Incident], metrics: Sequence[str] = COMMON_METRICS
+) -> Iterator[str]:
+    """A header, then one row an incident; lists joined with "; ", properties as JSON, and
+    four columns for each of ``metrics`` (low, best, high, claimed_by: see figure_ranges)."""
+    figures = [f"{metric}_{part}" for metric in metrics for part in FIGURE_PARTS]
+    columns = (*CSV_COLUMNS, *figures, "properties")
+    return _table(columns, (_csv_row(incident, metrics) for incident in incidents))
 
 
 def acled_csv(incidents: Iterable[Incident]) -> Iterator[str]:
@@ -75,11 +81,11 @@ def acled_csv(incidents: Iterable[Incident]) -> Iterator[str]:
     return _table(layout, rows)
 
 
-def _csv_row(incident: Incident) -> list[Any]:
+def _csv_row(incident: Incident, metrics: Sequence[str]) -> list[Any]:
     occurred, place = incident["occurred"], incident["location"] or {}
     ranges = figure_ranges(incident.get("statements") or [])
     figures: list[Any] = []
-    for metric in COMMON_METRICS:
+    for metric in metrics:
         found = ranges.get(metric) or {}
         figures += [found.get("low"), found.get("best"), found.get("high"),
                     "; ".join(found.get("claimed_by") or [])]  # fmt: skip
@@ -189,3 +195,13 @@ TIMELINE_WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": timeline_csv}
 CLAIM_WRITERS: dict[str, Any] = {"ndjson": ndjson, "csv": claims_csv}
 # NDJSON lines put together by the query layer (ReadModels.export_incident_lines) pass as is.
 LINES: dict[str, Any] = {"ndjson": iter}
+
+
+def write(export: Export, data_format: str, writers: Mapping[str, Any] = WRITERS) -> Iterator[Any]:
+    """An export as a file's chunks (text or bytes) in a format of ``writers``; the incident
+    CSV has figure columns for every metric the export knows."""
+    writer = writers[data_format]
+    chunks: Iterator[Any] = (
+        csv_rows(iter(export), export.metrics) if writer is csv_rows else writer(iter(export))
+    )
+    return chunks

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from timeline.domain.values import COMMON_METRICS
 from timeline.projections.aggregates import AggregatesFilter, counted, query_aggregates
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 from timeline.projections.claims import ClaimsFilter, query_claims
@@ -23,6 +24,7 @@ from timeline.projections.sources import SourcesFilter, query_sources
 from timeline.projections.sql import Cursor, ViewDatabase
 from timeline.projections.timeline import (
     TimelineFilter,
+    figure_metrics,
     live_statement_texts,
     live_statements,
     namespace_ids,
@@ -110,7 +112,9 @@ class ReadModels:
     def export_incidents(self, where: TimelineFilter, page: int = 500) -> Export:
         """Every incident the filter matches, with its live statements, from one snapshot:
         iterate the answer (a page of rows at a time), then close it."""
-        return Export(self.views, "timeline", incident_pages(where, page))
+        export = Export(self.views, "timeline", incident_pages(where, page))
+        export.metrics = figure_metrics(export.cursor)
+        return export
 
     def export_incident_lines(self, where: TimelineFilter, page: int = 1000) -> Export:
         """Every incident the filter matches, with its live statements, as NDJSON lines
@@ -179,8 +183,10 @@ class Export:
 
     def __init__(self, views: ViewDatabase, projection: str, pages: Pages) -> None:
         self._context = views.snapshot()
-        self._cursor = self._context.__enter__()
-        self.position = read_position(self._cursor, projection)
+        self.cursor = self._context.__enter__()
+        self.position = read_position(self.cursor, projection)
+        # The metrics an incident CSV gives columns to (see figure_metrics).
+        self.metrics: tuple[str, ...] = COMMON_METRICS
         self._pages = pages
         self._closed = False
 
@@ -188,7 +194,7 @@ class Export:
         after: Any = None
         try:
             while not self._closed:
-                items, after = self._pages(self._cursor, after)
+                items, after = self._pages(self.cursor, after)
                 yield from items
                 if after is None:
                     return

@@ -16,9 +16,11 @@ from flask.testing import FlaskClient
 from api import create_app
 from cli import main
 from tests.datasets import FIXTURES
+from tests.factories import a_statement, an_incident
 from timeline import exports
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
+from timeline.domain.values import COMMON_METRICS
 from timeline.read_models import TimelineFilter
 
 ACLED = FIXTURES / "acled" / "current.csv"
@@ -220,6 +222,29 @@ def test_csv_and_geojson_exports_and_the_analyst_filters(
     assert count(actor="UPC") < count(namespace="ucdp-ged")
     # text search reads place names: Bossangoa is in Ouham (ACLED) / Ouham prefecture (GED)
     assert count(q="bossangoa") == count(admin1="Ouham") + count(admin1="Ouham prefecture") > 0
+
+
+def test_the_csv_has_figure_columns_for_every_metric_given(services: Services) -> None:
+    app = services.app
+    downed = {"metric": "drones_downed", "value": 40, "low": 38, "high": 45}
+    app.apply_batch([
+        {**an_incident(title="Night raid"), "statements": [a_statement(figures=[downed])]},
+        {**an_incident(title="Shelling"), "statements": [a_statement()]},
+    ])  # fmt: skip
+    services.runner.run_all()
+
+    answer = client_of(services).get("/api/v1/incidents?format=csv")
+
+    rows = {r["title"]: r for r in csv.DictReader(answer.data.decode().splitlines(True))}
+    columns = list(rows["Night raid"])
+    metrics = [c.removesuffix("_best") for c in columns if c.endswith("_best")]
+    assert metrics == [*COMMON_METRICS, "drones_downed"]  # the common ones first, then others
+    assert columns[-1] == "properties"
+    raid, shelling = rows["Night raid"], rows["Shelling"]
+    assert [raid[f"drones_downed_{p}"] for p in ("low", "best", "high")] == ["38", "40", "45"]
+    assert raid["drones_downed_claimed_by"] == "Russian Ministry of Defence"
+    assert raid["killed_best"] == "" and shelling["drones_downed_best"] == ""
+    assert shelling["killed_best"] == "600"
 
 
 def test_the_export_command_writes_what_the_api_streams(

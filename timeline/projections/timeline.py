@@ -25,6 +25,7 @@ from typing import Any
 from eventsourcing.dispatch import singledispatchmethod
 
 from timeline.domain import Incident
+from timeline.domain.values import COMMON_METRICS
 from timeline.event_log import LogEntry
 from timeline.pictures import stated_of
 from timeline.projections import jsontext as json
@@ -71,9 +72,9 @@ class TimelineProjection(Projection):
 
     name = "timeline"
     # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
-    # 8: pictures on both clocks, retirement. 9: terms (the analyst filters)
-    version = 9
-    tables = ("timeline_items", "timeline_incidents")
+    # 8: pictures on both clocks, retirement. 9: terms (the analyst filters). 10: metrics
+    version = 10
+    tables = ("timeline_items", "timeline_incidents", "timeline_metrics")
 
     def create_tables(self, cursor: Cursor) -> None:
         """Create the tables and the indexes their queries use."""
@@ -101,6 +102,9 @@ class TimelineProjection(Projection):
         # an incident's current rows for amendments, withdrawals and the incident filter. A
         # random-keyed primary key made catch-up three times slower at 100,000 rows.
         cursor.execute("CREATE INDEX IF NOT EXISTS timeline_order ON timeline_items (at, item_id)")
+        # Every metric a statement has given: the CSV export's figure columns, known before
+        # its first row.
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS timeline_metrics (metric {key} PRIMARY KEY)")
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id) "
             "WHERE sys_to_pos IS NULL"
@@ -109,7 +113,12 @@ class TimelineProjection(Projection):
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Apply a batch, remembering each touched incident's current fields meanwhile."""
         self._incidents: dict[str, dict[str, Any]] = {}
+        self._metrics: set[str] = set()
         super().apply(cursor, entries)
+        cursor.executemany(
+            "INSERT INTO timeline_metrics (metric) VALUES (?) ON CONFLICT DO NOTHING",
+            [(metric,) for metric in sorted(self._metrics)],
+        )
 
     def _current(self, cursor: BatchCursor, incident_id: str) -> dict[str, Any]:
         """The incident as its last recorded version left it (what the next event changes)."""
@@ -180,6 +189,7 @@ class TimelineProjection(Projection):
              s["stated_at"], entry.recorded, None, source["name"], source["side"], s["stance"],
              s["text"], json.dumps(statement)),
         )  # fmt: skip
+        self._metrics.update(figure["metric"] for figure in s["figures"])
 
     @handle.register
     def _amended(
@@ -401,6 +411,14 @@ def namespace_ids(cursor: Cursor, namespace: str) -> set[str]:
         ("%\n" + _escaped(term_line(f"ns:{namespace}")) + "%",),
     )
     return {json.loads(row["incident"])["external_ids"][namespace] for row in cursor.fetchall()}
+
+
+def figure_metrics(cursor: Cursor) -> tuple[str, ...]:
+    """Every metric a figure may have in an export: the common ones, then any other a
+    statement has given, alphabetically."""
+    cursor.execute("SELECT metric FROM timeline_metrics ORDER BY metric")
+    others = [row["metric"] for row in cursor.fetchall() if row["metric"] not in COMMON_METRICS]
+    return (*COMMON_METRICS, *others)
 
 
 def _escaped(text: str) -> str:
