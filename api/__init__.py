@@ -24,6 +24,7 @@ from api import (
     tracing,
 )
 from api.auth import BEARER
+from api.json_bodies import StrictJSONProvider
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 
@@ -48,6 +49,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     """Build the WSGI app; tests pass their own settings (or ready-built services)."""
     settings = settings or (services.settings if services else Settings.from_env())
     app = Flask(__name__)
+    app.json = StrictJSONProvider(app)
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="Conflict timeline",

@@ -5,12 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.filters import NARROWING, IncidentScope, timeline_filter
+from api.json_bodies import Blueprint
 from api.services import services
 from timeline.domain.values import METRIC_PATTERN
 from timeline.read_models import AggregatesFilter

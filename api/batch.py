@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from api.auth import require, written_by
 from api.incidents import IncidentAmendment, RetirementIn, StatedAt, incident_fields
+from api.json_bodies import Blueprint
 from api.services import services
 from api.statements import StatementIn, as_domain
 from timeline.application import MAX_BATCH_ITEMS

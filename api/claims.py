@@ -5,13 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.exports import FormatArg, streamed, wanted
 from api.fields import Clock, StoredTimestamp, Timestamp
+from api.json_bodies import Blueprint
 from api.paging import Cursor, Limit, decode_cursor, page_body
 from api.services import services
 from api.statements import SourceSchema

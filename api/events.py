@@ -8,11 +8,11 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MAX_POSITION
+from api.json_bodies import Blueprint
 from api.paging import Limit
 from api.services import services
 

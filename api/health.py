@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from api.json_bodies import Blueprint
 from api.services import services
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness and readiness.")

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import WrittenBy, require, written_by
@@ -17,6 +17,7 @@ from api.consistency import MinPosition, await_position, with_position
 from api.exports import streamed, wanted
 from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
+from api.json_bodies import Blueprint
 from api.paging import decode_cursor, raw_page
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain

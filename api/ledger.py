@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from api.auth import require
+from api.json_bodies import Blueprint
 from api.services import services
 from timeline.ledger import ALGORITHM
 

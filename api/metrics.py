@@ -15,7 +15,6 @@ from collections.abc import Iterator
 
 from flask import Flask, Response, g, request
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
@@ -28,6 +27,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.auth import require
+from api.json_bodies import Blueprint
 from api.services import services
 from timeline.bootstrap import Services
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint, abort
+from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import Clock, StoredTimestamp, Timestamp
+from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, page_body
 from api.services import services
 from timeline.domain.values import timestamp

@@ -6,11 +6,11 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
+from api.json_bodies import Blueprint
 from api.services import services
 from timeline.domain.values import (
     MAX_NAME,

@@ -7,11 +7,11 @@ from typing import Any
 from uuid import UUID
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import WrittenBy, require, written_by
 from api.consistency import MAX_POSITION
+from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, encode_cursor
 from api.services import services
 from timeline.domain.subscription import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL_LENGTH

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from flask_smorest import Blueprint
 from marshmallow import RAISE, Schema, fields, validate
 from webargs.fields import DelimitedList
 
@@ -15,6 +14,7 @@ from api.exports import FormatArg, streamed, wanted
 from api.fields import StoredTimestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.incidents import IncidentSummary
+from api.json_bodies import Blueprint
 from api.paging import decode_cursor, raw_page
 from api.services import services
 from api.statements import StatementOut

@@ -5,12 +5,13 @@ GET operation the OpenAPI document lists are answered with a 4xx or a normal ans
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 
 from tests.conftest import ADMIN_KEY
-from tests.factories import a_statement, an_incident
+from tests.factories import a_statement, an_incident, as_json
 from timeline.bootstrap import Services
 
 HOSTILE = [
@@ -22,6 +23,11 @@ HOSTILE = [
     "😀" * 50,
     "9" * 400,
     "a" * 20_000,
+    # the edges of what a datetime can hold: one hour either way leaves it
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
 ]
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 
@@ -39,7 +45,7 @@ def test_hostile_query_values_are_harmless(client: FlaskClient, services: Servic
     spec = client.get("/api/v1/openapi.json").json
     incident = written.incident_id
     statement = written.statements[0]["id"]
-    tried = 0
+    tried, failed = 0, []
     for path, operations in spec["paths"].items():
         get = operations.get("get")
         if get is None or path.endswith("/stream"):
@@ -51,9 +57,76 @@ def test_hostile_query_values_are_harmless(client: FlaskClient, services: Servic
         for name in names:
             for value in HOSTILE:
                 response = client.get(url, query_string={name: value}, headers=ADMIN)
-                assert response.status_code < 500, (path, name, value[:40], response.json)
-                assert response.is_json
+                if response.status_code >= 500 or not response.is_json:
+                    failed.append((path, name, value[:40], response.status_code))
                 tried += 1
+    assert failed == []
     assert tried > 200  # every query parameter of the contract, not a handful
     assert client.get("/api/v1/timeline").json["items"] == before
     assert all(s.lag == 0 for s in services.runner.status())
+
+
+EDGES = [
+    "0001-01-01T00:00:00+01:00",
+    "9999-12-31T23:59:59-01:00",
+    "0001-01-01T00:00:00Z",
+    "9999-12-31T23:59:59.999999Z",
+    "0001-01-01",
+    "9999-12",
+    "9999",
+]
+
+
+def test_dates_at_the_edges_of_the_calendar_are_never_a_server_error(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    written = services.app.report_incident(an_incident(), statements=[a_statement()])
+    incident, statement = written.incident_id, written.statements[0]["id"]
+    base = as_json(an_incident())
+    said = as_json(a_statement())
+    one = f"/api/v1/incidents/{incident}"
+    bodies: list[tuple[str, str, Any]] = []
+    for edge in EDGES:
+        item = {**base, "stated_at": edge, "statements": [{**said, "stated_at": edge}]}
+        bodies += [
+            ("post", "/api/v1/incidents", {**base, "stated_at": edge}),
+            ("post", "/api/v1/incidents", {**base, "occurred": {"start": edge}}),
+            ("post", "/api/v1/incidents", {**base, "occurred": {**base["occurred"], "end": edge}}),
+            ("patch", one, {"reason": "r", "stated_at": edge, "title": edge}),
+            ("patch", one, {"reason": "r", "occurred": {"start": edge}}),
+            ("post", f"{one}/statements", {**said, "stated_at": edge}),
+            ("post", f"{one}/retirement", {"reason": "recorded_in_error", "stated_at": edge}),
+            ("post", "/api/v1/batch", {"stated_at": edge, "items": [base]}),
+            ("post", "/api/v1/batch", {"items": [item]}),
+        ]
+    failed, refused = [], 0
+    for method, url, body in bodies:
+        response = getattr(client, method)(url, json=body, headers=writer)
+        if response.status_code >= 500 or not response.is_json:
+            failed.append((method, url, body, response.status_code))
+        refused += response.status_code == 422
+    assert failed == []
+    assert refused > len(bodies) / 2  # checked and refused, not turned away at the door
+    for edge in EDGES:  # and what was stored reads back (the demo of a far-future figure)
+        for url in (one, f"{one}/history",
+                    "/api/v1/timeline", "/api/v1/incidents", "/api/v1/aggregates"):  # fmt: skip
+            response = client.get(url, query_string={"as_of": edge}, headers=ADMIN)
+            assert response.status_code < 500, (url, edge)
+    assert statement
+
+
+def test_unparsable_bodies_are_a_client_error_and_write_nothing(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    head = services.app.head()
+    deep = "[" * 100_000 + "]" * 100_000
+    nested_in_a_field = '{"title": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    surrogate = '{"title": "\\ud800", "kind": "strike"}'
+    for url in ("/api/v1/incidents", "/api/v1/batch"):
+        for body in (deep, nested_in_a_field, surrogate):
+            response = client.post(
+                url, data=body, headers={**writer, "Content-Type": "application/json"}
+            )
+            assert response.status_code in (400, 422), (url, body[:30], response.status_code)
+            assert response.is_json and response.json["message"]
+    assert services.app.head() == head
