@@ -33,6 +33,16 @@ SCHEDULE = (5.0, 300.0, 1800.0)
         "::ffff:127.0.0.1",
         "::ffff:10.0.0.1",
         "ff02::1",
+        # IPv6 forms that carry an IPv4 address a gateway or the host may turn back into it
+        "64:ff9b::a9fe:a9fe",  # NAT64 of 169.254.169.254
+        "64:ff9b::5db8:d70e",  # NAT64 of a public address: refused too (deny by default)
+        "64:ff9b:1::a9fe:a9fe",  # local-use NAT64
+        "2002:a9fe:a9fe::",  # 6to4
+        "2002:5db8:d70e::1",
+        "2001:0:4136:e378:8000:63bf:3fff:fdd2",  # Teredo
+        "::7f00:1",  # IPv4-compatible ::127.0.0.1
+        "::127.0.0.1",
+        "::5db8:d70e",
     ],
 )
 def test_internal_addresses_are_not_public(address: str) -> None:
@@ -60,6 +70,12 @@ def test_urls_to_internal_hosts_are_refused_unless_allowed(url: str) -> None:
         checked_addresses(url, allow_private=False)
     assert refused.value.field == "url"
     assert checked_addresses(url, allow_private=True)
+
+
+def test_port_zero_is_refused_even_where_private_addresses_are_allowed() -> None:
+    for url in ("http://93.184.215.14:0/hook", "http://[2606:4700:4700::1111]:0/h"):
+        with pytest.raises(UnsafeAddress, match="port"):
+            checked_addresses(url, allow_private=True)
 
 
 def test_the_schedule_grows_with_jitter_and_ends() -> None:

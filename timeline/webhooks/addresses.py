@@ -20,10 +20,29 @@ class UnsafeAddress(InvalidValue):
     """The URL's host is, or resolves to, an address webhooks may not reach."""
 
 
+# IPv6 prefixes whose addresses carry an IPv4 address that a NAT64 gateway, a 6to4 or Teredo
+# relay, or the host's own stack may turn back into it (169.254.169.254 as 64:ff9b::a9fe:a9fe):
+# refused whatever address they carry, since the guard cannot know what the network does.
+EMBEDDING_IPV4 = tuple(
+    ipaddress.IPv6Network(prefix)
+    for prefix in (
+        "64:ff9b::/96",  # NAT64, well-known prefix (RFC 6052)
+        "64:ff9b:1::/48",  # NAT64, local use (RFC 8215)
+        "2002::/16",  # 6to4 (RFC 3056)
+        "2001::/32",  # Teredo (RFC 4380)
+        "::/96",  # IPv4-compatible (RFC 4291, deprecated), also :: and ::1
+    )
+)
+
+
 def is_public(address: IPAddress) -> bool:
-    """Globally routable unicast only: no loopback, private, link-local, multicast or reserved."""
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Globally routable unicast only: no loopback, private, link-local, multicast or reserved,
+    and no IPv6 form of an IPv4 address but the mapped one, which is checked as IPv4."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            address = address.ipv4_mapped
+        elif any(address in network for network in EMBEDDING_IPV4):
+            return False
     return address.is_global and not address.is_multicast
 
 
@@ -53,7 +72,13 @@ def checked_addresses(url: str, allow_private: bool) -> list[IPAddress]:
     """
     parts = urlsplit(url)
     host = parts.hostname or ""
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        port = parts.port
+    except ValueError:  # not a number, or beyond 65535
+        raise UnsafeAddress("The URL's port is not a port number (1-65535).", "url") from None
+    if port == 0:
+        raise UnsafeAddress("The URL's port is 0, which no server listens on.", "url")
+    port = port or (443 if parts.scheme == "https" else 80)
     addresses = resolve(host, port)
     if not addresses:
         raise UnsafeAddress(f"The host {host!r} has no address.", "url")
