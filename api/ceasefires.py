@@ -29,7 +29,7 @@ blp = Blueprint(
 class CeasefiresArgs(PageArgs):
     """Which ceasefires, as known when, a page at a time (by window start)."""
 
-    start = Timestamp(data_key="from", metadata={"description": "Windows ending at/after this."})
+    start = Timestamp(data_key="from", metadata={"description": "Windows ending after this."})
     end = Timestamp(data_key="to", metadata={"description": "Windows starting at/before this."})
     party = fields.String(validate=validate.Length(1, MAX_SIDE), metadata={"example": "RU"})
     as_of = Timestamp()
@@ -55,7 +55,8 @@ class Speaker(Schema):
 
 
 class Window(Schema):
-    """When a ceasefire applies; no end means open-ended."""
+    """When a ceasefire applies: from ``start`` up to, not including, ``end`` (none: it runs
+    on)."""
 
     start = StoredTimestamp()
     end = StoredTimestamp(allow_none=True)

@@ -12,6 +12,7 @@ import pytest
 from tests.factories import T0, a_statement, an_incident
 from timeline.application import Written
 from timeline.bootstrap import Services
+from timeline.domain.values import timestamp
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 
 END = T0 + timedelta(hours=36)
@@ -70,12 +71,20 @@ def test_a_ceasefire_with_nothing_inside_held(services: Services) -> None:
     assert ceasefire["parties"] == ["RU", "UA"] and ceasefire["scope"] == "UA"
 
 
-def test_fighting_exactly_at_the_windows_end_violates_it(services: Services) -> None:
+def test_a_window_is_start_inclusive_and_end_exclusive(services: Services) -> None:
     truce(services)
-    fighting(services, END)
+    fighting(services, END)  # as the truce ends (the Orthodox Christmas truce's 21:00Z)
+    assert ceasefires(services)[0]["status"] == "held"
+    fighting(services, T0, title="At the start")
+    fighting(services, END - timedelta(microseconds=1), title="A moment before the end")
     (ceasefire,) = ceasefires(services)
     assert ceasefire["status"] == "violated"
-    assert [v["reported_by"][0]["name"] for v in ceasefire["violations"]] == ["Reporter"]
+    assert sorted(v["title"] for v in ceasefire["violations"]) == [
+        "A moment before the end", "At the start",
+    ]  # fmt: skip
+    # asked for the period from the window's end on, it is not there; from just before, it is
+    assert ceasefires(services, start=timestamp(END, "start")) == []
+    assert ceasefires(services, start=timestamp(END - timedelta(seconds=1), "start"))
 
 
 def test_an_open_ended_ceasefire_runs_on(services: Services) -> None:

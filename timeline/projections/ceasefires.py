@@ -49,9 +49,11 @@ FIGHTING = (
 DECLARING = ("announcement", "claim", "confirmation")
 INCIDENT_COLUMNS = ("incident_id", "title", "kind", "start_at", "end_at", "country", "actors")
 PICTURES = IncidentVersions("ceasefire_incidents", INCIDENT_COLUMNS[1:])
-# Fighting row f falls in window w (closed intervals; open ends run on; scope by country).
+# Fighting row f falls in window w: a window is [start, end) — fighting that starts as the
+# truce ends is not inside it —, the fighting's own period is closed, an open end runs on; in
+# the window's country if it names one.
 _FALLS_IN = (
-    "(w.end_at IS NULL OR f.start_at <= w.end_at) "
+    "(w.end_at IS NULL OR f.start_at < w.end_at) "
     "AND COALESCE(f.end_at, f.start_at) >= w.start_at "
     "AND (w.country IS NULL OR f.country = w.country)"
 )
@@ -61,7 +63,8 @@ class CeasefiresProjection(Projection):
     """Keeps the ceasefire history and the current windows, fighting and links in step."""
 
     name = "ceasefires"
-    version = 5  # 4: actors are objects; parties and accused are their sides. 5: pictures
+    # 4: actors are objects; parties and accused are their sides. 5: pictures. 6: [start, end)
+    version = 6
     tables = (
         "ceasefire_incidents",
         "ceasefire_statements",
@@ -300,7 +303,7 @@ def _link_fighting(cursor: BatchCursor, incident_ids: list[str]) -> None:
         chunk = incident_ids[start : start + 500]
         marks = ", ".join("?" for _ in chunk)
         cursor.execute(f"DELETE FROM ceasefire_violations WHERE incident_id IN ({marks})", chunk)
-        for ends in ("w.end_at >= f.start_at", "w.end_at IS NULL"):
+        for ends in ("w.end_at > f.start_at", "w.end_at IS NULL"):
             cursor.execute(
                 "INSERT INTO ceasefire_violations (ceasefire_id, incident_id) "
                 "SELECT w.incident_id, f.incident_id FROM ceasefire_fighting f "
@@ -312,7 +315,8 @@ def _link_fighting(cursor: BatchCursor, incident_ids: list[str]) -> None:
 
 @dataclass(frozen=True)
 class CeasefireFilter:
-    """Ceasefires whose window overlaps [start, end], binding a party, as known at as_of."""
+    """Ceasefires whose window [start, end) overlaps the period [start, end], binding a party,
+    as known at as_of."""
 
     start: str | None = None
     end: str | None = None
@@ -328,9 +332,10 @@ _SPOKEN = (
 )
 
 
-def _overlaps(start: str, end: str | None, other_start: str, other_end: str | None) -> bool:
-    """Closed intervals; an open end runs on for ever."""
-    return (end is None or other_start <= end) and (other_end or other_start) >= start
+def _falls_in(start: str, end: str | None, other_start: str, other_end: str | None) -> bool:
+    """Whether the closed period ``other_`` (a moment without its end) meets the window
+    [start, end) (an open end runs on for ever): as _FALLS_IN."""
+    return (end is None or other_start < end) and (other_end or other_start) >= start
 
 
 def _status(violations: list[dict[str, Any]]) -> str:
@@ -401,7 +406,7 @@ def _windows(
         clauses.append(f"{alias}.start_at <= ?")
         params.append(where.end)
     if where.start is not None:
-        clauses.append(f"COALESCE({alias}.end_at, '9999') >= ?")
+        clauses.append(f"COALESCE({alias}.end_at, '9999') > ?")
         params.append(where.start)
     if after is not None:
         clauses.append(
@@ -448,7 +453,7 @@ def _decided_as_of(
         c["incident_id"]: [
             r
             for r in fighting
-            if _overlaps(c["start_at"], c["end_at"], r["start_at"], r["end_at"])
+            if _falls_in(c["start_at"], c["end_at"], r["start_at"], r["end_at"])
             and (c["country"] is None or r["country"] == c["country"])
         ]
         for c in ceasefires
@@ -506,8 +511,8 @@ def _wanted(ceasefire: dict[str, Any], where: CeasefireFilter) -> bool:
         return False
     if where.start is None and where.end is None:
         return True
-    return _overlaps(
-        where.start or "", where.end, ceasefire["start_at"], ceasefire["end_at"] or "9999"
+    return _falls_in(
+        ceasefire["start_at"], ceasefire["end_at"], where.start or "", where.end or "9999"
     )
 
 
