@@ -37,7 +37,8 @@ def check(needed: str) -> None:
             headers={"WWW-Authenticate": 'Bearer realm="timeline"'},
         )
     key = presented.strip()
-    caller = bootstrap_caller(key, settings.api_keys) or services.keys.caller(key)
+    caller = bootstrap_caller(key, settings.api_keys, services.secret_key)
+    caller = caller or services.keys.caller(key)
     if caller is None:
         abort(
             401,

@@ -43,12 +43,18 @@ def _hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def bootstrap_caller(key: str, keys: Mapping[str, str]) -> Caller | None:
-    """Match a key from TIMELINE_API_KEYS, comparing in constant time against every one."""
+def bootstrap_caller(key: str, keys: Mapping[str, str], secret: str) -> Caller | None:
+    """Match a key from TIMELINE_API_KEYS, comparing in constant time against every one.
+
+    Its id, which every event it writes records in public, is an HMAC of the key under the
+    service's ``secret``: an unkeyed hash would let anyone reading the log test guesses of
+    the key (a demo key, a word) offline.
+    """
     found = None
     for known, scope in keys.items():
         if hmac.compare_digest(key.encode(), known.encode()):
-            found = Caller(f"env-{_hash(known)[:12]}", f"TIMELINE_API_KEYS ({scope})", scope)
+            digest = hmac.new(secret.encode(), known.encode(), hashlib.sha256).hexdigest()
+            found = Caller(f"env-{digest[:16]}", f"TIMELINE_API_KEYS ({scope})", scope)
     return found
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
 from uuid import UUID
 
@@ -36,6 +38,12 @@ def test_history_names_the_key_behind_each_version(client: FlaskClient, services
     assert by[0] == by[1] == {"key_id": record["id"], "name": "newsroom importer"}
     assert by[2]["name"] == "TIMELINE_API_KEYS (write)"
     assert by[2]["key_id"].startswith("env-") and WRITE_KEY not in json.dumps(by)
+    # the public id cannot be used to test a guess of the key offline: it is keyed by the
+    # service's secret (an unsalted hash of the key named it before)
+    unkeyed = hashlib.sha256(WRITE_KEY.encode()).hexdigest()
+    assert unkeyed[:12] not in by[2]["key_id"]
+    keyed = hmac.new(services.secret_key.encode(), WRITE_KEY.encode(), "sha256").hexdigest()
+    assert by[2]["key_id"] == f"env-{keyed[:16]}"
     events = client.get("/api/v1/events?after=0").json["items"]
     assert [e["data"]["by"]["key_id"] for e in events] == [k["key_id"] for k in by]
 
