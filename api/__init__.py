@@ -23,7 +23,7 @@ from api import (
     timeline,
     tracing,
 )
-from api.auth import BEARER
+from api.auth import BEARER, identify
 from api.json_bodies import StrictJSONProvider
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
@@ -77,5 +77,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     errors.register(app)
     tracing.install(app)
     metrics.install(app)
+    app.before_request(identify)  # a forged key is refused before it is counted
     limits.install(app, settings)
     return app

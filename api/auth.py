@@ -22,22 +22,17 @@ RANK = {"read": 0, "write": 1, "admin": 2}
 BEARER = {"bearerAuth": {"type": "http", "scheme": "bearer"}}
 
 
-def check(needed: str) -> None:
-    """Abort with 401 (no or unknown key) or 403 (key lacks the scope) unless allowed."""
-    services = current_app.extensions["timeline"]
-    settings = services.settings
-    if needed == "read" and not settings.read_requires_key:
-        return
+def identify() -> None:
+    """Before anything else (the rate limit included): a request that presents a bearer key
+    must present a valid one (401 otherwise), even where no key is needed; the caller goes
+    in ``g.caller``. So a forged key is refused before it can buy a budget of its own."""
     header = request.headers.get("Authorization", "")
     kind, _, presented = header.partition(" ")
     if kind.lower() != "bearer" or not presented.strip():
-        abort(
-            401,
-            message="An API key is required: send 'Authorization: Bearer <key>'.",
-            headers={"WWW-Authenticate": 'Bearer realm="timeline"'},
-        )
+        return
+    services = current_app.extensions["timeline"]
     key = presented.strip()
-    caller = bootstrap_caller(key, settings.api_keys, services.secret_key)
+    caller = bootstrap_caller(key, services.settings.api_keys, services.secret_key)
     caller = caller or services.keys.caller(key)
     if caller is None:
         abort(
@@ -46,6 +41,20 @@ def check(needed: str) -> None:
             headers={"WWW-Authenticate": 'Bearer realm="timeline", error="invalid_token"'},
         )
     g.caller = caller
+
+
+def check(needed: str) -> None:
+    """Abort with 401 (no key) or 403 (the key lacks the scope) unless allowed (an invalid
+    key was refused by :func:`identify`)."""
+    if needed == "read" and not current_app.extensions["timeline"].settings.read_requires_key:
+        return
+    caller = g.get("caller")
+    if caller is None:
+        abort(
+            401,
+            message="An API key is required: send 'Authorization: Bearer <key>'.",
+            headers={"WWW-Authenticate": 'Bearer realm="timeline"'},
+        )
     if RANK[caller.scope] < RANK[needed]:
         abort(
             403, message=f"This API key has scope '{caller.scope}'; this action needs '{needed}'."

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -106,6 +107,21 @@ def _rate_limit(value: str | None, default: str | None) -> str | None:
     return None if value.strip().lower() in ("off", "none", "no", "0") else value.strip()
 
 
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def parse_networks(value: str, name: str) -> tuple[Network, ...]:
+    """Comma-separated addresses or networks (``10.0.0.0/8, ::1``)."""
+    try:
+        return tuple(
+            ipaddress.ip_network(part.strip(), strict=False)
+            for part in value.split(",")
+            if part.strip()
+        )
+    except ValueError as error:
+        raise ConfigError(f"TIMELINE_{name}: {error}") from None
+
+
 def _bool(value: str) -> bool:
     return value.strip().lower() in ("1", "y", "yes", "true", "on")
 
@@ -139,6 +155,8 @@ class Settings:
     stream_seconds: float = 300.0
     log_level: str = "INFO"
     rate_limit: str | None = "1200/minute"
+    rate_limit_per_endpoint: str | None = None
+    trusted_proxies: tuple[Network, ...] = ()
     log_format: str = "json"
 
     @classmethod
@@ -195,6 +213,8 @@ class Settings:
             stream_seconds=number("STREAM_SECONDS", defaults.stream_seconds, float),
             log_level=_log_level(get("LOG_LEVEL") or defaults.log_level),
             rate_limit=_rate_limit(get("RATE_LIMIT"), defaults.rate_limit),
+            rate_limit_per_endpoint=_rate_limit(get("RATE_LIMIT_PER_ENDPOINT"), None),
+            trusted_proxies=parse_networks(get("TRUSTED_PROXIES") or "", "TRUSTED_PROXIES"),
             log_format=_choice("LOG_FORMAT", get("LOG_FORMAT") or defaults.log_format, LOG_FORMATS),
         )
 
