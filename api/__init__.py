@@ -25,6 +25,7 @@ from api import (
 )
 from api.auth import BEARER, identify
 from api.json_bodies import StrictJSONProvider
+from api.path_ids import UUIDPathConverter
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     settings = settings or (services.settings if services else Settings.from_env())
     app = Flask(__name__)
     app.json = StrictJSONProvider(app)
+    app.url_map.converters["uuid"] = UUIDPathConverter
     app.config.update(
         MAX_CONTENT_LENGTH=settings.max_body_bytes,
         API_TITLE="Conflict timeline",

@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Response, stream_with_context
 from flask.views import MethodView
+from flask_smorest import abort
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from api.auth import require
@@ -117,6 +118,16 @@ class EventStream(MethodView):
         """New events as Server-Sent Events, from ``after`` or the ``Last-Event-ID`` header."""
         start = headers.get("last_event_id", args["after"])
         svc = services()
+        head = svc.app.head()
+        if start > head:  # a position no event has: waiting for it would wait for ever
+            where = (
+                ("headers", "Last-Event-ID") if "last_event_id" in headers else ("query", "after")
+            )
+            abort(
+                422,
+                message=f"{where[1]} {start} is beyond the log's head ({head}).",
+                errors={where[0]: {where[1]: [f"Must be at most {head}, the log's head."]}},
+            )
         stream = _events_after(svc.app.read_events, start, svc.settings.stream_seconds)
         return Response(
             stream_with_context(stream),

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import ipaddress
 
-from flask import Flask, current_app, g, request
+from flask import Flask, Response, current_app, g, request
 from flask_limiter import Limiter
 from limits import parse_many
 
@@ -68,6 +68,14 @@ def _exempt() -> bool:
     return request.method == "OPTIONS" or request.path in UNLIMITED_PATHS
 
 
+def _retry_after_only_when_refused(response: Response) -> Response:
+    """The limiter sends ``Retry-After`` with every answer; it means "try again later", so
+    only a refusal (429, 503) keeps it."""
+    if response.status_code not in (429, 503):
+        response.headers.pop("Retry-After", None)
+    return response
+
+
 def storage_uri(settings: Settings) -> str:
     """The limits library's URI for the deployment's Redis (memory when none is configured)."""
     url = settings.redis_url
@@ -94,6 +102,7 @@ def install(app: Flask, settings: Settings) -> Limiter | None:
                 f"got {value!r}"
             ) from None
     per_endpoint = settings.rate_limit_per_endpoint
+    app.after_request(_retry_after_only_when_refused)  # runs after the limiter's own
     return Limiter(
         client_key,
         app=app,

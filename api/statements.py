@@ -182,13 +182,13 @@ class Statements(MethodView):
     @blp.arguments(StatementIn())
     @blp.response(201, StatementWritten)
     @blp.alt_response(404, description="No such incident.")
-    def post(self, statement: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+    def post(self, statement: dict[str, Any], incident_id: UUID) -> Any:
         """Record a statement (claim, denial, confirmation…) in an incident."""
         written = services().app.record_statement(
             incident_id, as_domain(statement), by=written_by()
         )
         assert written.statement is not None
-        return {
+        answer = {
             "id": written.statement["id"],
             "incident_id": written.incident_id,
             "version": written.version,
@@ -196,6 +196,7 @@ class Statements(MethodView):
             "recorded_at": written.recorded_at,
             "statement": written.statement,
         }
+        return answer, 201, _located(written.incident_id)
 
 
 @blp.route("/<uuid:incident_id>/statements/<uuid:statement_id>/withdrawal")
@@ -208,15 +209,21 @@ class Withdrawal(MethodView):
     @blp.response(201, WithdrawalWritten)
     @blp.alt_response(404, description="No such incident or statement.")
     @blp.alt_response(409, description="Already withdrawn.")
-    def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> dict[str, Any]:
+    def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> Any:
         """Withdraw a mis-recorded statement; it stays in the incident's history."""
         written = services().app.withdraw_statement(
             incident_id, str(statement_id), body["reason"], by=written_by()
         )
-        return {
+        answer = {
             "id": str(statement_id),
             "incident_id": written.incident_id,
             "version": written.version,
             "position": written.position,
             "recorded_at": written.recorded_at,
         }
+        return answer, 201, _located(written.incident_id)
+
+
+def _located(incident_id: str) -> dict[str, str]:
+    """A statement and its withdrawal are read as part of their incident: Location is it."""
+    return {"Location": f"/api/v1/incidents/{incident_id}"}

@@ -113,3 +113,10 @@ def test_forwarded_addresses_count_only_behind_a_trusted_proxy(settings: Setting
     assert ask(proxied, "198.51.100.1, 203.0.113.7") == 429
     # IPv6 callers count by their /64 (one host holds billions of addresses)
     assert [ask(proxied, f"2001:db8:1:2::{n:x}") for n in range(3)] == [200, 200, 429]
+
+
+def test_retry_after_comes_only_with_a_refusal(limited: FlaskClient) -> None:
+    answers = [limited.get("/api/v1/timeline", headers=READER) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert ["Retry-After" in a.headers for a in answers] == [False, False, False, True]
+    assert "X-RateLimit-Remaining" in answers[0].headers

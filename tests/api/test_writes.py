@@ -354,3 +354,24 @@ def test_actors_go_in_as_codes_or_objects_and_come_back_as_objects(
     bad = client.post("/api/v1/incidents", json={**incident_json(), "actors": [{"side": "UA"}]},
                       headers=writer)  # fmt: skip
     assert bad.status_code == 422 and "name" in bad.json["errors"]["json"]["actors"]["0"]
+
+
+def test_a_malformed_id_in_a_path_is_a_json_404_saying_so(client: FlaskClient) -> None:
+    for url in ("/api/v1/incidents/kramatorsk", "/api/v1/incidents/kramatorsk/history"):
+        response = client.get(url)
+        assert response.status_code == 404 and response.is_json
+        assert "'kramatorsk' is not an id" in response.json["message"]
+    assert "not found" in client.get("/api/v1/nothing-here").json["message"]
+
+
+def test_every_201_says_where_the_written_resource_is(
+    client: FlaskClient, writer: dict[str, str]
+) -> None:
+    created = client.post("/api/v1/incidents", json=incident_json(), headers=writer)
+    incident = f"/api/v1/incidents/{created.json['id']}"
+    assert created.headers["Location"] == incident
+    said = client.post(f"{incident}/statements", json=statement_json(), headers=writer)
+    assert said.status_code == 201 and said.headers["Location"] == incident
+    withdrawn = client.post(f"{incident}/statements/{said.json['id']}/withdrawal",
+                            json={"reason": "mis-recorded"}, headers=writer)  # fmt: skip
+    assert withdrawn.status_code == 201 and withdrawn.headers["Location"] == incident

@@ -64,3 +64,15 @@ def test_a_malformed_last_event_id_is_a_422_naming_the_header(client: FlaskClien
     response = client.get("/api/v1/events/stream", headers={"Last-Event-ID": "yesterday"})
     assert response.status_code == 422
     assert "Last-Event-ID" in response.json["errors"]["headers"]
+
+
+def test_a_position_beyond_the_head_is_a_422_not_a_stream_that_waits_for_ever(
+    client: FlaskClient, services: Services
+) -> None:
+    services.app.report_incident(an_incident())
+    head = services.app.head()
+    response = client.get("/api/v1/events/stream", headers={"Last-Event-ID": str(head + 39)})
+    assert response.status_code == 422
+    assert f"at most {head}" in response.json["errors"]["headers"]["Last-Event-ID"][0]
+    response = client.get(f"/api/v1/events/stream?after={head + 1}")
+    assert response.status_code == 422 and "after" in response.json["errors"]["query"]
