@@ -25,7 +25,7 @@ from rich.progress import (
     TextColumn,
     TimeRemainingColumn,
 )
-from rich.table import Table
+from rich.table import Column, Table
 
 from timeline import exports
 from timeline.bootstrap import build
@@ -398,7 +398,8 @@ def keys_create(scope: str, name: str) -> None:
 def keys_list() -> None:
     """Every key with its scope, creation and revocation time (never the key itself)."""
     services = build(Settings.from_env())
-    table = Table("id", "name", "scope", "created", "revoked")
+    # The id is never cut (it is what `keys revoke` takes): the other columns wrap instead.
+    table = Table(Column("id", no_wrap=True, min_width=36), "name", "scope", "created", "revoked")
     for record in services.keys.all():
         table.add_row(
             record["id"],

@@ -56,6 +56,9 @@ def test_the_keys_commands(cli_env: Settings, services: Services) -> None:
 
     listed = runner.invoke(main, ["keys", "list"], terminal_width=200)
     assert "importer" in listed.output and key not in listed.output
+    # on an 80-column terminal (or a pipe) the id comes out whole, ready for `keys revoke`
+    narrow = runner.invoke(main, ["keys", "list"], env={"COLUMNS": "80"})
+    assert caller.key_id in narrow.output, narrow.output
 
     revoked = runner.invoke(main, ["keys", "revoke", caller.key_id])
     assert revoked.exit_code == 0, revoked.output
