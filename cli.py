@@ -32,6 +32,7 @@ from timeline.bootstrap import build
 from timeline.config import Settings
 from timeline.demo import load_demo
 from timeline.domain import DomainError, values
+from timeline.event_log import first_undecodable
 from timeline.importing import loader, mapped
 from timeline.log_format import configure as configure_logs
 from timeline.private_files import private_dir
@@ -331,9 +332,11 @@ def _export_remote(
 
 @main.command()
 def verify() -> None:
-    """Recompute the ledger's hash chain from the stored events; exit 1 at the first bad one.
+    """Recompute the ledger's hash chain from the stored events, and decode every event; exit
+    1 at the first bad one.
 
-    Detects an event whose stored content was edited, deleted or inserted after it was chained.
+    Detects an event whose stored content was edited, deleted or inserted after it was chained,
+    and one that no longer decodes (chained or not).
     """
     from timeline.ledger import verify as verify_chain
     from timeline.projections.ledger import stored_links
@@ -346,7 +349,13 @@ def verify() -> None:
             services.app, stored_links(services.views), partial(_advance, progress, task)
         )
         progress.update(task, completed=head or 1)
+        decoding = progress.add_task("decode", total=head or 1)
+        undecodable = first_undecodable(services.app, partial(_advance, progress, decoding))
     services.close()
+    if undecodable is not None:
+        console.print(f"[red]cannot decode the event at position {undecodable.position}[/red]: "
+                      f"{undecodable.reason}")  # fmt: skip
+        raise SystemExit(1)
     if not verdict.ok:
         console.print(
             f"[red]ledger mismatch at position {verdict.first_bad_position}[/red]: "

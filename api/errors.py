@@ -14,6 +14,7 @@ from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
 from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
+from timeline.event_log import UndecodableEvent
 from timeline.outage import driver_errors, is_unavailable
 from timeline.subscriptions import SubscriptionNotFound
 from timeline.webhooks.delivery_log import DeliveryNotFound
@@ -95,9 +96,16 @@ def unavailable_response(error: Exception) -> tuple[dict[str, Any], int, dict[st
     return body, 503, {"Retry-After": "5"}
 
 
+def undecodable_response(error: UndecodableEvent) -> tuple[dict[str, Any], int]:
+    """A 500 that names the stored event at fault (the operator's to repair)."""
+    log.error("undecodable event at position %s: %s", error.position, error.reason)
+    return {"code": 500, "status": "Internal Server Error", "message": str(error)}, 500
+
+
 def register(app: Flask) -> None:
     """Install the domain error handler and the database-unavailable handler."""
     app.register_error_handler(DomainError, domain_error_response)
+    app.register_error_handler(UndecodableEvent, undecodable_response)
     # The read models and the application raise DatabaseUnavailable; the event store's own
     # calls may still surface its (or a driver's) errors, which the infrastructure classifies.
     for kind in driver_errors():

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -79,10 +80,43 @@ def read_stored(app: Application[Any], after: int, limit: int) -> list[Notificat
     )
 
 
+class UndecodableEvent(Exception):
+    """A stored event that no longer decodes (its bytes were edited, or its class is gone):
+    nothing after it can be replayed in order until it is repaired, so it is named."""
+
+    def __init__(self, position: int, reason: str) -> None:
+        super().__init__(f"The event at log position {position} cannot be decoded: {reason}")
+        self.position = position
+        self.reason = reason
+
+
+def decoded(app: Application[Any], stored: Notification) -> LogEntry:
+    """One stored event as a log entry; :class:`UndecodableEvent` if it cannot be decoded."""
+    try:
+        return LogEntry(stored.id, app.mapper.to_domain_event(stored), stored)
+    except Exception as error:  # whatever the mapper, transcoder or upcaster raised
+        raise UndecodableEvent(stored.id, str(error)) from error
+
+
 def read_log(app: Application[Any], after: int, limit: int) -> list[LogEntry]:
     """Up to ``limit`` entries with position > ``after``, decoded, in log order."""
-    decode = app.mapper.to_domain_event
-    return [LogEntry(n.id, decode(n), n) for n in read_stored(app, after, limit)]
+    return [decoded(app, n) for n in read_stored(app, after, limit)]
+
+
+def first_undecodable(
+    app: Application[Any], on_progress: Callable[[int], None] = lambda position: None
+) -> UndecodableEvent | None:
+    """The first event in the log that cannot be decoded, if any (reads the whole log)."""
+    after = 0
+    while batch := read_stored(app, after, 1000):
+        for stored in batch:
+            try:
+                decoded(app, stored)
+            except UndecodableEvent as problem:
+                return problem
+        after = batch[-1].id
+        on_progress(after)
+    return None
 
 
 def head_position(app: Application[Any]) -> int:

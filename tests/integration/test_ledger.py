@@ -9,6 +9,7 @@ from uuid import UUID
 import psycopg
 import pytest
 
+from api import create_app
 from tests.e2e.processes import env_for
 from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services
@@ -122,3 +123,18 @@ def test_a_deleted_event_is_named(services: Services, backend: str) -> None:
     verdict = verify(services.app, stored_links(services.views))
     assert verdict.first_bad_position == 4
     assert "missing" in (verdict.reason or "")
+
+
+def test_an_event_that_no_longer_decodes_is_named_by_verify_and_by_events(
+    services: Services,
+) -> None:
+    chained(services)
+    tamper(services, 4, b'"title":', b'"title"')  # no longer JSON: it cannot be decoded
+    bad = timeline_verify(services)
+    assert bad.returncode == 1, bad.stderr
+    assert "position 4" in bad.stderr and "Traceback" not in bad.stderr
+    client = create_app(services=services).test_client()
+    answer = client.get("/api/v1/events?after=0")
+    assert answer.status_code == 500 and answer.is_json
+    assert "position 4" in answer.json["message"]
+    assert client.get("/api/v1/events?after=4").status_code == 200  # the rest still reads
