@@ -9,4 +9,4 @@ RUN pip install --no-cache-dir . && useradd --system timeline && mkdir /data && 
 USER timeline
 ENV TIMELINE_DATA_DIR=/data
 EXPOSE 8000
-CMD ["gunicorn", "--config", "python:gunicorn_conf", "--workers", "4", "--bind", "0.0.0.0:8000", "api.wsgi:app"]
+CMD ["gunicorn", "--config", "python:gunicorn_conf", "--workers", "4", "--bind", "0.0.0.0:8000", "api.asgi:app"]

@@ -476,7 +476,7 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
     env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics"))
     gunicorn = [
         *(sys.executable, "-m", "gunicorn", "--config", "python:gunicorn_conf"),
-        *("--bind", f"{host}:{port}", "--workers", str(web_workers), "api.wsgi:app"),
+        *("--bind", f"{host}:{port}", "--workers", str(web_workers), "api.asgi:app"),
     ]
     jobs = [sys.executable, "-m", "cli", "worker"]
     children = [subprocess.Popen(gunicorn, env=env)]

@@ -1,9 +1,9 @@
 """gunicorn settings for the API, shared by ``timeline serve``, the Dockerfile and compose:
-``gunicorn --config python:gunicorn_conf --workers 4 --bind … api.wsgi:app``.
+``gunicorn --config python:gunicorn_conf --workers 4 --bind … api.asgi:app``.
 
-Threads, so a live-feed (SSE) client holds a thread rather than a whole worker; and
-Prometheus multiprocess mode, so ``/api/v1/metrics`` sums the counts of every worker, not just
-the one that answered the scrape.
+uvicorn workers, so a live-feed (SSE) client costs a coroutine rather than a request thread
+(requests run in a pool of threads: see api.live); and Prometheus multiprocess mode, so
+``/api/v1/metrics`` sums the counts of every worker, not just the one that answered the scrape.
 
 A top-level module, not part of ``api``: importing that package would load prometheus_client
 in the arbiter before the metrics directory is set, and each worker would then count alone
@@ -16,11 +16,25 @@ import os
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
-worker_class = "gthread"
-threads = 8
+from uvicorn_worker import UvicornWorker
+
 graceful_timeout = 5
+worker_class = "gunicorn_conf.Worker"
+
+
+class Worker(UvicornWorker):  # type: ignore[misc]
+    """uvicorn's gunicorn worker on asyncio and h11 (no compiled extras), not naming itself
+    in a Server header, and ending open streams within the graceful timeout on shutdown."""
+
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "asyncio",
+        "http": "h11",
+        "server_header": False,
+        "timeout_graceful_shutdown": graceful_timeout - 1,
+    }
+
 
 METRICS_DIR = "PROMETHEUS_MULTIPROC_DIR"
 

@@ -6,7 +6,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response, stream_with_context
+from flask import Response, request, stream_with_context
 from flask.views import MethodView
 from flask_smorest import abort
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
@@ -14,8 +14,10 @@ from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 from api.auth import require
 from api.consistency import MAX_POSITION
 from api.json_bodies import Blueprint
+from api.limits import client_key
 from api.paging import Limit
 from api.services import services
+from timeline.event_log import LogEntry
 
 blp = Blueprint(
     "events", __name__, url_prefix="/api/v1/events", description="The raw, ordered event log."
@@ -64,6 +66,9 @@ class Events(MethodView):
         }
 
 
+_EVENT = EventOut()
+
+
 class StreamArgs(Schema):
     """Where a new stream starts (a reconnecting client sends Last-Event-ID instead)."""
 
@@ -81,6 +86,13 @@ class StreamHeaders(Schema):
 # How often an idle stream looks at the log, and sends a comment so proxies keep it open.
 POLL_SECONDS = 0.25
 KEEPALIVE_SECONDS = 15.0
+STREAM_HEADERS = {
+    "Content-Type": "text/event-stream; charset=utf-8",
+    "Cache-Control": "no-cache",
+    "X-Accel-Buffering": "no",
+}
+# Set by api.live in the scope of a stream's preflight (no client can set a scope's keys).
+PREFLIGHT = "timeline.stream_preflight"
 STREAM_DOC = {
     "responses": {
         "200": {
@@ -128,17 +140,24 @@ class EventStream(MethodView):
                 message=f"{where[1]} {start} is beyond the log's head ({head}).",
                 errors={where[0]: {where[1]: [f"Must be at most {head}, the log's head."]}},
             )
+        if request.environ.get("asgi.scope", {}).get(PREFLIGHT):  # api.live serves it
+            caller = client_key()
+            return Response(status=204, headers={"X-Timeline-Stream-Start": str(start),
+                                                 "X-Timeline-Stream-Caller": caller})  # fmt: skip
+        # Under a WSGI server the stream holds this request's thread (see api.live).
         stream = _events_after(svc.app.read_events, start, svc.settings.stream_seconds)
         return Response(
-            stream_with_context(stream),
-            mimetype="text/event-stream",
-            headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+            stream_with_context(stream), mimetype="text/event-stream", headers=STREAM_HEADERS
         )
+
+
+def frame(entry: LogEntry) -> str:
+    """One log entry as a Server-Sent Event: its position as the id, the entry as data."""
+    return f"id: {entry.position}\ndata: {_EVENT.dumps(entry.to_dict())}\n\n"
 
 
 def _events_after(read: Any, start: int, seconds: float) -> Iterator[str]:
     """Yield SSE frames for entries after ``start`` until ``seconds`` have passed."""
-    schema = EventOut()
     reached = start
     deadline = time.monotonic() + seconds
     quiet_since = time.monotonic()
@@ -146,7 +165,7 @@ def _events_after(read: Any, start: int, seconds: float) -> Iterator[str]:
     while time.monotonic() < deadline:
         entries = read(reached, 500)
         for entry in entries:
-            yield f"id: {entry.position}\ndata: {schema.dumps(entry.to_dict())}\n\n"
+            yield frame(entry)
             reached = entry.position
         if entries:
             quiet_since = time.monotonic()

@@ -153,6 +153,9 @@ class Settings:
     webhook_disable_after: float = 24 * 3600.0
     webhook_secret_overlap: float = 24 * 3600.0
     stream_seconds: float = 300.0
+    stream_max_clients: int = 1000
+    stream_max_per_caller: int = 20
+    web_threads: int = 8
     log_level: str = "INFO"
     rate_limit: str | None = "1200/minute"
     rate_limit_per_endpoint: str | None = None
@@ -211,6 +214,11 @@ class Settings:
                 "WEBHOOK_SECRET_OVERLAP", defaults.webhook_secret_overlap, float
             ),
             stream_seconds=number("STREAM_SECONDS", defaults.stream_seconds, float),
+            stream_max_clients=int(number("STREAM_MAX_CLIENTS", defaults.stream_max_clients)),
+            stream_max_per_caller=int(
+                number("STREAM_MAX_PER_CALLER", defaults.stream_max_per_caller)
+            ),
+            web_threads=int(number("WEB_THREADS", defaults.web_threads)),
             log_level=_log_level(get("LOG_LEVEL") or defaults.log_level),
             rate_limit=_rate_limit(get("RATE_LIMIT"), defaults.rate_limit),
             rate_limit_per_endpoint=_rate_limit(get("RATE_LIMIT_PER_ENDPOINT"), None),

@@ -121,7 +121,7 @@ class Deployment:
     def _gunicorn(self) -> subprocess.Popen[bytes]:
         args = [sys.executable, "-m", "gunicorn", "--config", "python:gunicorn_conf",
                 "--bind", f"127.0.0.1:{self.port}", "--workers", "4", "--threads", "4",
-                "--timeout", "120", "api.wsgi:app"]  # fmt: skip
+                "--timeout", "120", "api.asgi:app"]  # fmt: skip
         with open(self.tmp / "gunicorn.log", "ab") as log:
             return subprocess.Popen(
                 args, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
