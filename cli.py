@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -37,6 +34,7 @@ from timeline.importing import loader, mapped
 from timeline.log_format import configure as configure_logs
 from timeline.private_files import private_dir
 from timeline.read_models import TimelineFilter
+from timeline.supervision import Child, Supervisor
 
 console = Console(stderr=True)
 
@@ -455,7 +453,11 @@ def worker(burst: bool) -> None:
     "--workers", "job_workers", default=2, show_default=True, type=int, help="RQ worker processes."
 )
 def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: int) -> None:
-    """Serve the API (gunicorn) with RQ workers; start an embedded Redis if none is configured."""
+    """Serve the API (gunicorn) with RQ workers; start an embedded Redis if none is configured.
+
+    A child that exits is started again (after a pause that grows while it keeps failing);
+    stopping (Ctrl-C, SIGTERM) stops every child and whatever it started.
+    """
     settings = Settings.from_env()
     env = dict(os.environ)
     embedded: Any = None
@@ -479,37 +481,14 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         *("--bind", f"{host}:{port}", "--workers", str(web_workers), "api.asgi:app"),
     ]
     jobs = [sys.executable, "-m", "cli", "worker"]
-    children = [subprocess.Popen(gunicorn, env=env)]
-    children += [subprocess.Popen(jobs, env=env) for _ in range(job_workers)]
+    children = [Child("web server (gunicorn)", gunicorn)]
+    children += [Child(f"RQ worker {n + 1}", jobs) for n in range(job_workers)]
     console.print(f"serving on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
-    _supervise(children)
-    if embedded is not None:
-        embedded.shutdown()
-
-
-def _supervise(children: list[subprocess.Popen[bytes]]) -> None:
-    """Wait until a signal or a child's death, then stop every child."""
-    stopping = False
-
-    def stop(*_: Any) -> None:
-        nonlocal stopping
-        stopping = True
-
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
-    while not stopping and all(child.poll() is None for child in children):
-        time.sleep(0.2)
-    for child in children:
-        if child.poll() is None:
-            child.terminate()
-    deadline = time.monotonic() + 10
-    for child in children:
-        try:
-            child.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            child.kill()
-    if not stopping:
-        raise SystemExit("a child process exited; stopped the others")
+    try:
+        Supervisor(children, env, console.print).run()
+    finally:
+        if embedded is not None:
+            embedded.shutdown()
 
 
 if __name__ == "__main__":
