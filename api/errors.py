@@ -13,7 +13,13 @@ from flask import Flask
 from flask_smorest import Api
 from werkzeug.exceptions import HTTPException
 
-from timeline.domain import Conflict, DomainError, IncidentNotFound, StatementNotFound
+from timeline.domain import (
+    Conflict,
+    DomainError,
+    IncidentNotFound,
+    StaleVersion,
+    StatementNotFound,
+)
 from timeline.event_log import UndecodableEvent
 from timeline.outage import driver_errors, is_unavailable
 from timeline.subscriptions import SubscriptionNotFound
@@ -27,8 +33,15 @@ STATUS_OF: dict[type[DomainError], int] = {
     SubscriptionNotFound: 404,
     DeliveryNotFound: 404,
     Conflict: 409,
+    StaleVersion: 412,
 }
-NAMES = {400: "Bad Request", 404: "Not Found", 409: "Conflict", 422: "Unprocessable Entity"}
+NAMES = {
+    400: "Bad Request",
+    404: "Not Found",
+    409: "Conflict",
+    412: "Precondition Failed",
+    422: "Unprocessable Entity",
+}
 
 
 class TimelineApi(Api):  # type: ignore[misc]
@@ -78,6 +91,8 @@ def domain_error_response(error: DomainError) -> tuple[dict[str, Any], int]:
     body: dict[str, Any] = {"code": code, "status": NAMES[code], "message": error.message}
     if code == 422:
         body["errors"] = {"json": nest(error.field, error.message)}
+    if isinstance(error, StaleVersion):
+        body["current_version"] = error.current_version
     return body, code
 
 

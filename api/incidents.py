@@ -19,6 +19,7 @@ from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.json_bodies import Blueprint
 from api.paging import decode_cursor, raw_page
+from api.preconditions import etag, if_match
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
 from timeline.application import Written
@@ -405,30 +406,37 @@ class IncidentResource(MethodView):
     @blp.arguments(AsOfArgs(), location="query", unknown=RAISE)
     @blp.response(200, IncidentOut)
     @blp.alt_response(404, description="No such incident, or not yet known at as_of.")
-    def get(self, args: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
-        """The incident with its statements, now or as known at ``as_of``."""
+    def get(self, args: dict[str, Any], incident_id: UUID) -> Any:
+        """The incident with its statements, now or as known at ``as_of``.
+
+        Its `ETag` is its version: send it back as `If-Match` on a write to make the write
+        conditional on nobody having changed the incident since.
+        """
         view = services().app.get_incident(incident_id, args.get("as_of"), args["clock"])
-        return {**view, "as_of": args.get("as_of"), "clock": args["clock"]}
+        body = {**view, "as_of": args.get("as_of"), "clock": args["clock"]}
+        return body, 200, {"ETag": etag(view["version"])}
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(IncidentAmendment())
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
-    def patch(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+    @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    def patch(self, body: dict[str, Any], incident_id: UUID) -> Any:
         """Amend an incident's fields, with a reason; earlier values stay in its history.
 
         Fields given their current values change nothing: 200 with the unchanged version,
         `changes: {}` and `position: null` (nothing was written).
         """
         written = services().app.amend_incident(
-            incident_id, incident_fields(body), body["reason"], written_by(), body.get("stated_at")
-        )
+            incident_id, incident_fields(body), body["reason"], written_by(),
+            body.get("stated_at"), if_match(),
+        )  # fmt: skip
         return _written(written)
 
 
-def _written(written: Written) -> dict[str, Any]:
-    return {
+def _written(written: Written) -> tuple[dict[str, Any], int, dict[str, str]]:
+    body = {
         "id": written.incident_id,
         "version": written.version,
         "position": written.position,
@@ -436,6 +444,7 @@ def _written(written: Written) -> dict[str, Any]:
         "changes": written.changes,
         "outcome": written.outcome,
     }
+    return body, 200, {"ETag": etag(written.version)}
 
 
 @blp.route("/<uuid:incident_id>/retirement")
@@ -447,7 +456,8 @@ class Retirement(MethodView):
     @blp.arguments(RetireIn())
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
-    def post(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+    @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    def post(self, body: dict[str, Any], incident_id: UUID) -> Any:
         """Retire the incident: it leaves the timeline, claims, ceasefires and sources, stays
         readable by id (marked retired) and in its history; `as_of` before it still shows it.
 
@@ -455,7 +465,7 @@ class Retirement(MethodView):
         """
         written = services().app.retire_incident(
             incident_id, body["reason"], body.get("duplicate_of"), body.get("note"),
-            written_by(), body.get("stated_at"),
+            written_by(), body.get("stated_at"), if_match(),
         )  # fmt: skip
         return _written(written)
 
@@ -469,10 +479,11 @@ class Restoration(MethodView):
     @blp.arguments(RestoreIn())
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
-    def post(self, body: dict[str, Any], incident_id: UUID) -> dict[str, Any]:
+    @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    def post(self, body: dict[str, Any], incident_id: UUID) -> Any:
         """Restore a retired incident; restoring one that is not retired writes nothing."""
         written = services().app.restore_incident(
-            incident_id, body["reason"], written_by(), body.get("stated_at")
+            incident_id, body["reason"], written_by(), body.get("stated_at"), if_match()
         )
         return _written(written)
 

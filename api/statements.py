@@ -11,7 +11,9 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
+from api.preconditions import etag, if_match
 from api.services import services
+from timeline.application import Written
 from timeline.domain.values import (
     MAX_NAME,
     MAX_REASON,
@@ -182,10 +184,11 @@ class Statements(MethodView):
     @blp.arguments(StatementIn())
     @blp.response(201, StatementWritten)
     @blp.alt_response(404, description="No such incident.")
+    @blp.alt_response(412, description="If-Match names a version that is no longer current.")
     def post(self, statement: dict[str, Any], incident_id: UUID) -> Any:
         """Record a statement (claim, denial, confirmation…) in an incident."""
         written = services().app.record_statement(
-            incident_id, as_domain(statement), by=written_by()
+            incident_id, as_domain(statement), by=written_by(), expected=if_match()
         )
         assert written.statement is not None
         answer = {
@@ -196,7 +199,7 @@ class Statements(MethodView):
             "recorded_at": written.recorded_at,
             "statement": written.statement,
         }
-        return answer, 201, _located(written.incident_id)
+        return answer, 201, _located(written)
 
 
 @blp.route("/<uuid:incident_id>/statements/<uuid:statement_id>/withdrawal")
@@ -209,10 +212,11 @@ class Withdrawal(MethodView):
     @blp.response(201, WithdrawalWritten)
     @blp.alt_response(404, description="No such incident or statement.")
     @blp.alt_response(409, description="Already withdrawn.")
+    @blp.alt_response(412, description="If-Match names a version that is no longer current.")
     def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> Any:
         """Withdraw a mis-recorded statement; it stays in the incident's history."""
         written = services().app.withdraw_statement(
-            incident_id, str(statement_id), body["reason"], by=written_by()
+            incident_id, str(statement_id), body["reason"], by=written_by(), expected=if_match()
         )
         answer = {
             "id": str(statement_id),
@@ -221,9 +225,10 @@ class Withdrawal(MethodView):
             "position": written.position,
             "recorded_at": written.recorded_at,
         }
-        return answer, 201, _located(written.incident_id)
+        return answer, 201, _located(written)
 
 
-def _located(incident_id: str) -> dict[str, str]:
-    """A statement and its withdrawal are read as part of their incident: Location is it."""
-    return {"Location": f"/api/v1/incidents/{incident_id}"}
+def _located(written: Written) -> dict[str, str]:
+    """A statement and its withdrawal are read as part of their incident: Location is it, and
+    ETag its new version."""
+    return {"Location": f"/api/v1/incidents/{written.incident_id}", "ETag": etag(written.version)}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar, Literal, TypeVar
@@ -26,6 +26,7 @@ from timeline.domain import (
     Incident,
     IncidentNotFound,
     InvalidValue,
+    StaleVersion,
     values,
 )
 from timeline.domain.external_id import ExternalId, external_id_stream
@@ -129,13 +130,16 @@ class TimelineApp(Application[UUID]):
         reason: str,
         by: By = None,
         stated_at: object = None,
+        expected: Container[int] | None = None,
     ) -> Written:
         """Change an incident's fields with a reason; the old values stay in its history.
 
         With ``stated_at``, the changes are to the incident as published then (see
-        :meth:`revise`). Changes to the values already there write nothing.
+        :meth:`revise`). Changes to the values already there write nothing. ``expected`` (on
+        every command that changes an incident): the versions the caller last read; when the
+        incident is at another one, :class:`StaleVersion` and nothing is written.
         """
-        return self.revise(incident_id, Revision(changes, reason, stated_at), by)
+        return self.revise(incident_id, Revision(changes, reason, stated_at), by, expected)
 
     def retire_incident(
         self,
@@ -145,21 +149,34 @@ class TimelineApp(Application[UUID]):
         note: object = None,
         by: By = None,
         stated_at: object = None,
+        expected: Container[int] | None = None,
     ) -> Written:
         """Take an incident off the timeline, claims, ceasefires and sources, saying why; it
         stays readable by id (marked retired) and in its history. Retiring a retired incident
         writes nothing."""
         retirement = {"reason": reason, "duplicate_of": duplicate_of, "note": note}
         revision = Revision({}, str(note or reason), stated_at, retire=retirement)
-        return self.revise(incident_id, revision, by)
+        return self.revise(incident_id, revision, by, expected)
 
     def restore_incident(
-        self, incident_id: UUID, reason: str, by: By = None, stated_at: object = None
+        self,
+        incident_id: UUID,
+        reason: str,
+        by: By = None,
+        stated_at: object = None,
+        expected: Container[int] | None = None,
     ) -> Written:
         """Bring a retired incident back; restoring one that is not retired writes nothing."""
-        return self.revise(incident_id, Revision({}, reason, stated_at, restore=True), by)
+        revision = Revision({}, reason, stated_at, restore=True)
+        return self.revise(incident_id, revision, by, expected)
 
-    def revise(self, incident_id: UUID, revision: Revision, by: By = None) -> Written:
+    def revise(
+        self,
+        incident_id: UUID,
+        revision: Revision,
+        by: By = None,
+        expected: Container[int] | None = None,
+    ) -> Written:
         """Record a new picture of an incident (see :class:`Revision`), if it is new.
 
         What it is compared with is the incident as published at the revision's stated time,
@@ -175,7 +192,7 @@ class TimelineApp(Application[UUID]):
             recordings = self.save(incident, *_changed(claims))
             return self._written(incident, recordings, changes=changed, outcome=outcome)
 
-        return self._retrying(incident_id, revise)
+        return self._retrying(incident_id, revise, expected)
 
     def _revise(
         self, incident: Incident, revision: Revision, claims: Claims, by: By
@@ -263,7 +280,11 @@ class TimelineApp(Application[UUID]):
             raise InvalidValue(f"No incident {original} to be a duplicate of.", "duplicate_of")
 
     def record_statement(
-        self, incident_id: UUID, fields: Mapping[str, Any], by: By = None
+        self,
+        incident_id: UUID,
+        fields: Mapping[str, Any],
+        by: By = None,
+        expected: Container[int] | None = None,
     ) -> Written:
         """Record a statement in an incident's stream (``fields`` may name its ``id``)."""
 
@@ -271,10 +292,15 @@ class TimelineApp(Application[UUID]):
             statement = incident.record_statement(*_split_id(fields), by=by)
             return self._written(incident, self.save(incident), statement=statement)
 
-        return self._retrying(incident_id, record)
+        return self._retrying(incident_id, record, expected)
 
     def withdraw_statement(
-        self, incident_id: UUID, statement_id: str, reason: str, by: By = None
+        self,
+        incident_id: UUID,
+        statement_id: str,
+        reason: str,
+        by: By = None,
+        expected: Container[int] | None = None,
     ) -> Written:
         """Editorially withdraw a mis-recorded statement; it stays visible in history."""
 
@@ -282,7 +308,7 @@ class TimelineApp(Application[UUID]):
             incident.withdraw_statement(statement_id, reason, by)
             return self._written(incident, self.save(incident))
 
-        return self._retrying(incident_id, withdraw)
+        return self._retrying(incident_id, withdraw, expected)
 
     def apply_batch(
         self, items: Sequence[Mapping[str, Any]], by: By = None, stated_at: object = None
@@ -468,9 +494,21 @@ class TimelineApp(Application[UUID]):
         claim = self._external_id(namespace, value, {})
         return claim.incident_id if claim is not None else None
 
-    def _retrying(self, incident_id: UUID, command: Callable[[Incident], T]) -> T:
+    def _retrying(
+        self,
+        incident_id: UUID,
+        command: Callable[[Incident], T],
+        expected: Container[int] | None = None,
+    ) -> T:
         for attempt in range(MAX_ATTEMPTS):
             incident = self._load(incident_id)
+            if expected is not None and incident.version not in expected:
+                # (checked on every attempt: a writer that got in first makes it stale)
+                raise StaleVersion(
+                    f"Incident {incident_id} is at version {incident.version}, not the version "
+                    "If-Match names: read it again, then retry.",
+                    incident.version,
+                )
             try:
                 return command(incident)
             except IntegrityError:

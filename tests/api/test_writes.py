@@ -375,3 +375,42 @@ def test_every_201_says_where_the_written_resource_is(
     withdrawn = client.post(f"{incident}/statements/{said.json['id']}/withdrawal",
                             json={"reason": "mis-recorded"}, headers=writer)  # fmt: skip
     assert withdrawn.status_code == 201 and withdrawn.headers["Location"] == incident
+
+
+def test_if_match_makes_a_write_conditional_on_the_version_read(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    incident = f"/api/v1/incidents/{report(client, writer)['id']}"
+    read = client.get(incident)
+    tag = read.headers["ETag"]
+    assert tag == f'"{read.json["version"]}"'
+    # two editors read the same version; the first write wins, the second is refused
+    first = client.patch(incident, json={"title": "First", "reason": "r"},
+                         headers={**writer, "If-Match": tag})  # fmt: skip
+    assert first.status_code == 200 and first.headers["ETag"] == f'"{first.json["version"]}"'
+    head = services.app.head()
+    second = client.patch(incident, json={"title": "Second", "reason": "r"},
+                          headers={**writer, "If-Match": tag})  # fmt: skip
+    assert second.status_code == 412
+    assert second.json["current_version"] == first.json["version"]
+    assert services.app.head() == head  # nothing written
+    for url, body in ((f"{incident}/statements", statement_json()),
+                      (f"{incident}/retirement", {"reason": "recorded_in_error"}),
+                      (f"{incident}/restoration", {"reason": "r"})):  # fmt: skip
+        stale = client.post(url, json=body, headers={**writer, "If-Match": tag})
+        assert stale.status_code == 412, url
+    assert services.app.head() == head
+    # the current tag (or several, or *) lets it through; a weak or malformed one never does
+    either = f'"99", {first.headers["ETag"]}'
+    said = client.post(f"{incident}/statements", json=statement_json(),
+                       headers={**writer, "If-Match": either})  # fmt: skip
+    assert said.status_code == 201 and said.headers["ETag"] == f'"{said.json["version"]}"'
+    any_version = {**writer, "If-Match": "*"}
+    withdrawn = client.post(f"{incident}/statements/{said.json['id']}/withdrawal",
+                            json={"reason": "wrong"}, headers=any_version)  # fmt: skip
+    assert withdrawn.status_code == 201
+    current = client.get(incident).headers["ETag"]
+    for weak in (f"W/{current}", "4", '"four"'):
+        refused = client.patch(incident, json={"title": "T", "reason": "r"},
+                               headers={**writer, "If-Match": weak})  # fmt: skip
+        assert refused.status_code == 412, weak

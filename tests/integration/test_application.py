@@ -10,7 +10,7 @@ import pytest
 
 from tests.factories import T0, a_statement, an_incident
 from timeline.bootstrap import Services
-from timeline.domain import Conflict, IncidentNotFound, InvalidValue
+from timeline.domain import Conflict, IncidentNotFound, InvalidValue, StaleVersion
 
 
 def test_report_record_amend_withdraw_and_read_back(services: Services) -> None:
@@ -152,3 +152,27 @@ def test_as_of_finds_every_version_by_time_across_snapshots(services: Services) 
         assert view["version"] == written[probe].version
         assert len(view["statements"]) == probe + 1
         assert view["statements"][-1]["recorded_at"] == written[probe].recorded_at
+
+
+def test_of_writers_racing_from_one_version_exactly_one_wins(services: Services) -> None:
+    app = services.app
+    incident_id = UUID(app.report_incident(an_incident()).incident_id)
+    read = app.get_incident(incident_id)["version"]
+    start = threading.Barrier(6)
+    outcomes: list[str] = []
+
+    def edit(n: int) -> None:
+        start.wait()
+        try:
+            app.amend_incident(incident_id, {"title": f"Edit {n}"}, "race", expected={read})
+            outcomes.append("written")
+        except StaleVersion:
+            outcomes.append("stale")
+
+    threads = [threading.Thread(target=edit, args=(n,)) for n in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["stale"] * 5 + ["written"]
+    assert app.get_incident(incident_id)["version"] == read + 1

@@ -8,6 +8,7 @@ from timeline.domain.errors import (
     DomainError,
     IncidentNotFound,
     InvalidValue,
+    StaleVersion,
     StatementNotFound,
 )
 from timeline.domain.incident import Incident
@@ -18,5 +19,6 @@ __all__ = [
     "Incident",
     "IncidentNotFound",
     "InvalidValue",
+    "StaleVersion",
     "StatementNotFound",
 ]

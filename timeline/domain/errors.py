@@ -26,3 +26,12 @@ class StatementNotFound(DomainError):
 
 class Conflict(DomainError):
     """The request contradicts what is already recorded (duplicate id, double withdrawal)."""
+
+
+class StaleVersion(DomainError):
+    """The write was made against a version of the incident that is no longer the current one
+    (an ``If-Match`` that does not hold): another writer changed it in between."""
+
+    def __init__(self, message: str, current_version: int) -> None:
+        super().__init__(message, None)
+        self.current_version = current_version
