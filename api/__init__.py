@@ -13,6 +13,7 @@ from api import (
     errors,
     events,
     health,
+    idempotency,
     incidents,
     ledger,
     limits,
@@ -81,4 +82,5 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     metrics.install(app)
     app.before_request(identify)  # a forged key is refused before it is counted
     limits.install(app, settings)
+    idempotency.install(app)  # after the limiter: a refused request claims no key
     return app
