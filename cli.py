@@ -33,6 +33,7 @@ from timeline.event_log import first_undecodable
 from timeline.importing import loader, mapped
 from timeline.log_format import configure as configure_logs
 from timeline.private_files import private_dir
+from timeline.projections import failures
 from timeline.read_models import TimelineFilter
 from timeline.supervision import Child, Supervisor
 
@@ -368,7 +369,8 @@ def verify() -> None:
 
 @main.command()
 def status() -> None:
-    """Show each projection's position, the log head and the lag."""
+    """Show each projection's position, the log head and the lag, and any that waits for an
+    operator or stopped at an event it could not apply (then exit 1)."""
     services = build(Settings.from_env())
     statuses = services.runner.status()
     services.close()
@@ -378,8 +380,24 @@ def status() -> None:
         )
         if each.problem:
             console.print(f"  [red]{each.problem}[/red]")
-    if any(each.problem for each in statuses):
+        if each.stopped:
+            console.print(f"  [red]{each.stopped.describe()}[/red]")
+    if any(each.problem or each.stopped for each in statuses):
         raise SystemExit(1)
+
+
+@main.command()
+def resume() -> None:
+    """Try the projections stopped by an event they could not apply again now (after fixing
+    the code or the event), instead of at their next scheduled try."""
+    services = build(Settings.from_env())
+    try:
+        names = failures.retry_now(services.views)
+        if names:
+            services.runner.trigger()
+    finally:
+        services.close()
+    console.print(f"resumed: {', '.join(names)}" if names else "no projection is stopped")
 
 
 @main.group()

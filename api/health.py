@@ -13,6 +13,16 @@ from api.services import services
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness and readiness.")
 
 
+class StoppedAt(Schema):
+    """Where a projection stopped on an event it could not apply, and why."""
+
+    position = fields.Integer()
+    error = fields.String()
+    attempts = fields.Integer()
+    failed_at = fields.String()
+    retry_at = fields.String()
+
+
 class ProjectionLag(Schema):
     """How far one projection is behind the log."""
 
@@ -24,6 +34,14 @@ class ProjectionLag(Schema):
     problem = fields.String(
         allow_none=True,
         metadata={"description": "Why the projection cannot run (needs an operator), if so."},
+    )
+    stopped = fields.Nested(
+        StoppedAt,
+        allow_none=True,
+        metadata={
+            "description": "An event it could not apply, if so: it reads up to just "
+            "before it, and is tried again at retry_at (the service stays ready)."
+        },
     )
 
 
@@ -75,6 +93,7 @@ class Ready(MethodView):
                     "head": s.head,
                     "lag": s.lag,
                     "problem": s.problem,
+                    "stopped": s.stopped,
                 }
                 for s in statuses
             ]

@@ -87,13 +87,20 @@ class DeploymentState(Collector):
             "1 when a projection cannot run until an operator migrates it (see /ready).",
             labels=["projection"],
         )
+        stopped = GaugeMetricFamily(
+            "timeline_projection_stopped_at",
+            "The log position of an event a projection could not apply (0: none; see /ready).",
+            labels=["projection"],
+        )
         for status in statuses:
             position.add_metric([status.name], status.position)
             lag.add_metric([status.name], status.lag)
             blocked.add_metric([status.name], 1 if status.problem else 0)
+            stopped.add_metric([status.name], status.stopped.position if status.stopped else 0)
         yield position
         yield lag
         yield blocked
+        yield stopped
 
     def _queues(self) -> Iterator[GaugeMetricFamily]:
         depth = GaugeMetricFamily(

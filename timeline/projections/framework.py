@@ -31,8 +31,9 @@ from typing import Any, ClassVar
 from eventsourcing.application import Application
 from eventsourcing.dispatch import singledispatchmethod
 
-from timeline.event_log import LogEntry, head_position, read_log
+from timeline.event_log import LogEntry, UndecodableEvent, head_position, read_log
 from timeline.outage import DatabaseUnavailable
+from timeline.projections import failures
 from timeline.projections.sql import Cursor, Row, ViewDatabase
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,8 @@ class Status:
     position: int
     head: int
     problem: str | None = None
+    # A poison event: where it stopped and why (it runs again after a backoff; see failures).
+    stopped: failures.Failure | None = None
 
     @property
     def lag(self) -> int:
@@ -191,6 +194,7 @@ def migrate(db: ViewDatabase, projection: Projection) -> None:
     """
     with db.transaction() as cursor:
         cursor.execute(POSITIONS_TABLE)
+        cursor.execute(failures.FAILURES_TABLE)
         row = _stored(cursor, projection.name)
         if row is not None and row["version"] != projection.version:
             if not projection.rebuildable:
@@ -246,6 +250,7 @@ def status(
     head = head_position(app)
     rows = db.query("SELECT name, version, position FROM projection_positions")
     known = {row["name"]: row for row in rows}
+    stopped = failures.failures(db)
     statuses = []
     for p in projections:
         row = known.get(p.name)
@@ -257,6 +262,7 @@ def status(
                 position=int(row["position"]) if row else 0,
                 head=head,
                 problem=None if stored == p.version else version_problem(p, stored),
+                stopped=stopped.get(p.name),
             )
         )
     return statuses
@@ -334,7 +340,15 @@ def catch_up(
     started = dict(positions)
     applied = 0
     while positions:
-        entries = read_log(app, min(positions.values()), batch_size)
+        low = min(positions.values())
+        try:
+            entries = read_log(app, low, batch_size)
+        except UndecodableEvent as bad:  # apply what comes before it, then stop there
+            entries = read_log(app, low, bad.position - 1 - low) if bad.position - 1 > low else []
+            if not entries:
+                _set_aside(db, [n for n, p in positions.items() if p < bad.position],
+                           bad.position, bad, positions, failed)  # fmt: skip
+                continue
         if not entries:
             break
         applied += _apply_entries(db, entries, by_name, positions, failed)
@@ -342,7 +356,30 @@ def catch_up(
             on_batch(min(positions.values(), default=entries[-1].position))
     grown = [by_name[n] for n, p in positions.items() if p - started[n] >= ANALYZE_AFTER]
     analyze(db, grown)
+    if failed is not None:  # the runner's job: those that got past where they stopped
+        stopped = failures.failures(db)
+        failures.clear(db, [n for n, p in positions.items() if n in stopped
+                            and p >= stopped[n].position])  # fmt: skip
     return applied
+
+
+def _set_aside(
+    db: ViewDatabase,
+    names: list[str],
+    at: int,
+    error: Exception,
+    positions: dict[str, int],
+    failed: dict[str, Exception] | None,
+) -> None:
+    """Projections that cannot get past the event at position ``at``: recorded as stopped
+    there and left out of the rest of this run (without ``failed``, the error is raised)."""
+    if failed is None:
+        raise error
+    for name in names:
+        log.error("projection %s stopped at position %s: %r", name, at, error)
+        failures.record(db, name, at, error)
+        failed[name] = error
+        del positions[name]
 
 
 # After a projection moved this far in one catch-up (a rebuild, a large import), PostgreSQL is
@@ -407,13 +444,34 @@ def _apply_each(
             positions[name] = position(db, name)
         except DatabaseUnavailable:
             raise
-        except Exception as error:  # a poison event: set this one aside, go on
+        except Exception as error:  # a poison event: find it, apply up to it, set this aside
             if failed is None:
                 raise
-            log.exception("projection %s failed after position %s", name, start)
-            failed[name] = error
-            del positions[name]
+            reached, bad, error = _up_to_the_poison(db, projection, todo, start, error)
+            positions[name] = reached
+            applied += sum(1 for e in todo if e.position <= reached)
+            _set_aside(db, [name], bad, error, positions, failed)
     return applied
+
+
+def _up_to_the_poison(
+    db: ViewDatabase,
+    projection: Projection,
+    todo: Sequence[LogEntry],
+    start: int,
+    error: Exception,
+) -> tuple[int, int, Exception]:
+    """Apply a failed batch's events one at a time until one fails: the position reached,
+    the failing event's position and its error."""
+    reached = start
+    for entry in todo:
+        try:
+            reached = apply_batch(db, projection, [entry], reached)
+        except (DatabaseUnavailable, PositionMoved):
+            raise  # not the event's fault: the job fails, and the next one starts over
+        except Exception as failure:
+            return reached, entry.position, failure
+    return reached, todo[-1].position, error  # (it failed together only: name the last one)
 
 
 def rebuild(

@@ -11,9 +11,10 @@ so an append that committed just before the flag was cleared is never left behin
 Each projection also has a Redis lock: a job holds the locks of the projections it works on, and
 skips one whose lock is taken (a rebuild, or an overlapping job). Both keys expire, so a killed
 worker delays the next run by at most the lock timeout. A projection that fails on an event is
-set aside for the rest of the job (logged, and the job then fails so RQ records it); the others
-carry on, and the sweep retries it. The loop itself is :func:`framework.catch_up`, shared with
-`timeline rebuild`.
+set aside for the rest of the job (the job then fails so RQ records it); the others carry on.
+It is applied up to the event it cannot apply and recorded as stopped there
+(:mod:`~timeline.projections.failures`); the sweep tries it again after a growing pause. The
+loop itself is :func:`framework.catch_up`, shared with `timeline rebuild`.
 """
 
 from __future__ import annotations
@@ -167,10 +168,11 @@ class ProjectionRunner:
         """Take every free lock of a runnable projection; release them all at the end.
 
         A projection whose tables are of another schema version (see ``Status.problem``) is
-        not runnable: it waits for an operator, and /ready says so.
+        not runnable: it waits for an operator, and /ready says so. One stopped by a poison
+        event (``Status.stopped``) waits for its next try.
         """
         held: dict[str, Lock] = {}
-        blocked = {s.name for s in self.status() if s.problem}
+        blocked = {s.name for s in self.status() if not _runnable_now(s)}
         for name in self.projections:
             if name in blocked:
                 continue
@@ -238,7 +240,7 @@ class ProjectionRunner:
 
     def sweep(self) -> list[str]:
         """Trigger a job if any projection lags the log: the safety net for lost triggers."""
-        behind = [s.name for s in self.status() if s.lag > 0 and not s.problem]
+        behind = [s.name for s in self.status() if s.lag > 0 and _runnable_now(s)]
         if behind:
             self.trigger()
         return behind
@@ -259,6 +261,11 @@ class ProjectionRunner:
             time.sleep(0.05)
             reached = self.position(name)
         return reached
+
+
+def _runnable_now(status: Status) -> bool:
+    """Neither waiting for an operator's migration nor for the next try after a poison event."""
+    return status.problem is None and (status.stopped is None or status.stopped.due())
 
 
 def _release(lock: Lock, name: str) -> None:
