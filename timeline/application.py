@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable, Container, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Literal, TypeVar, cast
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
@@ -554,7 +554,9 @@ class TimelineApp(Application[UUID]):
         ``clock="recorded"``: as the service held it at ``as_of`` (the versions recorded by
         then). ``clock="stated"``: as its sources had published it by ``as_of`` — the picture
         stated last by then (see :mod:`timeline.domain.incident`) and the statements made by
-        then. An incident published later, but spoken of by then, shows its first picture.
+        then; its ``version`` is the last version of the stream that this shows (the picture's
+        or a statement's). An incident published later, but spoken of by then, shows its first
+        picture.
         Either way the aggregate comes from the nearest snapshot plus the events after it.
         """
         version = None
@@ -576,8 +578,22 @@ class TimelineApp(Application[UUID]):
                 f"Nothing about incident {incident_id} had been published by {as_of.isoformat()}.",
                 "as_of",
             )
-        picture = self._picture(incident, published or incident.first_picture_version())
-        return incident_view(incident, picture) | {"statements": said}
+        shown = published or incident.first_picture_version()
+        picture = self._picture(incident, shown)
+        recorded_in = self._statement_versions(incident)
+        version = max([shown, *(recorded_in[s["id"]] for s in said)])
+        return incident_view(incident, picture) | {"statements": said, "version": version}
+
+    def _statement_versions(self, incident: Incident) -> dict[str, int]:
+        """The version each statement was recorded in (read from the stream: the aggregate
+        keeps when, not which version)."""
+        topic = get_topic(Incident.StatementRecorded)
+        stored = self.recorder.select_events(incident.id, lte=incident.version)
+        return {
+            cast(Any, self.mapper.to_domain_event(s)).statement["id"]: s.originator_version
+            for s in stored
+            if s.topic == topic
+        }
 
     def _version_at(self, incident_id: UUID, as_of: datetime) -> int:
         """The last version recorded at or before ``as_of``: the index from time to version.

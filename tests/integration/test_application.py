@@ -176,3 +176,22 @@ def test_of_writers_racing_from_one_version_exactly_one_wins(services: Services)
         thread.join()
     assert sorted(outcomes) == ["stale"] * 5 + ["written"]
     assert app.get_incident(incident_id)["version"] == read + 1
+
+
+def test_on_the_stated_clock_a_version_is_the_last_one_the_view_shows(
+    services: Services,
+) -> None:
+    app = services.app
+    reported = app.report_incident(an_incident(), stated_at=T0)  # version 1
+    incident_id = UUID(reported.incident_id)
+    for hours in (1, 2, 3, 4):  # versions 2 to 5, said an hour apart
+        app.record_statement(incident_id, a_statement(stated_at=T0 + timedelta(hours=hours)))
+
+    def version(hours: float) -> int:
+        moment = T0 + timedelta(hours=hours)
+        return int(app.get_incident(incident_id, as_of=moment, clock="stated")["version"])
+
+    assert [version(0), version(1.5), version(4)] == [1, 2, 5]
+    diff = app.diff_incident(incident_id, T0, T0 + timedelta(hours=4), clock="stated")
+    assert (diff["from_version"], diff["to_version"]) == (1, 5)
+    assert len(diff["statements_added"]) == 4
