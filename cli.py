@@ -387,6 +387,36 @@ def status() -> None:
 
 
 @main.command()
+@click.option("--port", default=9000, show_default=True, type=int, help="Port to listen on.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option(
+    "--secret",
+    required=True,
+    envvar="TIMELINE_LISTEN_SECRET",
+    help="The subscription's whsec_ signing secret (shown when it was created).",
+)
+def listen(port: int, host: str, secret: str) -> None:
+    """Receive webhook deliveries here: verify each one's signature and print it.
+
+    Subscribe http://HOST:PORT/ (any path) to some event types, then run this with the
+    subscription's secret. A delivery that does not verify is answered 401 and shown.
+    """
+    from timeline.webhooks.listener import make_server
+
+    try:
+        server = make_server(host, port, secret, console.print)
+    except Exception as error:  # a malformed secret, a port in use
+        raise click.BadParameter(str(error)) from None
+    console.print(f"listening on http://{host}:{port}/ for deliveries (Ctrl-C stops)")
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+
+
+@main.command()
 def resume() -> None:
     """Try the projections stopped by an event they could not apply again now (after fixing
     the code or the event), instead of at their next scheduled try."""
