@@ -94,7 +94,8 @@ def _progress() -> Progress:
 def rebuild(names: tuple[str, ...]) -> None:
     """Rebuild projections NAMES (default: every read model) from the start of the log.
 
-    All of them are rebuilt together, in one read of the log. The webhook dispatcher is never
+    All of them are rebuilt together, in one read of the log, beside the live ones (which keep
+    serving), and swapped in whole when caught up. The webhook dispatcher is never
     rebuilt (it would send everything again; asking for it exits 2); use
     POST /api/v1/subscriptions/{id}/replay for a receiver that lost data.
     """

@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from tests.e2e.processes import env_for
 from tests.factories import a_statement, an_incident
 from tests.integration.helpers import table_rows
+from tests.integration.test_timeline_projection import current
 from timeline.bootstrap import Services
 from timeline.projections import framework
 from timeline.projections.ceasefires import CeasefireFilter
@@ -179,3 +180,38 @@ def test_a_large_catch_up_refreshes_the_planners_statistics(
     services.runner.run_all()
     assert analysed("timeline_items") > 0
     assert analysed("source_records") > 0
+
+
+def test_a_rebuild_is_built_beside_and_swapped_in_whole(services: Services) -> None:
+    app, runner = services.app, services.runner
+    for _ in range(12):
+        app.report_incident(an_incident(), statements=[a_statement(), a_statement()])
+    runner.run_all()
+    read_models = [n for n, p in services.projections.items() if p.rebuildable]
+    before = {n: {t: table_rows(services.views, t) for t in services.projections[n].tables}
+              for n in read_models}  # fmt: skip
+    shown = len(current(services))
+    seen_meanwhile: list[int] = []
+
+    def during(reached: int) -> None:
+        seen_meanwhile.append(len(current(services)))  # what a reader sees while it runs
+        if len(seen_meanwhile) == 1:  # the log grows while the shadows are built
+            app.report_incident(an_incident(title="Written during the rebuild"))
+            runner.run_all()  # the live models keep following it
+
+    runner.batch_size = 5
+    runner.rebuild(read_models, during)
+
+    assert seen_meanwhile and min(seen_meanwhile) >= shown  # never a half-built model
+    status = {s.name: s for s in runner.status()}
+    assert all(status[n].position == app.head() for n in read_models)
+    assert any(i["incident"]["title"] == "Written during the rebuild" for i in current(services))
+    runner.rebuild(read_models)  # again: nothing of the first swap is in the way
+    for name in read_models:  # the same as built incrementally (plus the new incident)
+        projection = services.projections[name]
+        runner.run(name)
+        after = {t: table_rows(services.views, t) for t in projection.tables}
+        assert set(after) == set(before[name])
+        assert all(len(after[t]) >= len(before[name][t]) for t in after), name
+    assert not [r for r in services.views.query("SELECT name FROM projection_positions")
+                if r["name"].endswith("__next")]  # fmt: skip

@@ -30,12 +30,12 @@ from eventsourcing.application import Application
 from redis.lock import Lock
 
 from timeline.event_log import head_position
+from timeline.projections.beside import rebuild_beside
 from timeline.projections.framework import (
     Projection,
     Status,
     catch_up,
     position,
-    rebuild,
     status,
 )
 from timeline.projections.sql import ViewDatabase
@@ -208,11 +208,15 @@ class ProjectionRunner:
             return catch_up(self.app, self.views, [self.projections[name]], self.batch_size, renew)
 
     def rebuild(self, names: Sequence[str], on_batch: Callable[[int], None] | None = None) -> int:
-        """Rebuild projections from position 0 in one read of the log, holding their locks so
-        jobs skip them meanwhile."""
-        with self._exclusive(names, self.lock_timeout, on_batch) as renew:
-            chosen = [self.projections[name] for name in names]
-            return rebuild(self.app, self.views, chosen, self.batch_size, renew)
+        """Rebuild projections from position 0 in one read of the log, beside the live ones,
+        which keep serving (and following the log) until the rebuilt ones are swapped in
+        (see :mod:`~timeline.projections.beside`)."""
+        chosen = [self.projections[name] for name in names]
+
+        def exclusive(held: Sequence[str]) -> Any:
+            return self._exclusive(held, self.lock_timeout, on_batch)
+
+        return rebuild_beside(self.app, self.views, chosen, exclusive, self.batch_size, on_batch)
 
     @contextlib.contextmanager
     def _exclusive(
