@@ -70,7 +70,10 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         spec_kwargs={
             "info": {
                 "description": "An event-sourced record of what was claimed about a war, "
-                "by whom, and when. Writes need `Authorization: Bearer <key>`."
+                "by whom, and when. Writes need `Authorization: Bearer <key>`. Every POST "
+                "takes an `Idempotency-Key` header: a retry with the same key and body gets "
+                "the first answer again (for 24 h) and writes nothing. An incident's `ETag` is "
+                "its version; writes to it take `If-Match` (412 when it no longer holds)."
             }
         },
     )

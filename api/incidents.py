@@ -19,7 +19,7 @@ from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.json_bodies import Blueprint
 from api.paging import decode_cursor, raw_page
-from api.preconditions import etag, if_match
+from api.preconditions import IF_MATCH_DOC, etag, if_match
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
 from timeline.application import Written
@@ -422,6 +422,7 @@ class IncidentResource(MethodView):
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
     @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    @blp.doc(**IF_MATCH_DOC)
     def patch(self, body: dict[str, Any], incident_id: UUID) -> Any:
         """Amend an incident's fields, with a reason; earlier values stay in its history.
 
@@ -457,6 +458,7 @@ class Retirement(MethodView):
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
     @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    @blp.doc(**IF_MATCH_DOC)
     def post(self, body: dict[str, Any], incident_id: UUID) -> Any:
         """Retire the incident: it leaves the timeline, claims, ceasefires and sources, stays
         readable by id (marked retired) and in its history; `as_of` before it still shows it.
@@ -480,6 +482,7 @@ class Restoration(MethodView):
     @blp.response(200, IncidentWritten)
     @blp.alt_response(404, description="No such incident.")
     @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    @blp.doc(**IF_MATCH_DOC)
     def post(self, body: dict[str, Any], incident_id: UUID) -> Any:
         """Restore a retired incident; restoring one that is not retired writes nothing."""
         written = services().app.restore_incident(

@@ -30,3 +30,19 @@ def if_match() -> frozenset[int] | None:
         if len(tag) > 2 and tag[0] == tag[-1] == '"' and tag[1:-1].isdigit():
             versions.add(int(tag[1:-1]))
     return frozenset(versions)
+
+
+# The header as the OpenAPI document describes it, on every write to an incident.
+IF_MATCH_DOC = {
+    "parameters": [
+        {
+            "in": "header",
+            "name": "If-Match",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": 'The incident\'s ETag as read (e.g. `"4"`), several separated by '
+            "commas, or `*`: the write happens only if the incident is still at that version, "
+            "else 412 with its `current_version`.",
+        }
+    ]
+}

@@ -11,7 +11,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
-from api.preconditions import etag, if_match
+from api.preconditions import IF_MATCH_DOC, etag, if_match
 from api.services import services
 from timeline.application import Written
 from timeline.domain.values import (
@@ -185,6 +185,7 @@ class Statements(MethodView):
     @blp.response(201, StatementWritten)
     @blp.alt_response(404, description="No such incident.")
     @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    @blp.doc(**IF_MATCH_DOC)
     def post(self, statement: dict[str, Any], incident_id: UUID) -> Any:
         """Record a statement (claim, denial, confirmation…) in an incident."""
         written = services().app.record_statement(
@@ -213,6 +214,7 @@ class Withdrawal(MethodView):
     @blp.alt_response(404, description="No such incident or statement.")
     @blp.alt_response(409, description="Already withdrawn.")
     @blp.alt_response(412, description="If-Match names a version that is no longer current.")
+    @blp.doc(**IF_MATCH_DOC)
     def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> Any:
         """Withdraw a mis-recorded statement; it stays in the incident's history."""
         written = services().app.withdraw_statement(
