@@ -168,6 +168,7 @@ def test_health_and_readiness_report_lag(client: FlaskClient, services: Services
         "head": 1,
         "lag": 1,
         "problem": None,
+        "stopped": None,
     }
     assert [p["name"] for p in ready["projections"]] == list(services.projections)
 
