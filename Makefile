@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TIMELINE_API_KEYS ?= admin:demo-admin-key,write:demo-write-key,read:demo-read-key
 
-.PHONY: run test lint typecheck pytest soak bench clean
+.PHONY: run test lint typecheck pytest soak bench vendor screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +41,14 @@ bench: $(BIN)/.installed
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/catchup.py
 	$(BIN)/python bench/lag.py
+
+## vendor: refresh the dashboard's third-party files from npm (exact versions, with licences)
+vendor:
+	./scripts/vendor.sh
+
+## screenshots: retake the README's dashboard screenshots (needs Chromium)
+screenshots: $(BIN)/.installed
+	TIMELINE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser -k "every_page or replay"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

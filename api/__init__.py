@@ -9,6 +9,7 @@ from api import (
     batch,
     ceasefires,
     claims,
+    dashboard,
     docs,
     errors,
     events,
@@ -80,6 +81,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.spec.components.security_scheme("bearerAuth", BEARER["bearerAuth"])
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    app.register_blueprint(dashboard.blp)  # the dashboard at /, outside the API
     errors.register(app)
     tracing.install(app)
     metrics.install(app)

@@ -1,0 +1,50 @@
+// The analyst filters, shared by the timeline and the map: kept in the page address
+// (#/timeline?kind=strike&…), so a filtered view can be bookmarked and shared.
+import { el } from "./ui.js";
+
+export const KINDS = [
+  "strike", "shelling", "explosion", "battle", "violence_against_civilians", "ceasefire",
+  "violation", "protest", "riot", "mobilisation", "deployment", "assessment", "diplomacy", "other",
+];
+// The filters both views apply (the timeline adds its own below).
+const SHARED = [
+  ["q", "Search", "text"], ["kind", "Kind", KINDS], ["actor", "Actor or side", "text"],
+  ["country", "Country", "text"], ["from", "From (UTC)", "datetime-local"], ["to", "To (UTC)", "datetime-local"],
+  ["as_of", "As known at (UTC)", "datetime-local"], ["clock", "Clock", ["recorded", "stated"]],
+];
+const TIMELINE_ONLY = [
+  ["side", "Speaker's side", "text"], ["type", "Items", ["incident", "statement"]],
+];
+
+/** The API query for the view's filters (dates as UTC timestamps). */
+export function query(params, timeline = true) {
+  const wanted = {};
+  for (const [name] of timeline ? [...SHARED, ...TIMELINE_ONLY] : SHARED) {
+    const value = params.get(name);
+    if (!value) continue;
+    wanted[name] = ["from", "to", "as_of"].includes(name) ? `${value}:00Z` : value;
+  }
+  if (wanted.as_of === undefined) delete wanted.clock;
+  return wanted;
+}
+
+/** The filter form; submitting it changes the address, which renders the view again. */
+export function form(view, params, timeline = true) {
+  const fields = (timeline ? [...SHARED, ...TIMELINE_ONLY] : SHARED).map(([name, label, kind]) => {
+    const id = `filter-${name}`;
+    const value = params.get(name) || "";
+    const input = Array.isArray(kind)
+      ? el("select", { id, name }, name === "clock" ? null : el("option", { value: "" }, "any"),
+          kind.map((option) => el("option", { value: option, selected: option === value }, option.replaceAll("_", " "))))
+      : el("input", { id, name, type: kind, value, step: kind === "datetime-local" ? 60 : null });
+    return el("label", { for: id }, label, input);
+  });
+  const onsubmit = (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
+    location.hash = `#/${view}?${chosen}`;
+  };
+  const reset = el("button", { type: "button", class: "secondary", onclick: () => { location.hash = `#/${view}`; } }, "Clear");
+  return el("form", { class: "filters", onsubmit, "aria-label": "Filters" }, fields, el("button", { type: "submit" }, "Apply"), reset);
+}

@@ -1,0 +1,113 @@
+// Incident: its statements as a thread (who answers whom), figures per claimant as ranges
+// (contested ones marked), and a replay slider — "as known at" (recorded clock) or "as said
+// by" (stated clock) — that shows the incident as it was at each step, what changed since the
+// step before highlighted.
+import { get } from "../api.js";
+import { badge, el, figureText, message, place, when } from "../ui.js";
+
+export async function render(main, params, incidentId) {
+  const [now, history] = await Promise.all([
+    get(`/incidents/${incidentId}`), get(`/incidents/${incidentId}/history`),
+  ]);
+  const clock = params.get("clock") === "recorded" ? "recorded" : "stated";
+  const steps = replaySteps(now, history.items, clock);
+  const body = el("div", { id: "incident-body" });
+  const label = el("output", { id: "replay-label", for: "replay" });
+  const slider = el("input", { id: "replay", type: "range", min: 0, max: steps.length - 1,
+                               value: steps.length - 1, step: 1, "aria-describedby": "replay-label" });
+  const clockChoice = el("select", { id: "replay-clock", onchange: (event) => {
+    location.hash = `#/incident/${incidentId}?clock=${event.target.value}`;
+  } }, ["stated", "recorded"].map((c) => el("option", { value: c, selected: c === clock },
+        c === "stated" ? "as said by (stated clock)" : "as known at (recorded clock)")));
+  main.replaceChildren(
+    el("h2", {}, now.title),
+    el("p", { class: "muted" }, `${now.kind.replaceAll("_", " ")} · ${place(now.location)} · ${when(now.occurred.start)}`),
+    el("section", { class: "replay", "aria-label": "Replay" },
+      el("label", { for: "replay-clock" }, "Replay "), clockChoice,
+      el("label", { for: "replay" }, el("span", { class: "muted" }, " Move through the narrative: ")),
+      slider, label),
+    body,
+  );
+  let shown = null;
+  async function show(index) {
+    const step = steps[index];
+    label.textContent = step.label;
+    const at = step.at;
+    const [view, claims] = await Promise.all([
+      at ? get(`/incidents/${incidentId}`, { as_of: at, clock }) : now,
+      get("/claims", { incident: incidentId, ...(at ? { as_of: at, clock } : {}) }),
+    ]);
+    const before = shown;
+    shown = view;
+    body.replaceChildren(...incidentParts(view, claims.items, before));
+  }
+  slider.addEventListener("input", () => show(Number(slider.value)).catch((e) => body.replaceChildren(message(e.message, "error"))));
+  await show(steps.length - 1);
+}
+
+/** The moments to replay: each statement's stated time (stated clock) or each version's
+ * recorded time (recorded clock), then "now". */
+function replaySteps(now, versions, clock) {
+  const moments = clock === "stated"
+    ? [...new Set(now.statements.map((s) => s.stated_at))].sort()
+    : versions.map((v) => v.recorded_at);
+  const steps = moments.map((at) => ({ at, label: `${clock === "stated" ? "as said by" : "as known at"} ${when(at)}` }));
+  steps.push({ at: null, label: "now" });
+  return steps;
+}
+
+function incidentParts(view, groups, before) {
+  const earlier = new Set((before?.statements || []).map((s) => s.id));
+  const changed = (name) => before && JSON.stringify(before[name]) !== JSON.stringify(view[name]);
+  return [
+    el("p", { class: changed("title") || changed("tags") ? "changed" : null },
+      `Version ${view.version}. Tags: ${view.tags.join(", ") || "none"}.`, view.retired ? el("strong", {}, ` Retired: ${view.retired.reason}.`) : null),
+    el("h3", {}, "Figures by claimant"),
+    figures(groups),
+    el("h3", {}, `Statements (${view.statements.length})`),
+    thread(view.statements, before ? earlier : null),
+  ];
+}
+
+/** Per metric and subject: each claimant's figure as a bar on the group's scale. */
+function figures(groups) {
+  if (!groups.length) return message("No figures given yet.");
+  return el("div", { class: "figures", id: "figures" }, groups.map((group) => {
+    const top = Math.max(group.high ?? 0, ...group.figures.map((f) => f.high ?? f.value), 1);
+    const name = `${group.metric.replaceAll("_", " ")}${group.subject ? ` of ${group.subject}` : ""}`;
+    return el("div", { class: "figure-group", "data-metric": group.metric },
+      el("strong", {}, name, ": ", `${group.low}${group.high !== group.low ? `–${group.high}` : ""}`,
+        group.contested ? el("span", { class: "contested" }, " contested") : null),
+      group.contested && group.disputed_by.length
+        ? el("div", { class: "muted" }, `disputed by ${group.disputed_by.map((d) => d.source.name).join(", ")}`) : null,
+      group.figures.map((f) => {
+        const low = f.low ?? f.value, high = f.high ?? f.value;
+        const bar = el("span", {});
+        bar.style.left = `${Math.min((100 * low) / top, 99.4)}%`;
+        bar.style.width = `${Math.max((100 * (high - low)) / top, 0.6)}%`;
+        return el("div", { class: "figure-row" },
+          el("span", {}, f.source.name, el("span", { class: "muted" }, ` ${f.value}`)),
+          el("div", { class: "bar", role: "img", "aria-label": `${f.source.name}: ${figureText({ ...f, metric: group.metric, subject: group.subject })}` }, bar));
+      }));
+  }));
+}
+
+/** Statements nested under the statement each responds to. */
+function thread(statements, earlier) {
+  const byId = new Map(statements.map((s) => [s.id, s]));
+  const children = new Map();
+  const roots = [];
+  for (const s of [...statements].sort((a, b) => a.stated_at.localeCompare(b.stated_at))) {
+    if (s.responds_to && byId.has(s.responds_to)) {
+      if (!children.has(s.responds_to)) children.set(s.responds_to, []);
+      children.get(s.responds_to).push(s);
+    } else roots.push(s);
+  }
+  const list = (items) => el("ul", { class: "thread" }, items.map((s) => el("li", {},
+    el("article", { class: `statement ${earlier && !earlier.has(s.id) ? "new" : ""} ${s.withdrawn ? "withdrawn" : ""}`, "data-statement": s.id },
+      el("div", {}, badge(s.stance), " ", el("strong", {}, s.source.name), el("span", { class: "muted" }, ` (${s.source.side}) · ${when(s.stated_at)}`)),
+      el("p", {}, s.text),
+      s.figures.length ? el("p", { class: "muted" }, s.figures.map(figureText).join("; ")) : null),
+    children.has(s.id) ? list(children.get(s.id)) : null)));
+  return statements.length ? list(roots) : message("Nothing said yet.");
+}

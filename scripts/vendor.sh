@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Refresh the dashboard's third-party files from npm, at the exact versions below, with their
+# licences: `make vendor`. The files are committed; nothing is fetched when the service runs.
+set -euo pipefail
+shopt -s nullglob
+cd "$(dirname "$0")/.."
+DEST=api/static/dashboard/vendor
+PACKAGES=(leaflet@1.9.4 leaflet.markercluster@1.5.3 topojson-client@3.1.0 world-atlas@2.0.2)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+(cd "$work" && npm pack --silent "${PACKAGES[@]}" >/dev/null)
+rm -rf "$DEST" && mkdir -p "$DEST"
+for spec in "${PACKAGES[@]}"; do
+  name=${spec%@*} version=${spec##*@}
+  mkdir -p "$work/$name" && tar xzf "$work/$name-$version.tgz" -C "$work/$name"
+  src="$work/$name/package" out="$DEST/$name@$version"
+  mkdir -p "$out"
+  licences=("$src"/LICENSE* "$src"/MIT-LICENCE*)
+  [ ${#licences[@]} -gt 0 ] || { echo "no licence in $spec" >&2; exit 1; }
+  cp "${licences[@]}" "$out"/
+  case "$name" in
+    leaflet) cp -r "$src/dist/leaflet.js" "$src/dist/leaflet.css" "$src/dist/images" "$out"/ ;;
+    leaflet.markercluster) cp "$src"/dist/leaflet.markercluster.js "$src"/dist/MarkerCluster*.css "$out"/ ;;
+    topojson-client) cp "$src/dist/topojson-client.min.js" "$out"/ ;;
+    world-atlas) cp "$src/countries-110m.json" "$out"/ ;;
+  esac
+done
+printf '%s\n' "${PACKAGES[@]}" > "$DEST/VERSIONS"
+echo "vendored: ${PACKAGES[*]}"

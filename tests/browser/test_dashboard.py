@@ -1,0 +1,149 @@
+"""The dashboard's pages, in a real browser, on the demo data."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+from playwright.sync_api import expect
+
+from tests.browser.conftest import Watched
+from tests.conftest import READ_KEY, WRITE_KEY
+from tests.e2e.processes import clean_env, serving
+
+pytestmark = pytest.mark.e2e
+PAGES = ["timeline", "map", "ceasefires", "sources", "live"]
+
+
+def ready(watched: Watched, served: str, route: str) -> Any:
+    """Open a page and wait until it has drawn itself."""
+    page = watched.page
+    page.goto(f"{served}/#/{route}")
+    name = route.split("/")[0].split("?")[0]
+    page.wait_for_selector(f"#view[data-ready='{name}']", timeout=15_000)
+    return page
+
+
+def kramatorsk(served: str) -> str:
+    found = requests.get(f"{served}/api/v1/incidents", params={"q": "Kramatorsk"}, timeout=5)
+    (incident,) = found.json()["items"]
+    return str(incident["id"])
+
+
+@pytest.mark.parametrize("route", PAGES)
+def test_every_page_loads_with_no_error_and_nothing_from_outside(
+    watched: Watched, served: str, route: str
+) -> None:
+    page = ready(watched, served, route)
+    if route == "map":
+        page.wait_for_selector("#map[data-ready='true']")
+        assert page.locator("#map .leaflet-overlay-pane canvas").count() == 1  # countries
+        expect(page.locator("#map .marker-cluster")).to_have_count(1)  # the demo's 2 incidents
+    assert page.locator("main h2").inner_text()
+    page.wait_for_timeout(300)  # (late errors)
+    watched.shot(route)
+    assert watched.errors == []
+    assert watched.external == []
+
+
+def test_changing_a_filter_changes_the_rows(watched: Watched, served: str) -> None:
+    page = ready(watched, served, "timeline")
+    everything = page.locator("#timeline-rows tbody tr").count()
+    page.select_option("#filter-kind", "ceasefire")
+    page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile("kind=ceasefire"))
+    page.wait_for_selector("#view[data-ready='timeline']")
+    expect(page.locator("#timeline-rows tbody tr")).not_to_have_count(everything)
+    titles = page.locator("#timeline-rows tbody tr td:nth-child(3) a").all_inner_texts()
+    assert titles and all("ceasefire" in t.lower() for t in titles)
+    assert watched.errors == []
+
+
+def test_the_replay_slider_shows_the_claim_alone_then_the_contested_range(
+    watched: Watched, served: str
+) -> None:
+    page = ready(watched, served, f"incident/{kramatorsk(served)}")
+    watched.shot("incident")
+    killed = page.locator(".figure-group[data-metric='killed']")
+    page.locator("#replay").fill("0")  # as said by 09:00 on 8 January: Moscow's claim alone
+    expect(page.locator("#replay-label")).to_contain_text("2023-01-08 09:00")
+    expect(killed.locator(".figure-row")).to_have_count(1)
+    expect(killed).to_contain_text("600")
+    expect(killed).not_to_contain_text("contested")
+    expect(page.locator("article.statement")).to_have_count(1)
+    page.locator("#replay").fill("2")  # by 13:00: the mayor's report and the army's denial
+    expect(page.locator("#replay-label")).to_contain_text("2023-01-08 13:00")
+    expect(killed).to_contain_text("contested")
+    expect(killed).to_contain_text("0\u2013600")  # (an en dash)
+    expect(page.locator("article.statement.new")).to_have_count(2)  # new since the last step
+    assert watched.errors == []
+
+
+def test_a_statement_posted_through_the_api_appears_on_the_live_page(
+    watched: Watched, served: str
+) -> None:
+    page = ready(watched, served, "live")
+    page.wait_for_selector("#connection.open", timeout=10_000)
+    incident = kramatorsk(served)
+    posted = requests.post(
+        f"{served}/api/v1/incidents/{incident}/statements",
+        json={"source": {"name": "Browser test", "side": "independent", "type": "journalist"},
+              "stance": "assessment", "text": "Seen live in the browser.",
+              "stated_at": "2023-01-10T09:00:00Z"},
+        headers={"Authorization": f"Bearer {WRITE_KEY}"}, timeout=5,
+    )  # fmt: skip
+    assert posted.status_code == 201, posted.text
+    started = time.monotonic()
+    page.wait_for_selector("#live-events >> text=Seen live in the browser.", timeout=2_000)
+    assert time.monotonic() - started < 2
+    assert watched.errors == []
+
+
+def test_the_api_docs_render_their_operations_offline(watched: Watched, served: str) -> None:
+    page = watched.page
+    page.goto(f"{served}/api/v1/docs")
+    page.wait_for_selector(".opblock", timeout=15_000)
+    assert page.locator(".opblock").count() > 20
+    assert watched.external == []
+
+
+def test_a_phone_width_page_fits(browser: Any, served: str) -> None:
+    context = browser.new_context(viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    page.goto(f"{served}/#/timeline")
+    page.wait_for_selector("#view[data-ready='timeline']", timeout=15_000)
+    width = page.evaluate("document.documentElement.scrollWidth")
+    context.close()
+    assert width <= 390 + 1  # no sideways scrolling
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory: pytest.TempPathFactory, redis_server: str) -> Iterator[str]:
+    """A second server whose reads need a key (TIMELINE_READ_REQUIRES_KEY=yes)."""
+    tmp = tmp_path_factory.mktemp("guarded")
+    env = clean_env(data_dir=str(tmp / "var"), api_keys=f"read:{READ_KEY}",
+                    read_requires_key="yes", redis_url=redis_server,
+                    queue=f"guarded-{tmp.name}")  # fmt: skip
+    with serving(["--demo", "--web-workers", "1", "--workers", "1"], env, tmp / "log") as base:
+        yield base.removesuffix("/api/v1")
+
+
+def test_a_page_asks_for_a_read_key_and_keeps_it_for_the_tab(browser: Any, guarded: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 800})
+    watched = Watched(context.new_page(), guarded)
+    page = watched.page
+    page.goto(f"{guarded}/#/timeline")
+    dialog = page.locator("#key-dialog")
+    expect(dialog).to_be_visible()
+    page.get_by_label("API key").fill(READ_KEY)
+    page.get_by_role("button", name="Use this key").click()
+    page.wait_for_selector("#view[data-ready='timeline']")
+    assert page.locator("#timeline-rows tbody tr").count() > 5
+    assert page.evaluate("sessionStorage.getItem('timeline.readKey')") == READ_KEY
+    assert page.evaluate("localStorage.length") == 0  # for the tab only
+    context.close()
+    assert watched.errors == [] or all("401" in e for e in watched.errors)
