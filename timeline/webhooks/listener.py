@@ -30,20 +30,20 @@ def make_server(
         def do_POST(self) -> None:
             length = int(self.headers.get("Content-Length") or 0)
             if length > MAX_BODY_BYTES:
-                self._answer(413)
                 show(f"refused a {length}-byte body (more than {MAX_BODY_BYTES})")
+                self._answer(413)
                 return
             body = self.rfile.read(length)
             try:
                 payload: Any = verifier.verify(body, dict(self.headers.items()))
             except WebhookVerificationError as error:
-                self._answer(401)
                 show(f"✗ {self.headers.get('webhook-id', '(no id)')}: not verified ({error})")
+                self._answer(401)
                 return
-            self._answer(204)
             kind = payload.get("type", "?") if isinstance(payload, dict) else "?"
             show(f"✓ {kind} {self.headers['webhook-id']} (signature verified)\n"
                  + json.dumps(payload, indent=2, ensure_ascii=False))  # fmt: skip
+            self._answer(204)  # (after showing it: whoever sent it may look at once)
 
         def _answer(self, status: int) -> None:
             self.send_response(status)
