@@ -147,3 +147,16 @@ def test_a_page_asks_for_a_read_key_and_keeps_it_for_the_tab(browser: Any, guard
     assert page.evaluate("localStorage.length") == 0  # for the tab only
     context.close()
     assert watched.errors == [] or all("401" in e for e in watched.errors)
+
+
+def test_the_folded_filters_reach_the_api_too(watched: Watched, served: str) -> None:
+    page = ready(watched, served, "timeline?stance=denial")
+    stances = page.locator("#timeline-rows tbody tr .badge").all_inner_texts()
+    assert stances and set(stances) == {"denial"}
+    page.goto(f"{served}/#/timeline?tag=casualties")
+    page.wait_for_selector("#view[data-ready='timeline']")
+    expect(page.locator("details.more-filters")).to_have_attribute("open", "")
+    titles = set(page.locator("#timeline-rows tbody tr td:nth-child(3) a").all_inner_texts())
+    assert titles and "Missile strike on Kramatorsk" in titles
+    assert not any("ceasefire" in t.lower() for t in titles)
+    assert watched.errors == []

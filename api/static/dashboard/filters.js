@@ -12,14 +12,22 @@ const SHARED = [
   ["country", "Country", "text"], ["from", "From (UTC)", "datetime-local"], ["to", "To (UTC)", "datetime-local"],
   ["as_of", "As known at (UTC)", "datetime-local"], ["clock", "Clock", ["recorded", "stated"]],
 ];
+const STANCES = ["claim", "denial", "confirmation", "correction", "retraction", "assessment", "announcement"];
 const TIMELINE_ONLY = [
   ["side", "Speaker's side", "text"], ["type", "Items", ["incident", "statement"]],
+  ["stance", "Stance", STANCES], ["source", "Source", "text"],
+];
+// Every other filter the API has, folded away until asked for.
+const MORE = [
+  ["tag", "Tag", "text"], ["admin1", "Region (admin1)", "text"], ["namespace", "Dataset", "text"],
+  ["metric", "Has a figure of", "text"], ["bbox", "Box (W,S,E,N)", "text"],
+  ["retired", "Include retired incidents", "checkbox"],
 ];
 
 /** The API query for the view's filters (dates as UTC timestamps). */
 export function query(params, timeline = true) {
   const wanted = {};
-  for (const [name] of timeline ? [...SHARED, ...TIMELINE_ONLY] : SHARED) {
+  for (const [name] of timeline ? [...SHARED, ...TIMELINE_ONLY, ...MORE] : [...SHARED, ...MORE]) {
     const value = params.get(name);
     if (!value) continue;
     wanted[name] = ["from", "to", "as_of"].includes(name) ? `${value}:00Z` : value;
@@ -30,15 +38,21 @@ export function query(params, timeline = true) {
 
 /** The filter form; submitting it changes the address, which renders the view again. */
 export function form(view, params, timeline = true) {
-  const fields = (timeline ? [...SHARED, ...TIMELINE_ONLY] : SHARED).map(([name, label, kind]) => {
+  const field = ([name, label, kind]) => {
     const id = `filter-${name}`;
     const value = params.get(name) || "";
     const input = Array.isArray(kind)
       ? el("select", { id, name }, name === "clock" ? null : el("option", { value: "" }, "any"),
           kind.map((option) => el("option", { value: option, selected: option === value }, option.replaceAll("_", " "))))
-      : el("input", { id, name, type: kind, value, step: kind === "datetime-local" ? 60 : null });
+      : kind === "checkbox"
+        ? el("input", { id, name, type: "checkbox", value: "true", checked: value === "true" })
+        : el("input", { id, name, type: kind, value, step: kind === "datetime-local" ? 60 : null });
     return el("label", { for: id }, label, input);
-  });
+  };
+  const fields = (timeline ? [...SHARED, ...TIMELINE_ONLY] : SHARED).map(field);
+  const open = MORE.some(([name]) => params.get(name));
+  const more = el("details", { class: "more-filters", open }, el("summary", {}, "More filters"),
+    el("div", { class: "filters-more" }, MORE.map(field)));
   const onsubmit = (event) => {
     event.preventDefault();
     const chosen = new URLSearchParams();
@@ -46,5 +60,6 @@ export function form(view, params, timeline = true) {
     location.hash = `#/${view}?${chosen}`;
   };
   const reset = el("button", { type: "button", class: "secondary", onclick: () => { location.hash = `#/${view}`; } }, "Clear");
-  return el("form", { class: "filters", onsubmit, "aria-label": "Filters" }, fields, el("button", { type: "submit" }, "Apply"), reset);
+  return el("form", { class: "filters", onsubmit, "aria-label": "Filters" }, fields, more,
+    el("button", { type: "submit" }, "Apply"), reset);
 }

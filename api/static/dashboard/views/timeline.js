@@ -58,13 +58,13 @@ function timeAxis(items) {
   const ns = "http://www.w3.org/2000/svg";
   const svg = document.createElementNS(ns, "svg");
   svg.setAttribute("class", "axis");
-  svg.setAttribute("viewBox", "0 0 1000 90");
-  svg.setAttribute("preserveAspectRatio", "none");
+  const width = Math.max(document.getElementById("view").clientWidth - 32, 300);
+  svg.setAttribute("viewBox", `0 0 ${width} 90`);
   svg.setAttribute("role", "img");
   if (!items.length) return svg;
   const times = items.flatMap((i) => [Date.parse(i.at), Date.parse(i.incident.occurred.end || i.at)]);
   const start = Math.min(...times), end = Math.max(...times) || start + 1;
-  const x = (t) => 10 + 980 * ((t - start) / Math.max(end - start, 1));
+  const x = (t) => 10 + (width - 20) * ((t - start) / Math.max(end - start, 1));
   svg.setAttribute("aria-label", `Time axis from ${new Date(start).toISOString()} to ${new Date(end).toISOString()}`);
   const add = (tag, attributes, title) => {
     const node = document.createElementNS(ns, tag);
@@ -83,6 +83,6 @@ function timeAxis(items) {
     }
   }
   add("text", { x: 10, y: 86 }).textContent = when(new Date(start).toISOString());
-  add("text", { x: 990, y: 86, "text-anchor": "end" }).textContent = when(new Date(end).toISOString());
+  add("text", { x: width - 10, y: 86, "text-anchor": "end" }).textContent = when(new Date(end).toISOString());
   return svg;
 }
