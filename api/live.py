@@ -66,6 +66,10 @@ class LogFollower:
         """A stream starts following (the poll runs while anyone listens)."""
         self._listeners += 1
         if self._task is None or self._task.done():
+            # Start from the head again: what was written while nobody listened is read by
+            # each stream from where it resumes, not all of it by the follower first.
+            self.head = -1
+            self._frames.clear()
             self._task = asyncio.get_running_loop().create_task(self._run())
 
     def leave(self) -> None:
