@@ -33,7 +33,6 @@ class Child:
     started_at: float = 0.0
     quick_failures: int = 0
     start_at: float = 0.0  # when to start it (again)
-    restarts: int = 0
 
 
 class Supervisor:
@@ -79,7 +78,6 @@ class Supervisor:
             child.quick_failures = 0 if ran >= HEALTHY_SECONDS else child.quick_failures + 1
             delay = min(2.0 ** max(child.quick_failures - 1, 0), MAX_BACKOFF_SECONDS)
             child.process, child.start_at = None, now + delay
-            child.restarts += 1
             self.say(
                 f"{child.name} (pid {pid}) exited with code "
                 f"{code} after {ran:.0f} s; restarting it in {delay:.0f} s"

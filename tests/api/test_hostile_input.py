@@ -81,7 +81,7 @@ def test_dates_at_the_edges_of_the_calendar_are_never_a_server_error(
     client: FlaskClient, writer: dict[str, str], services: Services
 ) -> None:
     written = services.app.report_incident(an_incident(), statements=[a_statement()])
-    incident, statement = written.incident_id, written.statements[0]["id"]
+    incident = written.incident_id
     base = as_json(an_incident())
     said = as_json(a_statement())
     one = f"/api/v1/incidents/{incident}"
@@ -112,7 +112,6 @@ def test_dates_at_the_edges_of_the_calendar_are_never_a_server_error(
                     "/api/v1/timeline", "/api/v1/incidents", "/api/v1/aggregates"):  # fmt: skip
             response = client.get(url, query_string={"as_of": edge}, headers=ADMIN)
             assert response.status_code < 500, (url, edge)
-    assert statement
 
 
 def test_unparsable_bodies_are_a_client_error_and_write_nothing(
