@@ -11,7 +11,7 @@ export TIMELINE_API_KEYS ?= admin:demo-admin-key,write:demo-write-key,read:demo-
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	PYTHONWARNINGS=ignore::UserWarning $(BIN)/pip install --quiet -e '.[dev]'
 	touch $@
 
 ## run: serve http://$(HOST):$(PORT)/api/v1 with the demo data (embedded SQLite + Redis)

