@@ -64,6 +64,7 @@ def acled_incident(row: dict[str, str]) -> dict[str, Any]:
             "admin2": row["admin2"] or None,
             "admin3": row["admin3"] or None,
             "country": "UA",
+            "country_name": "Ukraine",
             "precision": GEO_PRECISION[row["geo_precision"]],
             "lat": float(row["latitude"]),
             "lon": float(row["longitude"]),

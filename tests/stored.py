@@ -24,7 +24,8 @@ def drop_by_from_stored_events(path: Path) -> None:
 def as_first_shapes(path: Path) -> int:
     """Store every event and snapshot as the first code wrote them: no ``class_version``, no
     citation ``reference``, no ``admin2``/``admin3`` in places, no (empty) ``properties`` or
-    ``external_ids``, actors as side codes, no ``stated_at`` on incident versions and no
+    ``external_ids``, actors as side codes, no ``country_name`` (countries as given: these are
+    codes), no ``stated_at`` on incident versions and no
     retirement or published versions in snapshots. Returns how many rows changed."""
     changed = 0
     with sqlite3.connect(path) as db:
@@ -61,7 +62,7 @@ def _first_shape(data: dict[str, Any]) -> None:
             holder["actors"] = [actor["side"] for actor in holder["actors"]]
     places = [data.get("location"), (data.get("changes") or {}).get("location")]
     for place in places:
-        for key in ("admin2", "admin3"):
+        for key in ("admin2", "admin3", "country_name"):
             if place is not None:
                 place.pop(key, None)
     statements = [data["statement"]] if "statement" in data else []
@@ -69,3 +70,33 @@ def _first_shape(data: dict[str, Any]) -> None:
     for statement in statements:
         for citation in statement.get("citations") or []:
             citation.pop("reference", None)
+
+
+def with_country_names(path: Path, names: dict[str, str]) -> int:
+    """Store places' countries as names (``UA`` → ``Ukraine``), without ``country_name``, as
+    events were before countries became codes (reports of class version 5, amendments of 4,
+    snapshots of 6). Returns how many rows changed."""
+    before_codes = {"IncidentReported": 5, "IncidentAmended": 4}
+    changed = 0
+    with sqlite3.connect(path) as db:
+        for table in ("stored_events", "stored_snapshots"):
+            rows = db.execute(
+                f"SELECT originator_id, originator_version, topic, state FROM {table}"
+            ).fetchall()
+            for originator, version, topic, state in rows:
+                data = json.loads(state)
+                holder = data.get("state") or data  # a snapshot holds the aggregate's state
+                place = holder.get("location") or (holder.get("changes") or {}).get("location")
+                if place is None or place.get("country") not in names:
+                    continue
+                place["country"] = names[place["country"]]
+                del place["country_name"]
+                kind = topic.rsplit(".", 1)[-1]
+                data["class_version"] = 6 if table == "stored_snapshots" else before_codes[kind]
+                db.execute(
+                    f"UPDATE {table} SET state = ? "
+                    "WHERE originator_id = ? AND originator_version = ?",
+                    (json.dumps(data).encode(), originator, version),
+                )
+                changed += 1
+    return changed

@@ -31,8 +31,9 @@ FORMATS = {
 }
 CSV_COLUMNS = (
     "id", "title", "kind", "occurred_start", "occurred_end", "occurred_precision",
-    "location_name", "admin1", "admin2", "admin3", "country", "location_precision", "lat", "lon",
-    "actors", "actor_sides", "tags", "external_ids", "stated_at", "retired", "statements",
+    "location_name", "admin1", "admin2", "admin3", "country", "country_name",
+    "location_precision", "lat", "lon", "actors", "actor_sides", "tags", "external_ids",
+    "stated_at", "retired", "statements",
 )  # fmt: skip
 FIGURE_PARTS = ("low", "best", "high", "claimed_by")
 
@@ -93,7 +94,8 @@ def _csv_row(incident: Incident, metrics: Sequence[str]) -> list[Any]:
     return [
         incident["id"], incident["title"], incident["kind"], occurred["start"],
         occurred.get("end"), occurred.get("precision"), place.get("name"), place.get("admin1"),
-        place.get("admin2"), place.get("admin3"), place.get("country"), place.get("precision"),
+        place.get("admin2"), place.get("admin3"), place.get("country"),
+        place.get("country_name"), place.get("precision"),
         place.get("lat"), place.get("lon"), "; ".join(a["name"] for a in incident["actors"]),
         "; ".join(a["side"] for a in incident["actors"] if a.get("side")),
         "; ".join(incident["tags"]),

@@ -14,7 +14,7 @@ import pytest
 
 from tests.factories import a_statement, an_incident
 from tests.integration.helpers import table_rows
-from tests.stored import as_first_shapes
+from tests.stored import as_first_shapes, with_country_names
 from timeline.application import TimelineApp
 from timeline.bootstrap import Services, event_store_env
 from timeline.event_log import read_log
@@ -76,3 +76,24 @@ def test_events_and_snapshots_stored_in_their_first_shapes_replay_identically(
     read = [p for p in services.projections.values() if p.rebuildable]
     rebuild(app, services.views, read)
     assert read_models(services) == projected
+
+
+def test_countries_stored_as_names_read_back_as_codes_with_their_names(
+    services: Services,
+) -> None:
+    app = services.app
+    place = {"name": "Kherson", "country": "UA"}
+    written = app.report_incident(an_incident(location=place))
+    incident_id = UUID(written.incident_id)
+    moved = {"name": "Belgorod", "country": "RU"}
+    app.amend_incident(incident_id, {"location": moved}, "across the border")
+    names = {"UA": "Ukraine", "RU": "Russia (Soviet Union)"}  # as ACLED and UCDP GED say them
+    assert with_country_names(services.settings.events_path, names) == 2
+    fresh = TimelineApp(env=event_store_env(services.settings))
+    try:
+        first = fresh.repository.get(incident_id, version=1).location
+        assert (first["country"], first["country_name"]) == ("UA", "Ukraine")
+        now = fresh.get_incident(incident_id)["location"]
+        assert (now["country"], now["country_name"]) == ("RU", "Russia (Soviet Union)")
+    finally:
+        fresh.close()

@@ -102,7 +102,7 @@ def test_places_have_three_admin_levels_and_a_closed_precision() -> None:
     place = {"name": "Bangassou", "admin1": "Mbomou", "admin2": "Bangassou", "admin3": "Centre",
              "country": "CF", "precision": "admin2"}  # fmt: skip
     fields = Incident.report(an_incident(location=place)).location
-    assert fields == {**place, "lat": None, "lon": None}
+    assert fields == {**place, "country_name": "Central African Republic", "lat": None, "lon": None}
     with pytest.raises(InvalidValue, match="exact, near, admin3") as caught:
         Incident.report(an_incident(location={**place, "precision": "city"}))
     assert caught.value.field == "location.precision"

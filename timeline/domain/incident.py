@@ -22,7 +22,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
-from timeline.domain import values
+from timeline.domain import countries, values
 from timeline.domain.errors import Conflict, InvalidValue, StatementNotFound
 from timeline.domain.values import By
 
@@ -34,8 +34,8 @@ class Incident(Aggregate):
 
     # Snapshots store this state. 2: citations may be a free-text reference. 3: places have
     # admin2 and admin3; incidents have properties. 4: actors are objects. 5: external ids.
-    # 6: retirement, and when each picture was published.
-    class_version = 6
+    # 6: retirement, and when each picture was published. 7: countries as ISO codes.
+    class_version = 7
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -66,6 +66,11 @@ class Incident(Aggregate):
         state.setdefault("retired", None)
         state.setdefault("published", None)
 
+    @staticmethod
+    def upcast_v6_v7(state: dict[str, Any]) -> None:
+        """Snapshots taken when a place's country was stored as given."""
+        state["location"] = _with_country_code(state.get("location"))
+
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
 
@@ -86,8 +91,8 @@ class Incident(Aggregate):
         stated_at: str | None = None
 
         # 2: places have admin2 and admin3; incidents have properties. 3: actors are objects.
-        # 4: external ids. 5: stated_at.
-        class_version = 5
+        # 4: external ids. 5: stated_at. 6: countries as ISO codes.
+        class_version = 6
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -110,6 +115,11 @@ class Incident(Aggregate):
             """Reports stored before the stated clock were published when recorded."""
             state["stated_at"] = None
 
+        @staticmethod
+        def upcast_v5_v6(state: dict[str, Any]) -> None:
+            """Reports stored when a place's country was kept as given."""
+            state["location"] = _with_country_code(state.get("location"))
+
     class IncidentAmended(Aggregate.Event):
         """Some fields changed (only those in ``changes``), with the editor's reason."""
 
@@ -120,8 +130,9 @@ class Incident(Aggregate):
         # may change nothing: it then dates a picture that was published again unchanged.
         stated_at: str | None = None
 
-        # 2: places have admin2 and admin3. 3: actors are objects. 4: stated_at.
-        class_version = 4
+        # 2: places have admin2 and admin3. 3: actors are objects. 4: stated_at. 5: countries
+        # as ISO codes.
+        class_version = 5
 
         @staticmethod
         def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -140,6 +151,13 @@ class Incident(Aggregate):
         def upcast_v3_v4(state: dict[str, Any]) -> None:
             """Amendments stored before the stated clock were published when recorded."""
             state["stated_at"] = None
+
+        @staticmethod
+        def upcast_v4_v5(state: dict[str, Any]) -> None:
+            """A place amended when its country was kept as given."""
+            if "location" in state["changes"]:
+                location = state["changes"]["location"]
+                state["changes"]["location"] = _with_country_code(location)
 
     class IncidentRetired(Aggregate.Event):
         """The incident left the timeline (``retirement``: reason, duplicate_of, note)."""
@@ -441,6 +459,20 @@ def _with_admin_levels(location: dict[str, Any] | None) -> dict[str, Any] | None
     if location is None:
         return None
     return {key: location.get(key) for key in values.LOCATION_KEYS}
+
+
+def _with_country_code(location: dict[str, Any] | None) -> dict[str, Any] | None:
+    """A place whose country was stored as given (``Ukraine``, ``UA``), with the ISO code and
+    the name it was given: what :func:`values.country` makes of new places. A name that no code
+    stands for is kept as the name alone."""
+    if location is None:
+        return None
+    given, shown = location.get("country"), location.get("country_name")
+    code = countries.code_of(given)
+    if shown is None and given:
+        shown = countries.name_of(code) if code and countries.is_code(given) else given
+    place = {key: location.get(key) for key in values.LOCATION_KEYS}
+    return place | {"country": code, "country_name": shown}
 
 
 def _actor_objects(actors: list[Any] | None) -> list[dict[str, Any]]:

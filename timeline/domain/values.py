@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from timeline.domain import countries
 from timeline.domain.errors import InvalidValue
 
 # Who made a change: the API key's id and name (None: the service itself). Events written before
@@ -100,7 +101,9 @@ RETIREMENT_REASONS = ("removed_by_source", "duplicate", "recorded_in_error")
 STATED_SKEW = timedelta(minutes=5)
 ACTOR_KEYS = ("name", "side", "type", "code")
 MAX_ACTORS = 100
-LOCATION_KEYS = ("name", "admin1", "admin2", "admin3", "country", "precision", "lat", "lon")
+LOCATION_KEYS = (
+    "name", "admin1", "admin2", "admin3", "country", "country_name", "precision", "lat", "lon",
+)  # fmt: skip
 
 # Lengths and patterns: the API's schemas refer to these, so each rule is written once.
 MAX_TITLE = 500
@@ -335,11 +338,14 @@ def location(data: object, field: str = "location") -> Data | None:
         raise InvalidValue("Must be an object with at least a name.", field)
     _only(data, LOCATION_KEYS, field)
     result: Data = {"name": text(data.get("name"), f"{field}.name", max_length=MAX_NAME)}
-    for key in ("admin1", "admin2", "admin3", "country"):
+    for key in ("admin1", "admin2", "admin3"):
         value = data.get(key)
         result[key] = (
             text(value, f"{field}.{key}", max_length=MAX_NAME) if value is not None else None
         )
+    result["country"], result["country_name"] = country(
+        data.get("country"), data.get("country_name"), f"{field}.country"
+    )
     precision = data.get("precision")
     result["precision"] = (
         choice(precision, LOCATION_PRECISIONS, f"{field}.precision")
@@ -360,6 +366,25 @@ def location(data: object, field: str = "location") -> Data | None:
         lat, lon = lat_f, lon_f
     result["lat"], result["lon"] = lat, lon
     return result
+
+
+def country(value: object, name: object, field: str) -> tuple[str | None, str | None]:
+    """A country as its ISO 3166-1 alpha-2 code, from a code or a name (``UA``, ``UKR``,
+    ``Ukraine``), and the name to show: the one given, else the code's. A country given only
+    by a name that no code stands for (``country_name`` without ``country``) is kept as a name.
+    """
+    shown = text(name, f"{field}_name", max_length=MAX_NAME) if name is not None else None
+    if value is None:
+        return None, shown
+    given = text(value, field, max_length=MAX_NAME)
+    code = countries.code_of(given)
+    if code is None:
+        raise InvalidValue(
+            f"Unknown country {given[:40]!r}: give an ISO 3166-1 code such as UA, or its "
+            "English name (a name no code stands for goes in country_name alone).",
+            field,
+        )
+    return code, shown or (countries.name_of(code) if countries.is_code(given) else given)
 
 
 def properties(data: object, field: str = "properties") -> Data:

@@ -15,6 +15,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from timeline.domain.countries import code_of, name_of, side_of_actor
 from timeline.importing.rows import (
     ColumnError,
     Parsed,
@@ -111,16 +112,19 @@ def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[
         "admin1": text(row, "admin1"),
         "admin2": text(row, "admin2"),
         "admin3": text(row, "admin3"),
-        "country": text(row, "country"),
+        # ISO 3166 by ACLED's own numeric iso column where it has one, else by the name
+        "country": code_of(text(row, "iso")) or code_of(text(row, "country")),
+        "country_name": text(row, "country"),
         "precision": GEO_PRECISION.get((row.get("geo_precision") or "").strip()),
         "lat": lat,
         "lon": lon,
     }
     actors = [
-        {"name": name, "type": ACTOR_TYPES.get((row.get(f"inter{n}") or "").strip())}
+        {"name": name, "type": ACTOR_TYPES.get((row.get(f"inter{n}") or "").strip()),
+         "side": side_of_actor(name)}
         for n in (1, 2)
         if (name := text(row, f"actor{n}"))
-    ]
+    ]  # fmt: skip
     said = stated_at or _uploaded(row) or f"{date}T00:00:00+00:00"
     fatalities = number(row, "fatalities")
     statement: dict[str, Any] = {
@@ -205,7 +209,7 @@ def row_of(incident: dict[str, Any]) -> dict[str, Any]:
         "time_precision": TIME_OF_PRECISIONS.get(occurred.get("precision") or "day", "3"),
         "event_type": properties.get("event_type") or event_type,
         "sub_event_type": properties.get("sub_event_type") or sub_type,
-        "country": place.get("country") or "",
+        "country": place.get("country_name") or name_of(place.get("country") or ""),
         "admin1": place.get("admin1") or "",
         "admin2": place.get("admin2") or "",
         "admin3": place.get("admin3") or "",

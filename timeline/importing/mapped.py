@@ -40,6 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from timeline.domain.countries import code_of
 from timeline.domain.values import NAMESPACE_PATTERN
 from timeline.importing.rows import (
     ColumnError,
@@ -157,6 +158,9 @@ def _item(
         place["lat"] = number(row, place_spec["lat"]) if "lat" in place_spec else None
         place["lon"] = number(row, place_spec["lon"]) if "lon" in place_spec else None
         place["name"] = place.get("name") or place.get("admin1") or place.get("country")
+        if place.get("country"):  # as ISO 3166, the file's own spelling kept for display
+            place["country_name"] = place["country"]
+            place["country"] = code_of(place["country"])
     source_spec = mapping["source"]
     source = {k: _value(row, source_spec[k]) for k in ("name", "side", "type")}
     figures = []

@@ -16,6 +16,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from timeline.domain.countries import code_of, side_of_actor
 from timeline.importing.rows import (
     ColumnError,
     Parsed,
@@ -140,7 +141,11 @@ def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[
         "citations": ([{"reference": article}] if (article := text(row, "source_article")) else []),
     }
     statement["id"] = statement_id(NAMESPACE, external_id, statement)
-    actors = [{"name": name} for side in ("side_a", "side_b") if (name := text(row, side))]
+    actors = [
+        {"name": name, "side": side_of_actor(name)}
+        for side in ("side_a", "side_b")
+        if (name := text(row, side))
+    ]
     return {
         "title": f"{text(row, 'dyad_name') or text(row, 'conflict_name') or 'Event'}: "
         f"{place or text(row, 'country') or 'unknown place'}",
@@ -154,7 +159,8 @@ def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[
             "name": place or text(row, "country") or "unknown",
             "admin1": text(row, "adm_1"),
             "admin2": text(row, "adm_2"),
-            "country": text(row, "country"),
+            "country": code_of(text(row, "country")),
+            "country_name": text(row, "country"),
             "precision": WHERE_PRECISION.get((row.get("where_prec") or "").strip()),
             "lat": lat,
             "lon": lon,

@@ -24,7 +24,7 @@ from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 
-from timeline.domain import Incident
+from timeline.domain import Incident, countries
 from timeline.domain.values import totals as totals_of
 from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
@@ -43,7 +43,7 @@ def _picture(fields: dict[str, Any]) -> tuple[Any, ...]:
     place = fields.get("location") or {}
     actors = fields.get("actors") or []
     names = [a["name"] for a in actors] + [a["side"] for a in actors if a.get("side")]
-    return (fields["occurred"]["start"][:10], fields["kind"], place.get("country"),
+    return (fields["occurred"]["start"][:10], fields["kind"], countries.key_of(place),
             place.get("admin1"), json.dumps(sorted(set(names))))  # fmt: skip
 
 
@@ -83,7 +83,7 @@ class AggregatesProjection(Projection):
     """Keeps `aggregate_counts` (and what it needs to take contributions back) in step."""
 
     name = "aggregates"
-    version = 1
+    version = 2  # 2: countries as ISO codes
     tables = ("aggregate_counts", "aggregate_statements", "aggregate_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -276,7 +276,7 @@ def counted(incidents: Iterable[dict[str, Any]], where: AggregatesFilter) -> lis
             picture = {
                 "day": incident["occurred"]["start"][:10],
                 "kind": incident["kind"],
-                "country": place.get("country"),
+                "country": countries.key_of(place),
                 "admin1": place.get("admin1"),
                 "actors": json.dumps(sorted(
                     {a["name"] for a in incident["actors"]}

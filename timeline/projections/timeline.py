@@ -24,7 +24,7 @@ from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 
-from timeline.domain import Incident
+from timeline.domain import Incident, countries
 from timeline.domain.values import COMMON_METRICS
 from timeline.event_log import LogEntry
 from timeline.pictures import stated_of
@@ -73,7 +73,8 @@ class TimelineProjection(Projection):
     name = "timeline"
     # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
     # 8: pictures on both clocks, retirement. 9: terms (the analyst filters). 10: metrics
-    version = 10
+    # 11: countries as ISO codes
+    version = 11
     tables = ("timeline_items", "timeline_incidents", "timeline_metrics")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -231,7 +232,8 @@ def terms(incident: dict[str, Any]) -> str:
     found = [f"actor:{a['name']}" for a in incident["actors"]]
     found += [f"actor:{a['side']}" for a in incident["actors"] if a.get("side")]
     found += [f"tag:{tag}" for tag in incident["tags"]]
-    found += [f"{key}:{location[key]}" for key in ("admin1", "country") if location.get(key)]
+    found += [f"admin1:{location['admin1']}"] if location.get("admin1") else []
+    found += [f"country:{country}"] if (country := countries.key_of(location)) else []
     found += [f"place:{location[k]}" for k in ("name", "admin2", "admin3") if location.get(k)]
     found += [f"ns:{namespace}" for namespace in incident["external_ids"]]
     return "\n" + "".join(term_line(term) for term in found)
@@ -318,6 +320,7 @@ def timeline_sql(
         clauses.append("v.retired = 0")
     for kind in ("actor", "tag", "country", "admin1"):
         if (value := getattr(where, kind)) is not None:
+            value = countries.wanted(value) if kind == "country" else value  # a code or a name
             clauses.append("v.terms LIKE ? ESCAPE '\\'")
             params.append("%\n" + _escaped(term_line(f"{kind}:{value}")) + "%")
     if where.namespace is not None:
