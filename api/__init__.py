@@ -16,6 +16,7 @@ from api import (
     health,
     idempotency,
     incidents,
+    index,
     ledger,
     limits,
     metrics,
@@ -32,6 +33,7 @@ from timeline.bootstrap import Services, build
 from timeline.config import Settings
 
 BLUEPRINTS = (
+    index,
     incidents,
     statements,
     batch,

@@ -130,7 +130,25 @@ class LocationSchema(Schema):
     admin1 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
     admin2 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
     admin3 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
-    country = fields.String(allow_none=True, metadata={"example": "UA"})
+    country = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, MAX_NAME),
+        metadata={
+            "example": "UA",
+            "description": "ISO 3166-1 alpha-2 code. Written as a code (UA, UKR) or an English "
+            "name (Ukraine); stored and answered as the code.",
+        },
+    )
+    country_name = fields.String(
+        allow_none=True,
+        validate=validate.Length(1, MAX_NAME),
+        metadata={
+            "example": "Ukraine",
+            "description": "The country's name for display: as written (a dataset's own "
+            "spelling), else the code's English name. Alone (no country), a country that no "
+            "ISO code stands for.",
+        },
+    )
     lat = fields.Float(allow_none=True, validate=validate.Range(-90, 90))
     lon = fields.Float(allow_none=True, validate=validate.Range(-180, 180))
     precision = fields.String(
@@ -266,6 +284,12 @@ class IncidentOut(IncidentSummary):
     statements = fields.List(fields.Nested(StatementOut))
     as_of = fields.AwareDateTime(allow_none=True)
     clock = fields.String()
+    position = fields.Integer(
+        metadata={
+            "description": "The log position this answer reflects: read from the event store "
+            "itself, it holds every event up to here (also in X-Projection-Position)."
+        }
+    )
 
 
 class IncidentWritten(Schema):
@@ -412,9 +436,12 @@ class IncidentResource(MethodView):
         Its `ETag` is its version: send it back as `If-Match` on a write to make the write
         conditional on nobody having changed the incident since.
         """
-        view = services().app.get_incident(incident_id, args.get("as_of"), args["clock"])
-        body = {**view, "as_of": args.get("as_of"), "clock": args["clock"]}
-        return body, 200, {"ETag": etag(view["version"])}
+        app = services().app
+        head = app.head()  # read first: the incident loaded next holds every event up to it
+        view = app.get_incident(incident_id, args.get("as_of"), args["clock"])
+        body = {**view, "as_of": args.get("as_of"), "clock": args["clock"], "position": head}
+        headers = {"ETag": etag(view["version"]), "X-Projection-Position": str(head)}
+        return body, 200, headers
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])

@@ -63,11 +63,15 @@ class StrictParser(FlaskParser):
 
     def load_json(self, req: Request, schema: Schema) -> Any:
         """The body's JSON (missing when the body is not JSON or empty); 400 when malformed."""
-        if not is_json_request(req):
-            return core.missing
         data = req.get_data(cache=True)
         if not data.strip():
             return core.missing
+        if not is_json_request(req):
+            # A body we would not read: say so (415), not "missing" for every field it holds.
+            abort(
+                415,
+                messages={"json": ["The body must be JSON: send Content-Type: application/json."]},
+            )
         try:
             return strict_loads(data)
         except UnicodeDecodeError:

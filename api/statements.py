@@ -210,13 +210,16 @@ class Withdrawal(MethodView):
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(WithdrawalIn())
-    @blp.response(201, WithdrawalWritten)
+    @blp.response(200, WithdrawalWritten)
     @blp.alt_response(404, description="No such incident or statement.")
     @blp.alt_response(409, description="Already withdrawn.")
     @blp.alt_response(412, description="If-Match names a version that is no longer current.")
     @blp.doc(**IF_MATCH_DOC)
     def post(self, body: dict[str, Any], incident_id: UUID, statement_id: UUID) -> Any:
-        """Withdraw a mis-recorded statement; it stays in the incident's history."""
+        """Withdraw a mis-recorded statement; it stays in the incident's history.
+
+        200, like retirement and amendment: the statement changes state, nothing new is made.
+        """
         written = services().app.withdraw_statement(
             incident_id, str(statement_id), body["reason"], by=written_by(), expected=if_match()
         )
@@ -227,7 +230,7 @@ class Withdrawal(MethodView):
             "position": written.position,
             "recorded_at": written.recorded_at,
         }
-        return answer, 201, _located(written)
+        return answer, 200, _located(written)
 
 
 def _located(written: Written) -> dict[str, str]:

@@ -170,6 +170,15 @@ class DeliveryPage(Schema):
     )
 
 
+# What a replay's answer says when its deliveries cannot go out yet.
+HELD = {
+    "paused": "The subscription is paused: the queued deliveries are sent once it is active "
+    'again (PATCH it with {"status": "active"}).',
+    "disabled": "The subscription was disabled after failing too long: the queued deliveries "
+    'are sent once it is active again (PATCH it with {"status": "active"}).',
+}
+
+
 class ReplayIn(Schema):
     """Where to replay from."""
 
@@ -182,6 +191,14 @@ class ReplayOut(Schema):
     queued = fields.Integer()
     next_after = fields.Integer()
     done = fields.Boolean()
+    status = fields.String(metadata={"description": "The subscription's status now."})
+    message = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "Why nothing will arrive yet, if so: a paused or disabled "
+            "subscription keeps what was queued until it is active again."
+        },
+    )
 
 
 def _view(subscription_id: str, view: dict[str, Any]) -> dict[str, Any]:
@@ -334,5 +351,13 @@ class Replay(MethodView):
     @blp.alt_response(404, description="No such subscription.")
     def post(self, body: dict[str, Any], subscription_id: UUID) -> dict[str, Any]:
         """Queue every matching event after ``after`` again (for a receiver that lost data)."""
-        queued, reached, done = services().replay(subscription_id, body["after"])
-        return {"queued": queued, "next_after": reached, "done": done}
+        svc = services()
+        queued, reached, done = svc.replay(subscription_id, body["after"])
+        status = svc.subscriptions.get(subscription_id)["status"]
+        return {
+            "queued": queued,
+            "next_after": reached,
+            "done": done,
+            "status": status,
+            "message": None if status == "active" else HELD[status],
+        }

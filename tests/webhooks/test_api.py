@@ -190,15 +190,26 @@ def test_delivery_log_redelivery_and_replay(
 
     replayed = client.post(f"{BASE}/{sid}/replay", json={"after": 0}, headers=ADMIN)
     assert replayed.status_code == 202
-    assert replayed.json == {"queued": 2, "next_after": 4, "done": True}
+    assert replayed.json == {
+        "queued": 2, "next_after": 4, "done": True, "status": "active", "message": None
+    }  # fmt: skip
     services.deliverer.drain(sid)
     assert sorted(r.webhook_id for r in receiver.wait_for(5)[3:]) == ["msg_2", "msg_4"]
+
+    # a paused subscription's replay says why nothing arrives yet, and what to do
+    client.patch(f"{BASE}/{sid}", json={"status": "paused"}, headers=ADMIN)
+    held = client.post(f"{BASE}/{sid}/replay", json={"after": 0}, headers=ADMIN).json
+    assert held["queued"] == 2 and held["status"] == "paused"
+    assert "paused" in held["message"] and '"status": "active"' in held["message"]
+    client.patch(f"{BASE}/{sid}", json={"status": "active"}, headers=ADMIN)
+    services.deliverer.drain(sid)
+    assert sorted(r.webhook_id for r in receiver.wait_for(7)[5:]) == ["msg_2", "msg_4"]
     negative = client.post(f"{BASE}/{sid}/replay", json={"after": -1}, headers=ADMIN)
     assert negative.status_code == 422 and "after" in negative.json["errors"]["json"]
 
     metrics = client.get("/api/v1/metrics").get_data(as_text=True)
     assert 'timeline_webhook_deliveries{status="delivered"} 2.0' in metrics
-    assert 'timeline_webhook_attempts{outcome="2xx"} 5.0' in metrics
+    assert 'timeline_webhook_attempts{outcome="2xx"} 7.0' in metrics
     assert 'timeline_webhook_attempts{outcome="error"} 0.0' in metrics
 
 
