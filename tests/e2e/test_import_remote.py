@@ -11,7 +11,7 @@ import requests
 
 from tests.conftest import WRITE_KEY
 from tests.datasets import FIXTURES
-from tests.e2e.processes import clean_env, serving, wait_until
+from tests.e2e.processes import clean_env, free_port, serving, wait_until
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -33,7 +33,9 @@ def test_import_into_a_served_api_and_export_from_it(tmp_path: Path) -> None:
         refused = cli("import", "acled", str(data), "--url", url, "--key", "wrong",
                       "--on-error", "skip", "--report", str(tmp_path / "r.csv"))  # fmt: skip
         assert refused.returncode == 1 and "401" in refused.stderr, refused.stderr
-        imported = cli("import", "acled", str(data), "--url", url, "--key", WRITE_KEY,
+        assert "nothing was written" in refused.stderr and "before it" not in refused.stderr
+        # the API's own address (as the banner prints it) is as good as the service's base
+        imported = cli("import", "acled", str(data), "--url", api, "--key", WRITE_KEY,
                        "--on-error", "skip", "--report", str(tmp_path / "r.csv"))  # fmt: skip
         assert imported.returncode == 0, imported.stderr
         assert "26 reported" in imported.stderr
@@ -50,3 +52,13 @@ def test_import_into_a_served_api_and_export_from_it(tmp_path: Path) -> None:
         exported = cli("export", "--url", url, "--format", "csv", "-o", str(out))
         assert exported.returncode == 0, exported.stderr
         assert len(out.read_text().splitlines()) == 1 + 26
+
+
+def test_an_import_to_a_url_where_nothing_listens_says_so_in_one_line(tmp_path: Path) -> None:
+    data = FIXTURES / "acled" / "current.csv"
+    url = f"http://127.0.0.1:{free_port()}"
+    refused = cli("import", "acled", str(data), "--url", url, "--key", WRITE_KEY,
+                  "--on-error", "skip", "--report", str(tmp_path / "r.csv"))  # fmt: skip
+    assert refused.returncode == 1
+    assert "Traceback" not in refused.stderr, refused.stderr
+    assert f"cannot reach {url}" in refused.stderr and "nothing was written" in refused.stderr

@@ -11,11 +11,31 @@ from timeline.config import ConfigError, PostgresParams, Settings
 
 def test_defaults_are_the_embedded_setup() -> None:
     settings = Settings.from_env({})
-    assert settings.data_dir == Path("var")
+    # ./var, resolved once against where the process started: children inherit the same path
+    assert settings.data_dir == Path.cwd() / "var" and settings.data_dir.is_absolute()
     assert settings.database_url is None and settings.postgres is None
     assert settings.redis_url is None
     assert settings.api_keys == {}
-    assert settings.events_path == Path("var/events.sqlite3")
+    assert settings.events_path == Path.cwd() / "var/events.sqlite3"
+
+
+def test_a_relative_data_dir_is_resolved_and_every_command_names_the_store(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from timeline.config import describe_store
+
+    monkeypatch.chdir(tmp_path)
+    settings = Settings.from_env({"TIMELINE_DATA_DIR": "here/var"})
+    assert settings.data_dir == tmp_path / "here/var"
+    assert describe_store(settings) == (
+        f"store: SQLite in {tmp_path / 'here/var'} (new, empty: set TIMELINE_DATA_DIR to use "
+        "another)"
+    )
+    settings.data_dir.mkdir(parents=True)
+    settings.events_path.touch()
+    assert describe_store(settings) == f"store: SQLite in {tmp_path / 'here/var'}"
+    postgres = settings.with_changes(database_url="postgresql://u@db:5433/tl", database_schema="s")
+    assert describe_store(postgres).startswith("store: PostgreSQL db:5433/tl schema s")
 
 
 def test_reads_every_variable() -> None:

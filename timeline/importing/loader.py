@@ -152,11 +152,32 @@ class LocalSink:
         return found
 
 
+def service_base(url: str) -> str:
+    """The service's base URL, whether it was given with ``/api/v1`` (as the banner prints the
+    API's address) or without."""
+    base = url.strip().rstrip("/")
+    return base.removesuffix("/api/v1").rstrip("/")
+
+
+def _refusal(error: urllib.error.HTTPError, base: str, path: str) -> str:
+    """A refused request in one line: the status and the service's own message."""
+    text = error.read().decode(errors="replace")
+    try:
+        message = json.loads(text).get("message") or text
+    except (ValueError, AttributeError):
+        message = text
+    if error.code == 404 and not text.lstrip().startswith("{"):
+        return f"no timeline API at {base} (404 on {path}); give the service's base URL"
+    if error.code == 401:
+        return f"the key was refused (401): {message}"
+    return f"{error.code}: {str(message)[:500]}"
+
+
 class RemoteSink:
     """Chunks to a running service's /batch, with a write key."""
 
     def __init__(self, url: str, key: str, timeout: float = 300.0) -> None:
-        self.url = url.rstrip("/")
+        self.url = service_base(url)
         self.key = key
         self.timeout = timeout
 
@@ -171,9 +192,11 @@ class RemoteSink:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 return json.load(answer)
         except urllib.error.HTTPError as error:
-            raise SendFailed(
-                f"{error.code}: {error.read().decode(errors='replace')[:500]}"
-            ) from error
+            raise SendFailed(_refusal(error, self.url, path)) from error
+        except urllib.error.URLError as error:
+            raise SendFailed(f"cannot reach {self.url}: {error.reason}") from error
+        except (OSError, ValueError) as error:  # a reset, a timeout; an answer that is not JSON
+            raise SendFailed(f"no usable answer from {self.url}{path}: {error}") from error
 
     def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
         """One POST /api/v1/batch."""
