@@ -53,6 +53,11 @@ ALIASES = {
     "kingdom of eswatini": "SZ",
     "yugoslavia": "RS",
     "soviet union": "RU",
+    "bosnia-herzegovina": "BA",
+    "bosnia and herzegovina": "BA",
+    "united kingdom": "GB",
+    "uk": "GB",
+    "usa": "US",
 }
 # Names shown for codes whose ISO name is long-winded or missing.
 SHORT_NAMES = {"RU": "Russia", "XK": "Kosovo", "PS": "Palestine", "SY": "Syria", "TR": "Turkey"}
@@ -94,6 +99,8 @@ def code_of(text: str | None) -> str | None:
         return None
     index = _index()
     folded = _folded(text)
+    if folded.startswith("the "):  # "Military Forces of the Central African Republic"
+        folded = folded[4:]
     if folded in index:
         return index[folded]
     if folded.isdigit():  # ACLED's iso column drops leading zeros: 4 is Afghanistan's 004
