@@ -418,7 +418,8 @@ def listen(port: int, host: str, secret: str) -> None:
     from timeline.webhooks.listener import make_server
 
     try:
-        server = make_server(host, port, secret, console.print)
+        # Deliveries are this command's output (stdout, e.g. to a file); the rest is stderr.
+        server = make_server(host, port, secret, Console(soft_wrap=True).print)
     except Exception as error:  # a malformed secret, a port in use
         raise click.BadParameter(str(error)) from None
     console.print(f"listening on http://{host}:{port}/ for deliveries (Ctrl-C stops)")
@@ -557,7 +558,7 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
     children = [Child("web server (gunicorn)", gunicorn)]
     children += [Child(f"RQ worker {n + 1}", jobs) for n in range(job_workers)]
     base = f"http://{_url_host(host)}:{port}"
-    console.print(f"serving on {base}/ : the dashboard at {base}/, the API at {base}/api/v1 "
+    console.print(f"serving the dashboard at {base}/ and the API at {base}/api/v1 "
                   f"(docs at {base}/api/v1/docs)")  # fmt: skip
     try:
         Supervisor(children, env, console.print).run()

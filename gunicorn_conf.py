@@ -22,6 +22,10 @@ from uvicorn_worker import UvicornWorker
 
 graceful_timeout = 5
 worker_class = "gunicorn_conf.Worker"
+# gunicorn 25+ opens a control socket in ~/.gunicorn, shared by every gunicorn of the user (two
+# services on one machine would take each other's); nothing here uses it. Older versions
+# ignore the setting.
+control_socket_disable = True
 
 
 class Worker(UvicornWorker):  # type: ignore[misc]

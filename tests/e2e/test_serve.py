@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -142,3 +145,31 @@ def test_the_demo_tells_the_story(served: str) -> None:
     assert sources["Russian Ministry of Defence"]["denied"] == 1
     ledger = requests.get(f"{served}/ledger", timeout=5).json()
     assert ledger["position"] == ledger["log_head"] and len(ledger["hash"]) == 64
+
+
+def test_the_banner_names_the_dashboard_and_the_api_answers_at_its_root(tmp_path: Path) -> None:
+    log = tmp_path / "serve.log"
+    env = clean_env(data_dir=str(tmp_path / "var"))
+    with serving([], env, log) as base:
+        root = base.removesuffix("/api/v1")
+        index = requests.get(base, timeout=5)
+        assert index.status_code == 200 and index.json()["links"]["docs"].endswith("/docs")
+        assert "<html" in requests.get(f"{root}/", timeout=5).text.lower()
+    assert f"serving the dashboard at {root}/ and the API at {base}" in log.read_text()
+
+
+def test_a_taken_port_is_one_line_and_a_non_zero_exit(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        env = clean_env(data_dir=str(tmp_path / "var"))
+        done = subprocess.run(
+            [sys.executable, "-m", "cli", "serve", "--port", str(port)],
+            env=env, capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout == ""
+    (line,) = done.stderr.strip().splitlines()
+    assert f"port {port} on 127.0.0.1 is already in use" in line and "PORT=" in line
+    assert not (tmp_path / "var").exists()  # nothing was started or created

@@ -215,3 +215,15 @@ def test_a_rebuild_is_built_beside_and_swapped_in_whole(services: Services) -> N
         assert all(len(after[t]) >= len(before[name][t]) for t in after), name
     assert not [r for r in services.views.query("SELECT name FROM projection_positions")
                 if r["name"].endswith("__next")]  # fmt: skip
+
+
+def test_rebuild_names_every_read_model_on_one_line_when_piped(services: Services) -> None:
+    env = {**env_for(services.settings), "COLUMNS": "40"}
+    done = subprocess.run(
+        [sys.executable, "-m", "cli", "rebuild"], env=env, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    (line,) = [s for s in done.stderr.splitlines() if s.startswith("rebuilding ")]
+    names = [n for n, p in services.projections.items() if p.rebuildable]
+    assert line == f"rebuilding {', '.join(names)} from the 0 event(s) of the log"
