@@ -15,7 +15,7 @@ import json
 import urllib.error
 import urllib.request
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, Protocol
@@ -46,6 +46,12 @@ class Sink(Protocol):
 
     def external_ids(self, namespace: str) -> set[str]:
         """The ids of the namespace that name live (not retired) incidents now."""
+
+
+def outcome_of(outcome: str, statements: Sequence[object]) -> str:
+    """What a row did, for the summary: a row whose incident is unchanged but whose statement
+    is new (the dataset changed its figures or text) is "restated", not "unchanged"."""
+    return "restated" if outcome == "unchanged" and statements else outcome
 
 
 class SendFailed(Exception):
@@ -144,7 +150,7 @@ class LocalSink:
             written = self.app.apply_batch(items, by=self.by, stated_at=stated_at)
         except DomainError as error:
             raise SendFailed(f"{error.field}: {error.message}") from error
-        return [w.outcome for w in written]
+        return [outcome_of(w.outcome, w.statements) for w in written]
 
     def external_ids(self, namespace: str) -> set[str]:
         """From the incident listing (the timeline read model, caught up first)."""
@@ -204,7 +210,7 @@ class RemoteSink:
         if stated_at:
             body["stated_at"] = stated_at
         answer = self._call("POST", "/api/v1/batch", body)
-        return [item["outcome"] for item in answer["items"]]
+        return [outcome_of(item["outcome"], item["statements"]) for item in answer["items"]]
 
     def external_ids(self, namespace: str) -> set[str]:
         """From GET /api/v1/incidents?namespace=…, page by page."""
