@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -68,6 +69,19 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         else f"unreachable at {POSTGRES_URL}: [postgres] tests skip"
     )
     return [f"redis: {redis_line}", f"postgresql: {postgres_line}"]
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """Say why tests were skipped, one line per reason with its count (pytest's own -rs
+    gives a line per test: hundreds for the PostgreSQL variants alone)."""
+    reasons: Counter[str] = Counter()
+    for report in terminalreporter.stats.get("skipped", []):
+        if isinstance(report.longrepr, tuple):
+            reasons[report.longrepr[2].removeprefix("Skipped: ")] += 1
+    if reasons:
+        terminalreporter.section("why tests were skipped")
+        for reason, count in reasons.most_common():
+            terminalreporter.line(f"{count:5d}: {reason}")
 
 
 @pytest.fixture(scope="session")
