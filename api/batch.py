@@ -10,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from api.auth import require, written_by
 from api.incidents import IncidentAmendment, RetirementIn, StatedAt, incident_fields
 from api.json_bodies import Blueprint
+from api.quality import FlagIn
 from api.services import services
 from api.statements import StatementIn, as_domain
 from timeline.application import MAX_BATCH_ITEMS
@@ -36,6 +37,11 @@ class BatchItem(IncidentAmendment):
                   "content (the same id with other content: 409)."},
     )  # fmt: skip
     retire = fields.Nested(RetirementIn, metadata={"description": "Retire the incident."})
+    flags = fields.List(
+        fields.Nested(FlagIn),
+        metadata={"description": "Flags the writer found itself (e.g. unmapped_category); "
+                  "only with as_published."},
+    )  # fmt: skip
 
 
 class BatchIn(Schema):
@@ -45,6 +51,13 @@ class BatchIn(Schema):
         fields.Nested(BatchItem), required=True, validate=validate.Length(1, MAX_BATCH_ITEMS)
     )
     stated_at = StatedAt()
+    as_published = fields.Boolean(
+        load_default=False,
+        metadata={"description": "The items record a source as published (a dataset's "
+                  "release): where it breaks its own rules (a best estimate outside its own "
+                  "range, an end before its start, a place without a name…) they are stored as "
+                  "given and flagged, not refused. Default: refused, like every other write."},
+    )  # fmt: skip
 
 
 class BatchItemOut(Schema):
@@ -94,7 +107,10 @@ class Batch(MethodView):
             control = {k: item[k] for k in ("id", "reason", "retire", "stated_at") if k in item}
             items.append({**fields_given, **control, "statements": statements})
         app = services().app
-        written = app.apply_batch(items, by=written_by(), stated_at=body.get("stated_at"))
+        written = app.apply_batch(
+            items, by=written_by(), stated_at=body.get("stated_at"),
+            as_published=body["as_published"],
+        )  # fmt: skip
         status = 200 if all(w.outcome == "unchanged" and not w.statements for w in written) else 201
         answer = {
             "position": max(w.position or 0 for w in written),

@@ -10,6 +10,7 @@ from webargs.fields import DelimitedList
 from api.consistency import MinPosition
 from api.fields import Clock, Timestamp
 from api.paging import PageArgs
+from timeline.domain.quality import CODES
 from timeline.domain.values import (
     KINDS,
     MAX_NAME,
@@ -41,6 +42,14 @@ class IncidentScope(Schema):
         validate=validate.Regexp(METRIC_PATTERN),
         metadata={"description": "Has a live figure of this metric (e.g. killed)."},
     )
+    flag = fields.String(
+        validate=validate.OneOf(list(CODES)),
+        metadata={"description": "Has this quality flag (its own, or a live statement's)."},
+    )
+    flagged = fields.Boolean(
+        metadata={"description": "true: only incidents with a quality flag (their own, or a "
+                  "live statement's); false: only those without."},
+    )  # fmt: skip
     as_of = Timestamp(metadata={"description": "As it was known at this time."})
     clock = Clock()
     retired = fields.Boolean(
@@ -50,7 +59,10 @@ class IncidentScope(Schema):
 
 
 # The scope's arguments that narrow it (clock alone does not: it qualifies as_of).
-NARROWING = ("kind", "actor", "tag", "country", "admin1", "namespace", "metric", "as_of", "retired")
+NARROWING = (
+    "kind", "actor", "tag", "country", "admin1", "namespace", "metric", "flag", "flagged",
+    "as_of", "retired",
+)  # fmt: skip
 
 
 class IncidentFilters(IncidentScope, PageArgs):
@@ -94,5 +106,7 @@ def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:
         clock=args.get("clock", "recorded"),
         retired=args.get("retired", False),
         **{k: args.get(k) for k in ("actor", "tag", "country", "admin1", "namespace", "metric")},
+        flag=args.get("flag"),
+        flagged=args.get("flagged"),
         **more,
     )

@@ -20,6 +20,7 @@ from api.filters import IncidentFilters, timeline_filter
 from api.json_bodies import Blueprint
 from api.paging import decode_cursor, raw_page
 from api.preconditions import IF_MATCH_DOC, etag, if_match
+from api.quality import flags_field
 from api.services import services
 from api.statements import StatementIn, StatementOut, as_domain
 from timeline.application import Written
@@ -126,7 +127,12 @@ class OccurredSchema(Schema):
 class LocationSchema(Schema):
     """Where it happened."""
 
-    name = fields.String(required=True, validate=validate.Length(1, MAX_NAME))
+    name = fields.String(
+        validate=validate.Length(1, MAX_NAME),
+        metadata={"description": "Required, except in a source recorded as published "
+                  "(/batch as_published): a place it left unnamed is named from its admin "
+                  "levels, country or coordinates, and flagged unnamed_place."},
+    )  # fmt: skip
     admin1 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
     admin2 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
     admin3 = fields.String(allow_none=True, validate=validate.Length(1, MAX_NAME))
@@ -273,6 +279,7 @@ class IncidentSummary(Schema):
     stated_at = StoredTimestamp(
         metadata={"description": "When the source published this version of the incident."}
     )
+    flags = flags_field("this version of the incident (its statements carry their own)")
 
 
 class IncidentOut(IncidentSummary):

@@ -12,6 +12,7 @@ from api.auth import require, written_by
 from api.fields import StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.preconditions import IF_MATCH_DOC, etag, if_match
+from api.quality import flags_field
 from api.services import services
 from timeline.application import Written
 from timeline.domain.values import (
@@ -128,6 +129,7 @@ class StatementOut(Schema):
     citations = fields.List(fields.Nested(CitationOut))
     recorded_at = fields.AwareDateTime()
     withdrawn = fields.Nested(WithdrawalOut, allow_none=True)
+    flags = flags_field("this statement")
 
 
 class StatementWritten(Schema):

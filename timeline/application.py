@@ -30,6 +30,7 @@ from timeline.domain import (
     values,
 )
 from timeline.domain.external_id import ExternalId, external_id_stream
+from timeline.domain.quality import Findings
 from timeline.domain.values import By
 from timeline.event_log import LogEntry, head_position, read_log
 from timeline.pictures import PICTURE_EVENTS, Picture, stated_of
@@ -77,6 +78,8 @@ class Revision:
     retire: Mapping[str, Any] | None = None
     restore: bool = False
     revive: bool = False
+    # The writer records a source as published: its breaches are flagged, not refused.
+    as_published: bool = False
 
 
 class TimelineApp(Application[UUID]):
@@ -206,7 +209,8 @@ class TimelineApp(Application[UUID]):
         does but the picture is new at that stated time.
         """
         stated = values.stated_at(revision.stated_at) if revision.stated_at is not None else None
-        checked = values.incident_fields(revision.fields, partial=True)
+        findings = Findings(revision.as_published, release=stated)
+        checked = values.incident_fields(revision.fields, partial=True, findings=findings)
         retirement = None
         if revision.retire is not None:
             retirement = values.retirement(**revision.retire)
@@ -215,6 +219,7 @@ class TimelineApp(Application[UUID]):
         version = incident.picture_version(stated)
         picture = self._picture(incident, version) if version is not None else None
         base = picture or self._picture(incident, incident.first_picture_version())
+        checked = values.with_flags(base.fields["flags"], checked)
         desired = {**base.fields, **checked}
         retired: Mapping[str, Any] | None = base.retired
         if retirement is not None:
@@ -244,7 +249,8 @@ class TimelineApp(Application[UUID]):
         # amendment of nothing ("always") dates it.
         differing = {k: v for k, v in desired.items() if getattr(incident, k) != v}
         always = outcome == "amended"
-        changed = incident.amend(differing, revision.reason, by, stated, always=always)
+        changed = incident.amend(differing, revision.reason, by, stated, always=always,
+                                 as_published=revision.as_published)  # fmt: skip
         self._claim(str(incident.id), before, incident.external_ids, claims)
         return outcome, changed
 
@@ -311,7 +317,11 @@ class TimelineApp(Application[UUID]):
         return self._retrying(incident_id, withdraw, expected)
 
     def apply_batch(
-        self, items: Sequence[Mapping[str, Any]], by: By = None, stated_at: object = None
+        self,
+        items: Sequence[Mapping[str, Any]],
+        by: By = None,
+        stated_at: object = None,
+        as_published: bool = False,
     ) -> list[Written]:
         """Upsert incidents and their statements in bulk, all in one transaction.
 
@@ -322,6 +332,8 @@ class TimelineApp(Application[UUID]):
         recorded unless recorded already with the same content (the same id with other content
         is a conflict: a statement, once made, is not edited). ``stated_at`` (per item, or for
         the whole batch) dates the versions written. So re-sending a batch writes nothing.
+        ``as_published``: the items record a source as published, so where it breaks its own
+        rules they are stored and flagged (:mod:`timeline.domain.quality`), not refused.
         Any rejected item rejects the whole batch, naming the item (``items.N.…``); nothing is
         written.
         """
@@ -334,7 +346,9 @@ class TimelineApp(Application[UUID]):
             results: list[tuple[Incident, str, list[dict[str, Any]]]] = []
             for index, item in enumerate(items):
                 try:
-                    results.append(self._batch_item(item, touched, claims, by, stated_at))
+                    results.append(
+                        self._batch_item(item, touched, claims, by, stated_at, as_published)
+                    )
                 except IncidentNotFound as error:
                     raise InvalidValue(error.message, f"items.{index}.id") from None
                 except (InvalidValue, Conflict) as error:
@@ -399,6 +413,7 @@ class TimelineApp(Application[UUID]):
         claims: Claims,
         by: By,
         stated_at: object,
+        as_published: bool = False,
     ) -> tuple[Incident, str, list[dict[str, Any]]]:
         """One item of a batch: its incident (added to ``touched``), outcome and statements."""
         control = ("id", "statements", "retire", "reason", "stated_at")
@@ -417,11 +432,11 @@ class TimelineApp(Application[UUID]):
             if fields or item.get("retire"):
                 revision = Revision(
                     fields, item.get("reason") or "updated in a batch", stated,
-                    retire=item.get("retire"), revive=True,
+                    retire=item.get("retire"), revive=True, as_published=as_published,
                 )  # fmt: skip
                 outcome, _ = self._revise(incident, revision, claims, by)
         else:
-            incident = Incident.report(fields, incident_id, by, stated)
+            incident = Incident.report(fields, incident_id, by, stated, as_published)
             self._claim(str(incident.id), {}, incident.external_ids, claims)
             outcome = "reported"
             if item.get("retire"):
@@ -430,12 +445,14 @@ class TimelineApp(Application[UUID]):
                 incident.retire(**retirement, by=by, stated_at=stated)
         touched[incident.id] = incident
         recorded = []
+        release = values.stated_at(stated) if stated is not None else None
         for index, statement in enumerate(item.get("statements") or []):
             try:
                 fields_, sid = _split_id(statement)
                 if sid is not None and incident.has_statement(str(sid), fields_):
                     continue
-                recorded.append(incident.record_statement(fields_, sid, by=by))
+                findings = Findings(as_published, release=release)
+                recorded.append(incident.record_statement(fields_, sid, by=by, findings=findings))
             except (InvalidValue, Conflict) as error:
                 error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
                 raise

@@ -33,7 +33,7 @@ CSV_COLUMNS = (
     "id", "title", "kind", "occurred_start", "occurred_end", "occurred_precision",
     "location_name", "admin1", "admin2", "admin3", "country", "country_name",
     "location_precision", "lat", "lon", "actors", "actor_sides", "tags", "external_ids",
-    "stated_at", "retired", "statements",
+    "stated_at", "retired", "flags", "statements",
 )  # fmt: skip
 FIGURE_PARTS = ("low", "best", "high", "claimed_by")
 
@@ -56,6 +56,23 @@ def figure_ranges(statements: list[dict[str, Any]]) -> dict[str, dict[str, Any]]
             if name not in known["claimed_by"]:
                 known["claimed_by"].append(name)
     return ranges
+
+
+def every_flag(incident: Incident) -> list[dict[str, str]]:
+    """The incident's quality flags and its statements' (their field named through the
+    statement: ``statements.<id>.figures.0.high``)."""
+    found = list(incident.get("flags") or [])
+    for statement in incident.get("statements") or []:
+        found += [
+            {**flag, "field": f"statements.{statement['id']}.{flag['field']}"}
+            for flag in statement.get("flags") or []
+        ]
+    return found
+
+
+def flag_codes(incident: Incident) -> str:
+    """Every distinct flag code of the incident and its statements, joined (a CSV cell)."""
+    return "; ".join(dict.fromkeys(flag["code"] for flag in every_flag(incident)))
 
 
 def ndjson(incidents: Iterable[Incident]) -> Iterator[bytes]:
@@ -101,7 +118,7 @@ def _csv_row(incident: Incident, metrics: Sequence[str]) -> list[Any]:
         "; ".join(incident["tags"]),
         "; ".join(f"{ns}:{value}" for ns, value in incident["external_ids"].items()),
         incident.get("stated_at"), retired["reason"] if retired else None,
-        len(incident.get("statements") or []), *figures,
+        flag_codes(incident), len(incident.get("statements") or []), *figures,
         orjson.dumps(incident["properties"]).decode() if incident["properties"] else None,
     ]  # fmt: skip
 
@@ -120,6 +137,7 @@ def geojson(incidents: Iterable[Incident]) -> Iterator[bytes]:
         )
         properties = {k: v for k, v in incident.items() if k not in ("statements",)}
         properties["figures"] = figure_ranges(incident.get("statements") or [])
+        properties["flags"] = every_flag(incident)
         feature = {"type": "Feature", "id": incident["id"], "geometry": geometry,
                    "properties": properties}  # fmt: skip
         yield (b"" if first else b",") + orjson.dumps(feature)

@@ -21,7 +21,7 @@ from timeline.read_models import TimelineFilter
 def load(services: Services) -> None:
     for data_format, path in (("ucdp-ged", "ucdp_ged/ged.csv"), ("acled", "acled/current.csv")):
         items = [p.item for p in FORMATS[data_format](FIXTURES / path) if p.item is not None]
-        services.app.apply_batch(items)
+        services.app.apply_batch(items, as_published=True)  # a dataset, as published
     app = services.app
 
     def named(namespace: str, value: str) -> UUID:

@@ -24,6 +24,7 @@ from eventsourcing.domain import Aggregate, event
 
 from timeline.domain import countries, values
 from timeline.domain.errors import Conflict, InvalidValue, StatementNotFound
+from timeline.domain.quality import Findings
 from timeline.domain.values import By
 
 RESPONDING_STANCES = ("denial", "confirmation", "correction", "retraction")
@@ -35,7 +36,8 @@ class Incident(Aggregate):
     # Snapshots store this state. 2: citations may be a free-text reference. 3: places have
     # admin2 and admin3; incidents have properties. 4: actors are objects. 5: external ids.
     # 6: retirement, and when each picture was published. 7: countries as ISO codes.
-    class_version = 7
+    # 8: quality flags on the incident and on each statement.
+    class_version = 8
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -71,6 +73,13 @@ class Incident(Aggregate):
         """Snapshots taken when a place's country was stored as given."""
         state["location"] = _with_country_code(state.get("location"))
 
+    @staticmethod
+    def upcast_v7_v8(state: dict[str, Any]) -> None:
+        """Snapshots taken before quality flags: none were found."""
+        state.setdefault("flags", [])
+        for statement in state.get("statements", {}).values():
+            statement.setdefault("flags", [])
+
     # The events, declared so that read models can dispatch on their classes and type checkers
     # see their fields. Their names are their stored topics: never rename one (upcast instead).
 
@@ -89,6 +98,8 @@ class Incident(Aggregate):
         external_ids: dict[str, str] | None = None
         # When its source published it (None: when it was recorded).
         stated_at: str | None = None
+        # Where its source broke its own rules (quality flags; None in reports stored before).
+        flags: list[dict[str, str]] | None = None
 
         # 2: places have admin2 and admin3; incidents have properties. 3: actors are objects.
         # 4: external ids. 5: stated_at. 6: countries as ISO codes.
@@ -176,8 +187,8 @@ class Incident(Aggregate):
     class StatementRecorded(Aggregate.Event):
         """A source's statement was recorded (``statement`` holds its id and fields)."""
 
-        # 2: a citation may be a free-text ``reference`` instead of a URL.
-        class_version = 2
+        # 2: a citation may be a free-text ``reference`` instead of a URL. 3: quality flags.
+        class_version = 3
 
         statement: dict[str, Any]
         by: By = None
@@ -187,6 +198,11 @@ class Incident(Aggregate):
             """Citations stored before references existed have none."""
             statement = state["statement"]
             statement["citations"] = _with_references(statement.get("citations"))
+
+        @staticmethod
+        def upcast_v2_v3(state: dict[str, Any]) -> None:
+            """Statements recorded before quality flags: none were found."""
+            state["statement"].setdefault("flags", [])
 
     class StatementWithdrawn(Aggregate.Event):
         """A mis-recorded statement was withdrawn editorially; it stays in the history."""
@@ -209,6 +225,7 @@ class Incident(Aggregate):
         properties: dict[str, Any] | None = None,
         external_ids: dict[str, str] | None = None,
         stated_at: str | None = None,
+        flags: list[dict[str, str]] | None = None,
     ) -> None:
         self.title = title
         self.kind = kind
@@ -218,6 +235,7 @@ class Incident(Aggregate):
         self.tags = tags
         self.properties = properties or {}
         self.external_ids = external_ids or {}
+        self.flags = flags or []
         self.statements: dict[str, dict[str, Any]] = {}
         self.recorded_at: dict[str, datetime] = {}
         self.withdrawals: dict[str, dict[str, Any]] = {}
@@ -237,14 +255,19 @@ class Incident(Aggregate):
         incident_id: UUID | None = None,
         by: By = None,
         stated_at: object = None,
+        as_published: bool = False,
     ) -> Incident:
         """Validate the fields of a new incident and report it (the first event of its stream).
 
         ``by`` names who wrote it (API key id and name); it is kept in the event for the record.
-        ``stated_at`` says when its source published it (default: now).
+        ``stated_at`` says when its source published it (default: now). ``as_published``: the
+        writer records a source as published, so its breaches of its own rules are flagged,
+        not refused (:mod:`timeline.domain.quality`).
         """
-        checked = values.incident_fields(fields)
-        return cls(**checked, id=incident_id or uuid4(), by=by, stated_at=_stated(stated_at))
+        stated = _stated(stated_at)
+        findings = Findings(as_published, release=stated)
+        checked = values.incident_fields(fields, findings=findings)
+        return cls(**checked, id=incident_id or uuid4(), by=by, stated_at=stated)
 
     def amend(
         self,
@@ -254,19 +277,28 @@ class Incident(Aggregate):
         stated_at: object = None,
         *,
         always: bool = False,
+        as_published: bool = False,
     ) -> dict[str, Any]:
         """Change some fields, saying why; returns only the fields that really changed.
 
         Giving fields their current values changes nothing and records no event, so a client
         (an importer re-sending a row) need not compare first — unless ``always``: then an
         amendment of nothing dates a picture published again unchanged at ``stated_at`` (the
-        application's ``revise`` decides, weighing the stated clock).
+        application's ``revise`` decides, weighing the stated clock). The fields given replace
+        their own flags; other fields' flags stay (``flags`` among the changes: the flags the
+        application's revision computed for the whole picture).
         """
         why = values.text(reason, "reason", max_length=values.MAX_REASON)
-        checked = values.incident_fields(changes, partial=True)
+        stated = _stated(stated_at)
+        findings = Findings(as_published, release=stated)
+        given = {k: v for k, v in changes.items() if k != "flags"}
+        checked = values.incident_fields(given, partial=True, findings=findings)
+        checked = values.with_flags(self.flags, checked)
+        if "flags" in changes:  # a whole picture's flags, as the domain set them (a revision)
+            checked["flags"] = changes["flags"]
         changed = {k: v for k, v in checked.items() if getattr(self, k) != v}
         if changed or always:
-            self._amended(changed, why, by, _stated(stated_at))
+            self._amended(changed, why, by, stated)
         return changed
 
     @event(IncidentAmended)
@@ -346,10 +378,15 @@ class Incident(Aggregate):
         return first[1]
 
     def record_statement(
-        self, fields: Mapping[str, Any], statement_id: UUID | None = None, by: By = None
+        self,
+        fields: Mapping[str, Any],
+        statement_id: UUID | None = None,
+        by: By = None,
+        findings: Findings | None = None,
     ) -> dict[str, Any]:
-        """Record what a source said about this incident; returns it with its recorded time."""
-        statement = values.statement_fields(fields)
+        """Record what a source said about this incident; returns it with its recorded time.
+        ``findings`` says whether a source is recorded as published (and its release)."""
+        statement = values.statement_fields(fields, findings)
         sid = str(statement_id or uuid4())
         if sid in self.statements:
             raise Conflict(f"Statement {sid} is already recorded in this incident.", "id")
@@ -373,9 +410,10 @@ class Incident(Aggregate):
         """
         if statement_id not in self.statements:
             return False
-        given = {"id": statement_id, **values.statement_fields(fields)}
+        given = {"id": statement_id, **values.statement_fields(fields, Findings(True))}
         recorded = self.statements[statement_id]
-        if given | {"stated_at": recorded["stated_at"]} != recorded:
+        same_time = {"stated_at": recorded["stated_at"], "flags": recorded["flags"]}
+        if given | same_time != recorded:
             raise Conflict(
                 f"Statement {statement_id} is recorded with other content; a statement is "
                 "not edited: record a correction, or withdraw it.",
@@ -426,8 +464,8 @@ class Incident(Aggregate):
         return clone
 
     def fields(self) -> dict[str, Any]:
-        """The incident's own fields as plain data."""
-        return {name: getattr(self, name) for name in values.AMENDABLE_FIELDS}
+        """The incident's own fields as plain data, with its flags."""
+        return {name: getattr(self, name) for name in values.STORED_FIELDS}
 
     def stated_time(self, version: int) -> str:
         """When the picture of ``version`` was published (canonical UTC text)."""

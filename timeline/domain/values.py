@@ -16,6 +16,7 @@ from typing import Any
 
 from timeline.domain import countries
 from timeline.domain.errors import InvalidValue
+from timeline.domain.quality import Findings, replaced
 
 # Who made a change: the API key's id and name (None: the service itself). Events written before
 # keys were recorded lack it; the parameter's default lets them replay unchanged.
@@ -80,6 +81,8 @@ AMENDABLE_FIELDS = (
     "properties",
     "external_ids",
 )
+# What a version stores: those, and the quality flags the domain set when it was written.
+STORED_FIELDS = (*AMENDABLE_FIELDS, "flags")
 # How precisely a place is known, finest first. ACLED's geo_precision and UCDP's where_prec map
 # onto it (the table is in the README). Places stored before this list keep their text.
 LOCATION_PRECISIONS = ("exact", "near", "admin3", "admin2", "admin1", "country", "region")
@@ -307,12 +310,14 @@ def moment(value: object, field: str, *, end: bool = False) -> tuple[str, str | 
     return first.isoformat(timespec="microseconds"), implied
 
 
-def occurred(data: object, field: str = "occurred") -> Data:
+def occurred(data: object, field: str = "occurred", findings: Findings | None = None) -> Data:
     """When it happened: start, optional end (not before start), and how precise that is.
 
     A date, month or year alone is a valid start or end; without an explicit precision, the
-    start's (day, month, year) is used.
+    start's (day, month, year) is used. An end before the start is refused, or flagged for a
+    source recorded as published; a start after now (or after the release) is flagged.
     """
+    findings = findings or Findings()
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with start, end and precision.", field)
     _only(data, ("start", "end", "precision"), field)
@@ -323,21 +328,30 @@ def occurred(data: object, field: str = "occurred") -> Data:
         # A period as the end is over when the next begins: one that is over by the start
         # (2022-03-04 for a start on 2022-03-05) lies wholly before it.
         if end < start or (period is not None and end == start):
-            raise InvalidValue("End must not be before start.", f"{field}.end")
+            findings.breach("end_before_start", f"{field}.end", "End must not be before start.")
     given = data.get("precision") or implied or "minute"
     precision = choice(given, PRECISIONS, f"{field}.precision")
+    findings.later_than_now(start, "occurred_in_future", f"{field}.start", "The start")
     return {"start": start, "end": end, "precision": precision}
 
 
-def location(data: object, field: str = "location") -> Data | None:
+def location(
+    data: object, field: str = "location", findings: Findings | None = None
+) -> Data | None:
     """Where: a place name, optional regions (admin1 to admin3) and country, how precisely the
-    place is known, optional coordinates (both or neither)."""
+    place is known, optional coordinates (both or neither). A source recorded as published may
+    give no name: one is made from what it gives, and flagged."""
     if data is None:
         return None
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with at least a name.", field)
     _only(data, LOCATION_KEYS, field)
-    result: Data = {"name": text(data.get("name"), f"{field}.name", max_length=MAX_NAME)}
+    findings = findings or Findings()
+    name = data.get("name")
+    if (name is None or (isinstance(name, str) and not name.strip())) and findings.as_published:
+        name = _name_of_place(data)
+        findings.breach("unnamed_place", f"{field}.name", f"No place name: named {name!r}.")
+    result: Data = {"name": text(name, f"{field}.name", max_length=MAX_NAME)}
     for key in ("admin1", "admin2", "admin3"):
         value = data.get(key)
         result[key] = (
@@ -365,7 +379,22 @@ def location(data: object, field: str = "location") -> Data | None:
             raise InvalidValue("Longitude must be between -180 and 180.", f"{field}.lon")
         lat, lon = lat_f, lon_f
     result["lat"], result["lon"] = lat, lon
+    if lat == 0 and lon == 0:
+        findings.note("null_island", f"{field}.lat", "The coordinates are (0, 0).")
     return result
+
+
+def _name_of_place(data: Mapping[str, Any]) -> str:
+    """A name for a place its source left unnamed: its finest admin level, else its country,
+    else its coordinates."""
+    for key in ("admin3", "admin2", "admin1", "country_name", "country"):
+        value = data.get(key)
+        if isinstance(value, str) and value.strip():
+            return value.strip()[:MAX_NAME]
+    lat, lon = data.get("lat"), data.get("lon")
+    if isinstance(lat, int | float) and isinstance(lon, int | float):
+        return f"{lat:.4f}, {lon:.4f}"
+    return "unnamed place"
 
 
 def country(value: object, name: object, field: str) -> tuple[str | None, str | None]:
@@ -463,8 +492,11 @@ def source(data: object, field: str = "source") -> Data:
     }
 
 
-def figure(data: object, field: str) -> Data:
-    """A number a source gave: value with optional range, qualifier and whom it counts."""
+def figure(data: object, field: str, findings: Findings | None = None) -> Data:
+    """A number a source gave: value with optional range, qualifier and whom it counts. A
+    value outside its own range, or a low above the high, is refused — or flagged, for a
+    source recorded as published."""
+    findings = findings or Findings()
     if not isinstance(data, Mapping):
         raise InvalidValue("Must be an object with metric and value.", field)
     _only(data, ("metric", "value", "low", "high", "qualifier", "subject"), field)
@@ -476,10 +508,14 @@ def figure(data: object, field: str) -> Data:
     value = _number(data.get("value"), f"{field}.value")
     low = _number(data["low"], f"{field}.low") if data.get("low") is not None else None
     high = _number(data["high"], f"{field}.high") if data.get("high") is not None else None
-    if low is not None and low > value:
-        raise InvalidValue("low must not be greater than value.", f"{field}.low")
-    if high is not None and high < value:
-        raise InvalidValue("high must not be less than value.", f"{field}.high")
+    if low is not None and high is not None and low > high:
+        findings.breach("low_above_high", f"{field}.low", "low must not be greater than high.")
+    elif low is not None and low > value:
+        findings.breach("best_outside_range", f"{field}.low",
+                        "low must not be greater than value.")  # fmt: skip
+    elif high is not None and high < value:
+        findings.breach("best_outside_range", f"{field}.high",
+                        "high must not be less than value.")  # fmt: skip
     subject = data.get("subject")
     return {
         "metric": metric,
@@ -540,14 +576,20 @@ def _items(values: object, field: str, each: Any) -> list[Data]:
 MAPPINGS = ("properties", "external_ids")
 
 
-def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
-    """The validated, normalised fields of an incident (all of them, or only those given)."""
-    _only(data, AMENDABLE_FIELDS, "incident")
+def incident_fields(
+    data: Mapping[str, Any], *, partial: bool = False, findings: Findings | None = None
+) -> Data:
+    """The validated, normalised fields of an incident (all of them, or only those given),
+    with ``flags``: what the checks of those fields flagged (see :mod:`quality`), and the
+    flags a writer recording a source as published found itself."""
+    _only(data, (*AMENDABLE_FIELDS, "flags"), "incident")
+    findings = findings or Findings()
+    findings.given(data.get("flags"))
     checks: dict[str, Any] = {
         "title": lambda v: text(v, "title", max_length=MAX_TITLE),
         "kind": lambda v: choice(v, KINDS, "kind"),
-        "occurred": occurred,
-        "location": location,
+        "occurred": lambda v: occurred(v, findings=findings),
+        "location": lambda v: location(v, findings=findings),
         "actors": actors,
         "tags": lambda v: string_list(v, "tags"),
         "properties": properties,
@@ -562,11 +604,21 @@ def incident_fields(data: Mapping[str, Any], *, partial: bool = False) -> Data:
                 raise InvalidValue("Missing data for required field.", name)
             empty: Any = None if name == "location" else {} if name in MAPPINGS else []
             result[name] = empty
+    result["flags"] = findings.flags
     return result
 
 
-def statement_fields(data: Mapping[str, Any]) -> Data:
-    """The validated, normalised fields of a statement (its incident checks responds_to)."""
+def with_flags(old: list[dict[str, str]], checked: Data) -> Data:
+    """Checked fields (from :func:`incident_fields`) whose ``flags`` replace only the old
+    flags of the fields they give: the flags a version has after that write."""
+    return {**checked, "flags": replaced(old, checked["flags"], checked)}
+
+
+def statement_fields(data: Mapping[str, Any], findings: Findings | None = None) -> Data:
+    """The validated, normalised fields of a statement (its incident checks responds_to),
+    with its ``flags``. A statement dated after now is refused, or flagged for a source
+    recorded as published; one dated after its release is flagged."""
+    findings = findings or Findings()
     _only(
         data,
         ("source", "stance", "responds_to", "text", "stated_at", "figures", "citations"),
@@ -576,12 +628,19 @@ def statement_fields(data: Mapping[str, Any]) -> Data:
         if data.get(required) is None:
             raise InvalidValue("Missing data for required field.", required)
     responds_to = data.get("responds_to")
+    said = timestamp(data["stated_at"], "stated_at")
+    if datetime.fromisoformat(said) > datetime.now(UTC) + STATED_SKEW:
+        findings.breach("stated_in_future", "stated_at", "Cannot be later than now.")
+    elif findings.release is not None and said > findings.release:
+        findings.note("stated_after_release", "stated_at",
+                      "Dated after the release that lists it.")  # fmt: skip
     return {
         "source": source(data["source"]),
         "stance": choice(data["stance"], STANCES, "stance"),
         "responds_to": str(responds_to) if responds_to is not None else None,
         "text": text(data["text"], "text"),
-        "stated_at": timestamp(data["stated_at"], "stated_at"),
-        "figures": _items(data.get("figures"), "figures", figure),
+        "stated_at": said,
+        "figures": _items(data.get("figures"), "figures", lambda v, f: figure(v, f, findings)),
         "citations": _items(data.get("citations"), "citations", citation),
+        "flags": findings.flags,
     }

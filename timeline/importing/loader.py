@@ -66,6 +66,9 @@ class Summary:
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
     retired: int = 0
+    # Rows stored as published where the source broke its own rules: how many, and each code.
+    flagged: int = 0
+    flags: Counter[str] = field(default_factory=Counter)
     # The external ids the file lists (what --retire-missing keeps).
     listed: set[str] = field(default_factory=set)
 
@@ -77,6 +80,9 @@ def check_all(rows: Iterable[Parsed], on_row: Callable[[], None] = lambda: None)
         if parsed.row:
             summary.rows += 1
         summary.problems += parsed.problems
+        if parsed.flags and not parsed.problems:
+            summary.flagged += 1
+            summary.flags.update(parsed.flags)
         on_row()
     return summary
 
@@ -147,7 +153,9 @@ class LocalSink:
     def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
         """One batch through the application."""
         try:
-            written = self.app.apply_batch(items, by=self.by, stated_at=stated_at)
+            written = self.app.apply_batch(
+                items, by=self.by, stated_at=stated_at, as_published=True
+            )
         except DomainError as error:
             raise SendFailed(f"{error.field}: {error.message}") from error
         return [outcome_of(w.outcome, w.statements) for w in written]
@@ -206,7 +214,7 @@ class RemoteSink:
 
     def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
         """One POST /api/v1/batch."""
-        body: dict[str, Any] = {"items": items}
+        body: dict[str, Any] = {"items": items, "as_published": True}
         if stated_at:
             body["stated_at"] = stated_at
         answer = self._call("POST", "/api/v1/batch", body)

@@ -31,7 +31,6 @@ Every column the mapping does not name goes to ``properties``.
 
 from __future__ import annotations
 
-import csv
 import re
 import string
 import tomllib
@@ -42,6 +41,7 @@ from typing import Any
 
 from timeline.domain.countries import code_of
 from timeline.domain.values import NAMESPACE_PATTERN
+from timeline.importing.files import csv_rows
 from timeline.importing.rows import (
     ColumnError,
     Parsed,
@@ -99,6 +99,7 @@ def read(
     stated_at: str | None = None,
     check_rows: bool = True,
     stated_column: str | None = None,
+    encoding: str = "utf-8",
     *,
     mapping: dict[str, Any],
 ) -> Iterator[Parsed]:
@@ -116,16 +117,15 @@ def read(
         columns["statements.0.text"] = mapping["source"]["text"]
     if mapping["source"].get("citation"):
         columns["statements.0.citations"] = mapping["source"]["citation"]
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if refused := missing_columns(reader.fieldnames, sorted(named)):
-            yield refused
-            return
+    header, rows = csv_rows(path, encoding)
+    if refused := missing_columns(header, sorted(named)):
+        yield refused
+        return
 
-        def item(row: dict[str, str], external_id: str) -> dict[str, Any]:
-            return _item(row, mapping, named, external_id, stated_at)
+    def item(row: dict[str, str], external_id: str) -> dict[str, Any]:
+        return _item(row, mapping, named, external_id, stated_at)
 
-        yield from parse_rows(reader, mapping["id"], item, columns, check_rows, stated_column)
+    yield from parse_rows(rows, mapping["id"], item, columns, check_rows, stated_column, stated_at)
 
 
 def _value(row: dict[str, str], spec: Any) -> Any:
@@ -147,9 +147,15 @@ def _item(
         raise ColumnError(mapping["date"], "Missing the date.")
     kind_spec = mapping["kind"]
     kind = kind_spec.get("default", "other")
+    flags = []
     if kind_spec.get("column"):
         raw = text(row, kind_spec["column"]) or ""
-        kind = (kind_spec.get("map") or {}).get(raw, kind if kind_spec.get("map") else raw)
+        known = kind_spec.get("map") or {}
+        if known and raw not in known:  # kept as published (in properties), and flagged
+            flags.append({"code": "unmapped_category", "field": "kind", "message":
+                          f"{kind_spec['column']} {raw[:60]!r} is not in the mapping: "
+                          f"its default {kind!r} applies."})  # fmt: skip
+        kind = known.get(raw, kind) if known else raw
     place_spec = mapping.get("place") or {}
     place: dict[str, Any] = {
         k: text(row, c) for k, c in place_spec.items() if k not in ("lat", "lon")
@@ -157,7 +163,7 @@ def _item(
     if place_spec:
         place["lat"] = number(row, place_spec["lat"]) if "lat" in place_spec else None
         place["lon"] = number(row, place_spec["lon"]) if "lon" in place_spec else None
-        place["name"] = place.get("name") or place.get("admin1") or place.get("country")
+        # No name: the domain names the place from what the row has, and flags it.
         if place.get("country"):  # as ISO 3166, the file's own spelling kept for display
             place["country_name"] = place["country"]
             place["country"] = code_of(place["country"])
@@ -198,9 +204,14 @@ def _item(
         "location": place or None,
         "actors": [],
         "tags": [],
-        "properties": {k: v for k, v in row.items() if k and k not in named and v},
+        "properties": {
+            k: v
+            for k, v in row.items()
+            if k and v and (k not in named or (flags and k == kind_spec["column"]))
+        },
         "external_ids": {mapping["namespace"]: external_id},
         "statements": [statement],
+        **({"flags": flags} if flags else {}),
     }
 
 

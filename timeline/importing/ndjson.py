@@ -10,9 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from timeline.domain.values import AMENDABLE_FIELDS
+from timeline.importing.files import FileRefused, open_text, undecodable
 from timeline.importing.rows import Parsed, Problem, check
 
 STATEMENT_FIELDS = ("id", "source", "stance", "responds_to", "text", "stated_at", "figures",
@@ -24,11 +25,12 @@ def read(
     stated_at: str | None = None,
     check_rows: bool = True,
     stated_column: None = None,  # (each line carries its own stated_at)
+    encoding: str = "utf-8",
 ) -> Iterator[Parsed]:
     """Every line of the file, mapped (a blank line is skipped); ``check_rows`` as for
     :func:`timeline.importing.acled.read`."""
-    with path.open(encoding="utf-8") as f:
-        for row_number, line in enumerate(f, start=1):
+    with open_text(path, encoding) as f:
+        for row_number, line in _lines(f, path, encoding):
             if not line.strip():
                 continue
             try:
@@ -44,9 +46,27 @@ def read(
             yield check(parsed, {}) if check_rows else parsed
 
 
+def _lines(f: IO[str], path: Path, encoding: str) -> Iterator[tuple[int, str]]:
+    """Each line with its number; bytes that are not text refuse the file, naming where."""
+    number = 0
+    while True:
+        number += 1
+        try:
+            line = f.readline()
+        except UnicodeDecodeError:
+            raise FileRefused(f"{path}: {undecodable(path, encoding)}") from None
+        except (OSError, EOFError) as error:  # a truncated gzip file
+            raise FileRefused(f"{path}: line {number} cannot be read ({error})") from None
+        if not line:
+            return
+        yield number, line
+
+
 def parse(row_number: int, incident: dict[str, Any], stated_at: str | None) -> Parsed:
     """One incident → a /batch item."""
     item: dict[str, Any] = {k: incident[k] for k in AMENDABLE_FIELDS if k in incident}
+    if incident.get("flags"):  # as the export gave them (the domain finds the same ones again)
+        item["flags"] = incident["flags"]
     if incident.get("id"):
         item["id"] = incident["id"]
     item["statements"] = [

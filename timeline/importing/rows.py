@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from timeline.domain import InvalidValue, values
+from timeline.domain.quality import Findings
 
 # Statement ids are derived from the dataset, its row and what the row says (not when), so
 # re-importing the same row names the same statement, and a changed row makes a new one: the
@@ -36,6 +37,8 @@ class Parsed:
     external_id: str | None
     item: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
+    # Where the source broke its own rules: stored as published, flagged (codes).
+    flags: list[str] = field(default_factory=list)
 
 
 class ColumnError(ValueError):
@@ -77,27 +80,35 @@ def statement_id(namespace: str, external_id: str, statement: Mapping[str, Any])
     return str(uuid5(STATEMENTS, f"{namespace}:{external_id}:{digest}"))
 
 
-def check(parsed: Parsed, columns: Mapping[str, str]) -> Parsed:
+def check(parsed: Parsed, columns: Mapping[str, str], release: str | None = None) -> Parsed:
     """Run the domain's own checks on the item, naming the dataset's column for each problem.
 
     ``columns`` maps a domain field (its leading part: ``occurred``, ``statements.0.figures``)
     to the column it came from. The domain stops at a row's first problem; other rows are
-    checked on their own, so every bad row is found in one pass.
+    checked on their own, so every bad row is found in one pass. The row is checked as a
+    source's release (``release``: when it was published): where the source breaks its own
+    rules it is flagged, not refused (:mod:`timeline.domain.quality`).
     """
     if parsed.item is None:
         return parsed
     item = parsed.item
-    fields = {k: v for k, v in item.items() if k in values.AMENDABLE_FIELDS}
+    fields = {k: v for k, v in item.items() if k in values.STORED_FIELDS}
     try:
-        values.incident_fields(fields)
+        if item.get("stated_at") is not None:
+            release = values.stated_at(item["stated_at"])
+        elif release is not None:
+            release = values.stated_at(release)
+        findings = Findings(as_published=True, release=release)
+        values.incident_fields(fields, findings=findings)
         for index, statement in enumerate(item.get("statements") or []):
+            said = Findings(as_published=True, release=release)
             try:
-                values.statement_fields({k: v for k, v in statement.items() if k != "id"})
+                values.statement_fields({k: v for k, v in statement.items() if k != "id"}, said)
             except InvalidValue as error:
                 error.field = f"statements.{index}.{error.field}"
                 raise
-        if item.get("stated_at") is not None:
-            values.stated_at(item["stated_at"])
+            findings.flags += said.flags
+        parsed.flags = [f["code"] for f in findings.flags]
     except InvalidValue as error:
         where = error.field or ""
         column = next(
@@ -116,12 +127,13 @@ def moment_text(value: datetime) -> str:
 
 
 def parse_rows(
-    rows: Iterable[dict[str, str]],
+    rows: Iterable[dict[str, str] | Problem],
     id_column: str,
     item: Callable[[dict[str, str], str], dict[str, Any]],
     columns: Mapping[str, str],
     check_rows: bool,
     stated_column: str | None = None,
+    release: str | None = None,
 ) -> Iterator[Parsed]:
     """Each row (numbered from 1) mapped by ``item(row, its id)``: a row without an id, or one
     a column of which cannot be read, is kept out with its problem; with ``check_rows`` the
@@ -131,6 +143,9 @@ def parse_rows(
         columns = {**columns, "stated_at": stated_column}
         item = _dated(item, stated_column)
     for row_number, row in enumerate(rows, start=1):
+        if isinstance(row, Problem):  # the reader could not take the row (files.csv_rows)
+            yield Parsed(row_number, None, None, [row])
+            continue
         external_id = text(row, id_column)
         if external_id is None:
             problem = Problem(row_number, id_column, "Missing the id.")
@@ -141,7 +156,7 @@ def parse_rows(
         except ColumnError as error:
             problem = Problem(row_number, error.column, error.reason)
             parsed = Parsed(row_number, external_id, None, [problem])
-        yield check(parsed, columns) if check_rows else parsed
+        yield check(parsed, columns, release) if check_rows else parsed
 
 
 def missing_columns(header: Sequence[str] | None, required: Iterable[str]) -> Parsed | None:

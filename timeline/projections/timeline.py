@@ -64,6 +64,7 @@ def _incident(
         "external_ids": fields.get("external_ids") or {},
         "retired": retired,
         "stated_at": stated_at,
+        "flags": fields.get("flags") or [],
     }
 
 
@@ -73,8 +74,8 @@ class TimelineProjection(Projection):
     name = "timeline"
     # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
     # 8: pictures on both clocks, retirement. 9: terms (the analyst filters). 10: metrics
-    # 11: countries as ISO codes
-    version = 11
+    # 11: countries as ISO codes. 12: quality flags
+    version = 12
     tables = ("timeline_items", "timeline_incidents", "timeline_metrics")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -183,6 +184,7 @@ class TimelineProjection(Projection):
             "stated_at": s["stated_at"],
             "figures": s["figures"],
             "citations": s["citations"],
+            "flags": s.get("flags") or [],
         }
         cursor.insert(
             _ITEM,
@@ -236,6 +238,7 @@ def terms(incident: dict[str, Any]) -> str:
     found += [f"country:{country}"] if (country := countries.key_of(location)) else []
     found += [f"place:{location[k]}" for k in ("name", "admin2", "admin3") if location.get(k)]
     found += [f"ns:{namespace}" for namespace in incident["external_ids"]]
+    found += [f"flag:{flag['code']}" for flag in incident.get("flags") or []]
     return "\n" + "".join(term_line(term) for term in found)
 
 
@@ -268,6 +271,8 @@ class TimelineFilter:
     admin1: str | None = None
     namespace: str | None = None
     metric: str | None = None
+    flag: str | None = None  # a quality flag's code, the incident's own or a live statement's
+    flagged: bool | None = None  # with any flag (True) or none (False)
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
@@ -303,6 +308,19 @@ def query_incidents(
     ]
 
 
+def _flags(code: str | None) -> tuple[str, list[Any]]:
+    """Incidents with a quality flag (``code``, or any): their own picture's, or a live
+    statement's (statements are stored as compact JSON, a flag's code first)."""
+    own = "%\n" + _escaped(term_line(f"flag:{code}") if code else "flag:") + "%"
+    said = f'%{{"code":"{_escaped(code)}"%' if code else '%"flags":[{%'
+    return (
+        "(v.terms LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM timeline_items g "
+        "WHERE g.incident_id = i.incident_id AND g.item_type = 'statement' "
+        "AND g.sys_to_pos IS NULL AND g.statement LIKE ? ESCAPE '\\'))",
+        [own, said],
+    )
+
+
 def timeline_sql(
     where: TimelineFilter, after: Sequence[str] | None, limit: int
 ) -> tuple[str, list[Any]]:
@@ -333,6 +351,10 @@ def timeline_sql(
             "AND f.statement LIKE ? ESCAPE '\\')"
         )
         params.append(f'%"metric":"{_escaped(where.metric)}"%')
+    if where.flag is not None or where.flagged is not None:
+        clause, more = _flags(where.flag)
+        clauses.append(clause if where.flagged is not False else f"NOT {clause}")
+        params += more
     simple = {"i.at >= ?": where.start, "i.at <= ?": where.end}
     simple |= {"i.source_name = ?": where.source, "i.incident_id = ?": where.incident}
     simple |= {"i.item_type = ?": where.item_type}
