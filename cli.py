@@ -29,8 +29,9 @@ from timeline.bootstrap import Services, build
 from timeline.config import Settings, describe_store
 from timeline.demo import load_demo
 from timeline.domain import DomainError, values
+from timeline.domain.quality import CODES
 from timeline.event_log import first_undecodable
-from timeline.importing import loader, mapped
+from timeline.importing import files, loader, mapped
 from timeline.listening import why_not_listen
 from timeline.log_format import configure as configure_logs
 from timeline.private_files import private_dir
@@ -154,7 +155,7 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
               "the bad rows out.")  # fmt: skip
 @click.option("--report", type=click.Path(dir_okay=False, path_type=Path),
               help="Where to write the problems (CSV: row, column, reason). Default: "
-              "PATH.problems.csv.")  # fmt: skip
+              "NAME.problems.csv in the current directory.")  # fmt: skip
 @click.option("--mapping", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="For FORMAT csv: the TOML file saying which column is what "
               "(README).")  # fmt: skip
@@ -163,10 +164,13 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
               "also do it when they run).")  # fmt: skip
 @click.option("--chunk", default=loader.CHUNK, show_default=True,
               type=click.IntRange(1, 10_000), help="Rows a batch (one transaction).")  # fmt: skip
+@click.option("--encoding", type=click.Choice(files.ENCODINGS), default="utf-8",
+              show_default=True, help="The file's text encoding (utf-8 reads a BOM too; a "
+              "gzipped file is read as it is).")  # fmt: skip
 def import_(
     data_format: str, path: Path, url: str | None, key: str | None, stated_at: str | None,
     stated_at_column: str | None, retire_missing: bool, on_error: str, report: Path | None,
-    mapping: Path | None, catch_up: bool, chunk: int,
+    mapping: Path | None, catch_up: bool, chunk: int, encoding: str,
 ) -> None:  # fmt: skip
     """Import a dataset file: FORMAT is acled (ACLED CSV, current or pre-2023 layout),
     ucdp-ged (UCDP GED as CSV or GeoJSON), ndjson (this service's own export) or csv (any CSV,
@@ -174,8 +178,17 @@ def import_(
 
     Each row is upserted by its dataset id: importing the same file again writes nothing, a
     newer release writes only what changed, and an interrupted import can simply be run
-    again. Every bad row is reported at once (row, column, reason) in the report file.
+    again. Every row that cannot be stored is reported at once (row, column, reason) in the
+    report file; a row where the source broke its own rules goes in as published, flagged.
+
+    Exit status: 0 when every row went in; 1 when nothing was imported (a problem under
+    --on-error stop, a file that cannot be read, no good row); 3 when the good rows went in
+    and others were refused (--on-error skip).
     """
+    try:
+        files.readable(path)
+    except files.FileRefused as error:
+        raise click.BadParameter(str(error), param_hint="PATH") from None
     namespace = loader.NAMESPACES.get(data_format)
     if data_format == "csv":
         if mapping is None:
@@ -202,23 +215,29 @@ def import_(
         services = _open_store()
         by = {"key_id": "cli", "name": "timeline import"}
         sink = loader.LocalSink(services.app, services.reads, by)
+    summary = loader.Summary()
     try:
         with _progress() as progress:
             checking = progress.add_task("checking", total=None)
-            checked = read(path, stated_at, True, stated_at_column)
+            checked = read(path, stated_at, True, stated_at_column, encoding)
             summary = loader.check_all(checked, lambda: progress.advance(checking))
             progress.update(checking, total=summary.rows, completed=summary.rows)
             problems = summary.problems
+            refused = len({p.row for p in problems})
             if problems:
-                report = report or path.with_name(path.name + ".problems.csv")
+                # The current directory: the input's may be read-only (a mounted release).
+                report = report or Path(path.name + ".problems.csv")
                 loader.write_report(report, problems)
                 console.print(f"[yellow]{len(problems)} problem(s)[/yellow] in "
-                              f"{len({p.row for p in problems})} row(s): see {report}")  # fmt: skip
+                              f"{refused} row(s): see {report}")  # fmt: skip
                 if on_error == "stop" or any(p.row == 0 for p in problems):
                     console.print("[red]nothing imported[/red] (--on-error skip leaves them out)")
                     raise SystemExit(1)
-            sending = progress.add_task("importing", total=summary.rows)
-            rows = read(path, stated_at, False, stated_at_column)
+            if refused >= summary.rows:
+                console.print("[red]nothing imported[/red]: no row could be")
+                raise SystemExit(1)
+            sending = progress.add_task("importing", total=summary.rows - refused)
+            rows = read(path, stated_at, False, stated_at_column, encoding)
             loader.send_all(rows, sink, summary, stated_at, chunk,
                             lambda n: progress.advance(sending, n))  # fmt: skip
             if services is not None and (catch_up or retire_missing):
@@ -236,12 +255,24 @@ def import_(
     except DomainError as error:
         console.print(f"[red]refused[/red]: {error.field}: {error.message}")
         raise SystemExit(1) from None
+    except files.FileRefused as error:
+        console.print(f"[red]refused[/red]: {error}; nothing imported")
+        raise SystemExit(1) from None
     finally:
         if services is not None:
             services.close()
     outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(summary.outcomes.items()))
-    console.print(f"[green]imported[/green] {summary.rows} row(s): {outcomes or 'nothing'}"
+    rows_in = f"{summary.rows - refused} of {summary.rows}" if refused else str(summary.rows)
+    console.print(f"[green]imported[/green] {rows_in} row(s): {outcomes or 'nothing'}"
                   + (f"; {summary.retired} retired" if summary.retired else ""))  # fmt: skip
+    if summary.flagged:
+        codes = ", ".join(f"{n} {code}" for code, n in summary.flags.most_common())
+        console.print(f"[yellow]{summary.flagged} flagged[/yellow] row(s), stored as published "
+                      f"where the source broke its own rules: {codes} (list them with "
+                      "GET /api/v1/incidents?flagged=true)")  # fmt: skip
+    if refused:  # the good rows went in; the exit status says the file was not whole
+        console.print(f"[red]{refused} refused[/red] row(s) left out: see {report}")
+        raise SystemExit(3)
 
 
 @main.command()
@@ -250,7 +281,7 @@ def import_(
               help="ndjson (reads back in with `timeline import ndjson`), csv or "
               "geojson.")  # fmt: skip
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="The file to write (default: standard output).")  # fmt: skip
+              help="The file to write (default, or -: standard output).")  # fmt: skip
 @click.option("--url", help="Export from the service at this URL (its GET /incidents) instead "
               "of the local read models.")  # fmt: skip
 @click.option("--key", envvar="TIMELINE_EXPORT_KEY", help="A read key for --url, if it needs one.")
@@ -262,16 +293,22 @@ def import_(
 @click.option("--clock", type=click.Choice(["recorded", "stated"]), default="recorded",
               show_default=True, help="The clock --as-of is on.")  # fmt: skip
 @click.option("--retired", is_flag=True, help="Include retired incidents (marked so).")
+@click.option("--flag", type=click.Choice(list(CODES)), help="Only incidents with this quality "
+              "flag (their own or a statement's).")  # fmt: skip
+@click.option("--flagged", is_flag=True, help="Only incidents with a quality flag.")
 def export(
     data_format: str, output: Path | None, url: str | None, key: str | None,
     namespace: str | None, kind: tuple[str, ...], country: str | None, actor: str | None,
-    as_of: str | None, clock: str, retired: bool,
+    as_of: str | None, clock: str, retired: bool, flag: str | None, flagged: bool,
 ) -> None:  # fmt: skip
     """Write every incident that matches the filters, with its statements or figures, as a
     file: what GET /api/v1/incidents?format=… streams, from one consistent snapshot."""
     query = {"namespace": namespace, "country": country, "actor": actor, "as_of": as_of,
-             "clock": clock, "retired": "true" if retired else None}  # fmt: skip
+             "clock": clock, "retired": "true" if retired else None, "flag": flag,
+             "flagged": "true" if flagged else None}  # fmt: skip
     given = {k: v for k, v in query.items() if v is not None}
+    if output == Path("-"):  # the convention for standard output
+        output = None
     sink = output.open("wb") if output else sys.stdout.buffer
     try:
         if url:
@@ -300,6 +337,8 @@ def _export_local(
             namespace=given.get("namespace"),
             country=given.get("country"),
             actor=given.get("actor"),
+            flag=given.get("flag"),
+            flagged=True if "flagged" in given else None,
         )
         _catch_up(services)
         lines = data_format == "ndjson"  # the stored texts, spliced: nothing parsed

@@ -8,7 +8,6 @@ kept in ``properties`` as the row gave them; the type and sub-type map to a kind
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from functools import partial
@@ -16,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from timeline.domain.countries import code_of, name_of, side_of_actor
+from timeline.importing.files import csv_rows
 from timeline.importing.rows import (
     ColumnError,
     Parsed,
@@ -92,16 +92,18 @@ def read(
     stated_at: str | None = None,
     check_rows: bool = True,
     stated_column: str | None = None,
+    encoding: str = "utf-8",
 ) -> Iterator[Parsed]:
     """Every row of an ACLED CSV file, mapped (or with its problems; every one when
     ``check_rows``, else only those the mapping finds)."""
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        if refused := missing_columns(reader.fieldnames, REQUIRED):
-            yield refused
-            return
-        item = partial(_item, stated_at=stated_at)
-        yield from parse_rows(reader, "event_id_cnty", item, COLUMNS, check_rows, stated_column)
+    header, rows = csv_rows(path, encoding)
+    if refused := missing_columns(header, REQUIRED):
+        yield refused
+        return
+    item = partial(_item, stated_at=stated_at)
+    yield from parse_rows(
+        rows, "event_id_cnty", item, COLUMNS, check_rows, stated_column, stated_at
+    )
 
 
 def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[str, Any]:

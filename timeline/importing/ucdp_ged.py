@@ -9,17 +9,20 @@ Unmapped columns (conflict and dyad ids, ``where_description``, ``priogrid_gid``
 
 from __future__ import annotations
 
-import csv
 import json
+import re
 from collections.abc import Iterable, Iterator
+from datetime import datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 from timeline.domain.countries import code_of, side_of_actor
+from timeline.importing.files import FileRefused, csv_rows, open_text, undecodable
 from timeline.importing.rows import (
     ColumnError,
     Parsed,
+    Problem,
     missing_columns,
     number,
     parse_rows,
@@ -37,6 +40,8 @@ WHERE_PRECISION = {
     "1": "exact", "2": "near", "3": "admin2", "4": "admin1", "5": "near", "6": "country",
     "7": "region",
 }  # fmt: skip
+# 2009-02-20, 2009-02-20 00:00:00.000 (GED's CSV), 2009-02-20T00:00:00[Z] (its GeoJSON)
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d{1,6})?)?Z?)?$")
 PARTIES = (("deaths_a", "side_a"), ("deaths_b", "side_b"))
 MAPPED = {
     "id", "type_of_violence", "side_a", "side_b", "source_article", "source_headline",
@@ -61,25 +66,35 @@ def read(
     stated_at: str | None = None,
     check_rows: bool = True,
     stated_column: str | None = None,
+    encoding: str = "utf-8",
 ) -> Iterator[Parsed]:
     """Every event of a GED file (``.csv``, or ``.geojson``/``.json``), mapped;
     ``check_rows`` as for :func:`timeline.importing.acled.read`."""
-    if path.suffix.lower() in (".geojson", ".json"):
-        rows: Iterable[dict[str, str]] = _features(path)
-        yield from _parse_all(rows, stated_at, None, check_rows, stated_column)
+    name = path.name.lower().removesuffix(".gz")
+    if name.endswith((".geojson", ".json")):
+        features: Iterable[dict[str, str]] = _features(path, encoding)
+        yield from _parse_all(features, stated_at, None, check_rows, stated_column)
         return
-    with path.open(newline="", encoding="utf-8-sig") as f:
-        reader = csv.DictReader(f)
-        header = list(reader.fieldnames or [])
-        yield from _parse_all(reader, stated_at, header, check_rows, stated_column)
+    header, rows = csv_rows(path, encoding)
+    yield from _parse_all(rows, stated_at, header, check_rows, stated_column)
 
 
-def _features(path: Path) -> Iterator[dict[str, str]]:
+def _features(path: Path, encoding: str) -> Iterator[dict[str, str]]:
     """The properties of each Feature, as text like a CSV row's (GeoJSON holds numbers)."""
-    with path.open(encoding="utf-8") as f:
-        collection = json.load(f)
-    for feature in collection.get("features") or []:
-        properties = feature.get("properties") or {}
+    with open_text(path, encoding) as f:
+        try:
+            collection = json.load(f)
+        except UnicodeDecodeError:
+            raise FileRefused(f"{path}: {undecodable(path, encoding)}") from None
+        except ValueError as error:
+            raise FileRefused(f"{path}: not JSON ({error})") from None
+    if not isinstance(collection, dict) or not isinstance(collection.get("features"), list):
+        raise FileRefused(f"{path}: not a GeoJSON FeatureCollection (no features list)")
+    for feature in collection["features"]:
+        if not isinstance(feature, dict) or not isinstance(feature.get("properties"), dict):
+            yield {}  # no properties: the row's problem (no id)
+            continue
+        properties = feature["properties"]
         row = {k: "" if v is None else str(v) for k, v in properties.items()}
         coordinates = (feature.get("geometry") or {}).get("coordinates")
         if coordinates and not row.get("longitude"):
@@ -88,7 +103,7 @@ def _features(path: Path) -> Iterator[dict[str, str]]:
 
 
 def _parse_all(
-    rows: Iterable[dict[str, str]],
+    rows: Iterable[dict[str, str] | Problem],
     stated_at: str | None,
     header: list[str] | None,
     check_rows: bool,
@@ -98,7 +113,7 @@ def _parse_all(
         yield refused
         return
     item = partial(_item, stated_at=stated_at)
-    yield from parse_rows(rows, "id", item, COLUMNS, check_rows, stated_column)
+    yield from parse_rows(rows, "id", item, COLUMNS, check_rows, stated_column, stated_at)
 
 
 def _date(row: dict[str, str], column: str) -> str | None:
@@ -106,10 +121,13 @@ def _date(row: dict[str, str], column: str) -> str | None:
     raw = text(row, column)
     if raw is None:
         return None
-    day = raw.replace("T", " ").split(" ")[0]
-    if len(day) != 10 or day[4] != "-" or day[7] != "-":
+    if not _DATE.match(raw):
         raise ColumnError(column, f"Not a date: {raw[:40]!r}.")
-    return day
+    try:  # a real day and, if given, a real time of it (not 25:00, not 30 February)
+        datetime.fromisoformat(raw.removesuffix("Z").replace(" ", "T"))
+    except ValueError:
+        raise ColumnError(column, f"Not a date: {raw[:40]!r}.") from None
+    return raw[:10]
 
 
 def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[str, Any]:
