@@ -8,6 +8,7 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -148,8 +149,10 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
               "clock.")  # fmt: skip
 @click.option("--stated-at-column", metavar="COLUMN", help="Date each row's version by this "
               "column instead (a date, a time with an offset, or Unix seconds).")  # fmt: skip
-@click.option("--retire-missing", is_flag=True, help="Retire the dataset's incidents that "
-              "this file no longer lists (reason: removed by its source).")  # fmt: skip
+@click.option("--retire-missing", is_flag=True, help="The file is a whole release (dated "
+              "--stated-at, else now): record it, and retire as of then the dataset's "
+              "incidents it does not list (removed by their source), whatever order releases "
+              "are loaded in.")  # fmt: skip
 @click.option("--on-error", type=click.Choice(["stop", "skip"]), default="stop",
               show_default=True, help="stop: write nothing when any row is bad; skip: leave "
               "the bad rows out.")  # fmt: skip
@@ -208,6 +211,16 @@ def import_(
             "--stated-at-column dates each row: not with --stated-at, nor for ndjson (its "
             "lines carry their own stated_at)."
         )
+    # --retire-missing: the file is a whole release of its namespace, dated --stated-at (else
+    # now), recorded as such: it decides which incidents are live from then on (README).
+    release = None
+    if retire_missing:
+        try:
+            release = values.stated_at(stated_at or datetime.now(UTC).isoformat(), "--stated-at")
+        except DomainError as error:
+            raise click.BadParameter(error.message, param_hint="--stated-at") from None
+        stated_at = release
+    done: dict[str, Any] = {}
     services = None
     if url:
         sink: loader.Sink = loader.RemoteSink(url, key or "")
@@ -242,10 +255,8 @@ def import_(
                             lambda n: progress.advance(sending, n))  # fmt: skip
             if services is not None and (catch_up or retire_missing):
                 _catch_up(services, progress)  # workers may not be running
-            if retire_missing and namespace is not None:
-                summary.retired = loader.retire_missing(
-                    sink, namespace, summary.listed, stated_at, chunk
-                )
+            if release is not None and namespace is not None:
+                done = sink.record_release(namespace, release, summary.named)
     except loader.SendFailed as error:
         stored = sum(n for outcome, n in summary.outcomes.items() if outcome != "repeated")
         console.print(f"[red]refused[/red]: {error}")
@@ -263,8 +274,12 @@ def import_(
             services.close()
     outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(summary.outcomes.items()))
     rows_in = f"{summary.rows - refused} of {summary.rows}" if refused else str(summary.rows)
-    console.print(f"[green]imported[/green] {rows_in} row(s): {outcomes or 'nothing'}"
-                  + (f"; {summary.retired} retired" if summary.retired else ""))  # fmt: skip
+    console.print(f"[green]imported[/green] {rows_in} row(s): {outcomes or 'nothing'}")
+    if done:
+        changes = [f"{done[k]} {k}" for k in ("retired", "restored") if done[k]]
+        console.print(f"release of {namespace} at {release}: {done['rows']} id(s) listed, "
+                      + ("recorded" if done["new"] else "recorded before")
+                      + (f"; {', '.join(changes)}" if changes else ""))  # fmt: skip
     if summary.flagged:
         codes = ", ".join(f"{n} {code}" for code, n in summary.flags.most_common())
         console.print(f"[yellow]{summary.flagged} flagged[/yellow] row(s), stored as published "

@@ -58,6 +58,13 @@ class BatchIn(Schema):
                   "range, an end before its start, a place without a name…) they are stored as "
                   "given and flagged, not refused. Default: refused, like every other write."},
     )  # fmt: skip
+    listed = fields.Boolean(
+        load_default=False,
+        metadata={"description": "The items are rows of a release dated stated_at: each gets a "
+                  "version stated then, even when nothing changed (outcome listed), so that a "
+                  "release loaded later, between two others, cannot change what the later one "
+                  "said. Record the release itself with POST /api/v1/releases."},
+    )  # fmt: skip
 
 
 class BatchItemOut(Schema):
@@ -66,7 +73,10 @@ class BatchItemOut(Schema):
     id = fields.String()
     version = fields.Integer()
     outcome = fields.String(
-        metadata={"description": "reported, amended, retired, restored or unchanged."}
+        metadata={
+            "description": "reported, amended, retired, restored, listed (a release's "
+            "row that changed nothing, dated by the release) or unchanged."
+        }
     )
     statements = fields.List(
         fields.String(), metadata={"description": "ids of the statements recorded now"}
@@ -109,7 +119,7 @@ class Batch(MethodView):
         app = services().app
         written = app.apply_batch(
             items, by=written_by(), stated_at=body.get("stated_at"),
-            as_published=body["as_published"],
+            as_published=body["as_published"], listed=body["listed"],
         )  # fmt: skip
         status = 200 if all(w.outcome == "unchanged" and not w.statements for w in written) else 201
         answer = {

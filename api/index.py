@@ -28,6 +28,7 @@ LINKS = {
     "incidents": "incidents.Incidents",
     "claims": "claims.Claims",
     "sources": "sources.Sources",
+    "releases": "releases.Releases",
     "ceasefires": "ceasefires.Ceasefires",
     "aggregates": "aggregates.AggregatesResource",
     "events": "events.Events",

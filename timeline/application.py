@@ -80,6 +80,10 @@ class Revision:
     revive: bool = False
     # The writer records a source as published: its breaches are flagged, not refused.
     as_published: bool = False
+    # A release lists the incident: its picture is recorded at exactly the stated time (an
+    # empty amendment when nothing changed: outcome "listed"), so that a release loaded later
+    # between two others cannot change what the later one said.
+    pin: bool = False
 
 
 class TimelineApp(Application[UUID]):
@@ -228,14 +232,19 @@ class TimelineApp(Application[UUID]):
             revision.revive and retired is not None and retired["reason"] == "removed_by_source"
         ):
             retired = None
-        if (
+        same = (
             picture is not None
             and picture.fields == desired
             and bool(picture.retired) == bool(retired)
-        ):
+        )
+        pinned = version is not None and incident.stated_time(version) == stated
+        if same and (not revision.pin or stated is None or pinned):
             return "unchanged", {}
         before = dict(incident.external_ids)
-        outcome = "amended"
+        # Nothing differs from the picture standing then (or, before any, the first one): the
+        # version only dates what a release listed.
+        unchanged = base.fields == desired and bool(base.retired) == bool(retired)
+        outcome = "listed" if unchanged else "amended"
         if retired is not None and incident.retired is None:
             reason, original, note = (retired.get(k) for k in ("reason", "duplicate_of", "note"))
             incident.retire(reason, original, note, by=by, stated_at=stated)
@@ -248,7 +257,7 @@ class TimelineApp(Application[UUID]):
         # picture is new at that stated time but says what the incident says now: then an
         # amendment of nothing ("always") dates it.
         differing = {k: v for k, v in desired.items() if getattr(incident, k) != v}
-        always = outcome == "amended"
+        always = outcome in ("amended", "listed")
         changed = incident.amend(differing, revision.reason, by, stated, always=always,
                                  as_published=revision.as_published)  # fmt: skip
         self._claim(str(incident.id), before, incident.external_ids, claims)
@@ -275,6 +284,17 @@ class TimelineApp(Application[UUID]):
         past: Incident = self.repository.get(incident.id, version=version)
         self._ensure_published(past)
         return Picture.of(past, version)
+
+    def pictures_at(self, incident_id: UUID, times: Sequence[str]) -> list[Picture | None]:
+        """The incident as published by each of ``times`` (canonical UTC text, on the stated
+        clock): its picture standing then, None before it was first published."""
+        incident = self._load(incident_id)
+        self._ensure_published(incident)
+        found: list[Picture | None] = []
+        for when in times:
+            version = incident.picture_version(when)
+            found.append(self._picture(incident, version) if version is not None else None)
+        return found
 
     def _check_duplicate_of(self, incident: Incident, original: str | None) -> None:
         if original is None:
@@ -322,6 +342,7 @@ class TimelineApp(Application[UUID]):
         by: By = None,
         stated_at: object = None,
         as_published: bool = False,
+        listed: bool = False,
     ) -> list[Written]:
         """Upsert incidents and their statements in bulk, all in one transaction.
 
@@ -334,6 +355,8 @@ class TimelineApp(Application[UUID]):
         the whole batch) dates the versions written. So re-sending a batch writes nothing.
         ``as_published``: the items record a source as published, so where it breaks its own
         rules they are stored and flagged (:mod:`timeline.domain.quality`), not refused.
+        ``listed``: the items are the rows of a release dated ``stated_at``: each gets a
+        version stated then, even when nothing changed (see :class:`Revision`'s ``pin``).
         Any rejected item rejects the whole batch, naming the item (``items.N.…``); nothing is
         written.
         """
@@ -347,7 +370,7 @@ class TimelineApp(Application[UUID]):
             for index, item in enumerate(items):
                 try:
                     results.append(
-                        self._batch_item(item, touched, claims, by, stated_at, as_published)
+                        self._batch_item(item, touched, claims, by, stated_at, as_published, listed)
                     )
                 except IncidentNotFound as error:
                     raise InvalidValue(error.message, f"items.{index}.id") from None
@@ -414,6 +437,7 @@ class TimelineApp(Application[UUID]):
         by: By,
         stated_at: object,
         as_published: bool = False,
+        listed: bool = False,
     ) -> tuple[Incident, str, list[dict[str, Any]]]:
         """One item of a batch: its incident (added to ``touched``), outcome and statements."""
         control = ("id", "statements", "retire", "reason", "stated_at")
@@ -433,6 +457,7 @@ class TimelineApp(Application[UUID]):
                 revision = Revision(
                     fields, item.get("reason") or "updated in a batch", stated,
                     retire=item.get("retire"), revive=True, as_published=as_published,
+                    pin=listed,
                 )  # fmt: skip
                 outcome, _ = self._revise(incident, revision, claims, by)
         else:

@@ -52,6 +52,16 @@ def test_import_into_a_served_api_and_export_from_it(tmp_path: Path) -> None:
         exported = cli("export", "--url", url, "--format", "csv", "-o", str(out))
         assert exported.returncode == 0, exported.stderr
         assert len(out.read_text().splitlines()) == 1 + 26
+        # A whole release through the API (POST /batch, then POST /releases), dated now: the
+        # namespace's rows it does not list are retired as of now
+        release = cli("import", "acled", str(ROOT / "examples" / "acled.csv"), "--url", url,
+                      "--key", WRITE_KEY, "--retire-missing")  # fmt: skip
+        assert release.returncode == 0, release.stderr
+        assert "6 reported" in release.stderr and "6 id(s) listed, recorded; 26 retired" in (
+            release.stderr
+        )
+        releases = requests.get(f"{api}/releases", timeout=5).json()["items"]
+        assert [(r["namespace"], r["rows"]) for r in releases] == [("acled", 6)]
 
 
 def test_an_import_to_a_url_where_nothing_listens_says_so_in_one_line(tmp_path: Path) -> None:

@@ -87,10 +87,15 @@ def test_the_readme_tour_runs_as_written(tour: subprocess.CompletedProcess[str])
         "imported 4 row(s): 4 reported",
         "imported 4 row(s): 4 unchanged",
         "imported 6 row(s): 6 reported",
-        "imported 6 row(s): 1 reported, 1 restated, 4 unchanged; 1 retired",
+        "imported 6 row(s): 4 listed, 1 reported, 1 restated",
         "imported 6 row(s): 6 unchanged",
         "imported 5 row(s): 5 reported",
     ]
+    assert (
+        "release of acled at 2023-07-31T00:00:00.000000+00:00: 6 id(s) listed, recorded; "
+        "1 retired" in err
+    )
+    assert '"rows": 6' in out and '"removed": 0' in out  # GET /releases: one release so far
     # country=UA&actor=RU: the demo's incidents and ACLED's and UCDP's rows alike
     assert "Kramatorsk" in out and "Shelling/artillery/missile attack: Kherson" in out
     # The receiver printed the first delivery, then the replay once the subscription resumed

@@ -146,8 +146,8 @@ def test_a_newer_release_writes_only_changes_and_retires_the_missing(
     result = run("acled", newer, "--retire-missing", "--stated-at", "2023-01-01T00:00:00Z")
     assert result.exit_code == 0, result.output
     assert "1 amended" in result.output and "1 restated" in result.output
-    assert "4 unchanged" in result.output
-    assert "20 retired" in result.output  # 26 imported, 6 listed again
+    assert "4 listed" in result.output  # unchanged, dated by the release that lists them
+    assert "6 id(s) listed, recorded; 20 retired" in result.output  # 26 imported, 6 listed again
     services.runner.run_all()
     assert services.reads.external_ids("acled") == {r["event_id_cnty"] for r in kept}
 

@@ -4,8 +4,8 @@ Two passes over the file: the first checks every row (so every problem is report
 and the progress bar knows the total), the second sends. With ``on_error="stop"`` nothing is
 sent when any row is bad; with ``"skip"`` the bad rows are left out. Each chunk is one /batch
 (one transaction): an interrupted import has written whole chunks, and running it again writes
-only what is missing. ``retire_missing`` then retires the namespace's incidents the file no
-longer lists.
+only what is missing. A whole release is then recorded (:mod:`timeline.releases`): it retires,
+as of its time, the namespace's incidents it does not list.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from timeline.domain import DomainError
 from timeline.domain.values import By
 from timeline.importing import acled, ndjson, ucdp_ged
 from timeline.importing.rows import Parsed, Problem
+from timeline.releases import record_release
 
 # Each reads a file into rows: checked (``check=True``: the first pass, every problem found)
 # or only mapped (the second pass, which the application checks again as it writes).
@@ -42,16 +43,23 @@ class Sink(Protocol):
     """Where chunks go: the application here, or a service's /batch."""
 
     def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
-        """Upsert the items in one transaction; returns each item's outcome."""
+        """Upsert the items in one transaction; returns each item's outcome. With a
+        ``stated_at``, the items are a release's rows (each gets a version dated by it)."""
 
     def external_ids(self, namespace: str) -> set[str]:
         """The ids of the namespace that name live (not retired) incidents now."""
+
+    def record_release(self, namespace: str, stated_at: str, listed: set[str]) -> dict[str, Any]:
+        """Record the release (the ids it lists) and bring the namespace in line with every
+        release of it; returns what that did (rows, new, retired, restored)."""
 
 
 def outcome_of(outcome: str, statements: Sequence[object]) -> str:
     """What a row did, for the summary: a row whose incident is unchanged but whose statement
     is new (the dataset changed its figures or text) is "restated", not "unchanged"."""
-    return "restated" if outcome == "unchanged" and statements else outcome
+    if outcome in ("unchanged", "listed") and statements:
+        return "restated"
+    return outcome
 
 
 class SendFailed(Exception):
@@ -65,11 +73,12 @@ class Summary:
     rows: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
-    retired: int = 0
     # Rows stored as published where the source broke its own rules: how many, and each code.
     flagged: int = 0
     flags: Counter[str] = field(default_factory=Counter)
-    # The external ids the file lists (what --retire-missing keeps).
+    # The external ids of every row, refused ones too (what a release lists).
+    named: set[str] = field(default_factory=set)
+    # The external ids sent (a second time: "repeated").
     listed: set[str] = field(default_factory=set)
 
 
@@ -80,6 +89,8 @@ def check_all(rows: Iterable[Parsed], on_row: Callable[[], None] = lambda: None)
         if parsed.row:
             summary.rows += 1
         summary.problems += parsed.problems
+        if parsed.external_id is not None:
+            summary.named.add(parsed.external_id)
         if parsed.flags and not parsed.problems:
             summary.flagged += 1
             summary.flags.update(parsed.flags)
@@ -120,20 +131,6 @@ def send_all(
     return summary
 
 
-def retire_missing(
-    sink: Sink, namespace: str, listed: set[str], stated_at: str | None, chunk: int = CHUNK
-) -> int:
-    """Retire the namespace's live incidents the file does not list; returns how many."""
-    gone = sorted(sink.external_ids(namespace) - listed)
-    for start in range(0, len(gone), chunk):
-        items = [
-            {"external_ids": {namespace: value}, "retire": {"reason": "removed_by_source"}}
-            for value in gone[start : start + chunk]
-        ]
-        sink.send(items, stated_at)
-    return len(gone)
-
-
 def write_report(path: Path, problems: list[Problem]) -> None:
     """Every problem as CSV: row, column, reason (row 0: the file as a whole)."""
     with path.open("w", newline="", encoding="utf-8") as f:
@@ -154,8 +151,9 @@ class LocalSink:
         """One batch through the application."""
         try:
             written = self.app.apply_batch(
-                items, by=self.by, stated_at=stated_at, as_published=True
-            )
+                items, by=self.by, stated_at=stated_at, as_published=True,
+                listed=stated_at is not None,
+            )  # fmt: skip
         except DomainError as error:
             raise SendFailed(f"{error.field}: {error.message}") from error
         return [outcome_of(w.outcome, w.statements) for w in written]
@@ -164,6 +162,16 @@ class LocalSink:
         """From the incident listing (the timeline read model, caught up first)."""
         found: set[str] = self.reads.external_ids(namespace)
         return found
+
+    def record_release(self, namespace: str, stated_at: str, listed: set[str]) -> dict[str, Any]:
+        """Through the application (the read models caught up first give the live ids)."""
+        try:
+            done = record_release(self.app, namespace, stated_at, listed,
+                                  self.external_ids(namespace), self.by)  # fmt: skip
+        except DomainError as error:
+            raise SendFailed(f"{error.field}: {error.message}") from error
+        return {"rows": done.rows, "new": done.new, "retired": done.retired,
+                "restored": done.restored}  # fmt: skip
 
 
 def service_base(url: str) -> str:
@@ -216,9 +224,15 @@ class RemoteSink:
         """One POST /api/v1/batch."""
         body: dict[str, Any] = {"items": items, "as_published": True}
         if stated_at:
-            body["stated_at"] = stated_at
+            body |= {"stated_at": stated_at, "listed": True}
         answer = self._call("POST", "/api/v1/batch", body)
         return [outcome_of(item["outcome"], item["statements"]) for item in answer["items"]]
+
+    def record_release(self, namespace: str, stated_at: str, listed: set[str]) -> dict[str, Any]:
+        """One POST /api/v1/releases."""
+        body = {"namespace": namespace, "stated_at": stated_at, "external_ids": sorted(listed)}
+        answer: dict[str, Any] = self._call("POST", "/api/v1/releases", body)
+        return answer
 
     def external_ids(self, namespace: str) -> set[str]:
         """From GET /api/v1/incidents?namespace=…, page by page."""
