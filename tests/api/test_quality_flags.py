@@ -157,3 +157,20 @@ def test_a_writer_cannot_set_flags_without_recording_a_source(
     bad = client.post("/api/v1/batch", headers=writer, json={
         "items": [item({}, [], flags=[{"code": "made_up"}])], "as_published": True})  # fmt: skip
     assert bad.status_code == 422 and "code" in json.dumps(bad.json)
+
+
+@pytest.mark.parametrize(
+    ("lat", "lon", "code"),
+    [(0, 0, "null_island"), (48.86, 2.35, "outside_country"), (48.72, 37.56, None)],
+)
+def test_suspect_coordinates_are_flagged_on_every_write(
+    client: FlaskClient, writer: dict[str, str], lat: float, lon: float, code: str | None
+) -> None:
+    place = {"name": "Kramatorsk", "country": "UA", "lat": lat, "lon": lon}
+    written = client.post("/api/v1/incidents", json=as_json(an_incident(location=place)),
+                          headers=writer)  # fmt: skip
+    assert written.status_code == 201, written.json  # an analyst may know better: not refused
+    shown = client.get(f"/api/v1/incidents/{written.json['id']}").json
+    assert [(f["code"], f["field"]) for f in shown["flags"]] == (
+        [(code, "location.lat")] if code else []
+    )

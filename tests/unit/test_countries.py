@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from timeline.domain import InvalidValue
-from timeline.domain.countries import code_of, side_of_actor, wanted
+from timeline.domain.countries import code_of, outside, side_of_actor, wanted
 from timeline.domain.values import location
 
 
@@ -81,3 +81,16 @@ def test_an_unknown_country_names_the_field_and_a_name_alone_is_kept() -> None:
 def test_a_filter_asks_for_the_code(asked: str) -> None:
     assert wanted(asked) == "UA"
     assert wanted("Atlantis") == "Atlantis"  # a place known only by a name is found by it
+
+
+@pytest.mark.parametrize(
+    ("code", "lat", "lon", "outside_it"),
+    [("UA", 48.72, 37.56, False), ("UA", 48.86, 2.35, True), ("UA", 52.5, 40.3, False),
+     ("CF", 4.36, 18.56, False), ("CF", 18.56, 4.36, True), ("XK", 0.0, 0.0, False),
+     (None, 10.0, 10.0, False)],
+)  # fmt: skip
+def test_a_point_clearly_outside_its_country_is_told(
+    code: str | None, lat: float, lon: float, outside_it: bool
+) -> None:
+    # (52.5, 40.3) is in Russia, within a degree of Ukraine's box: coarse shapes, no flag
+    assert outside(code, lat, lon) is outside_it

@@ -13,10 +13,12 @@ Actors named as a country's state forces (ACLED's "Military Forces of Russia (20
 
 from __future__ import annotations
 
+import json
 import re
 import unicodedata
 from collections.abc import Mapping
 from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pycountry
@@ -146,3 +148,28 @@ def key_of(location: Mapping[str, Any] | None) -> str | None:
 def wanted(text: str) -> str:
     """A filter's country, a code or a name, as :func:`key_of` keys places."""
     return code_of(text) or text
+
+
+# How far (degrees) a point may lie outside its country's box before it is flagged: the boxes
+# come from 1:110m shapes, coarse at coasts and borders.
+MARGIN = 1.0
+
+
+@cache
+def _boxes() -> dict[str, list[float]]:
+    """Each country's bounding box (min lon, min lat, max lon, max lat), by alpha-2 code, as
+    scripts/country_boxes.py derived them from Natural Earth's shapes."""
+    boxes: dict[str, list[float]] = json.loads(
+        (Path(__file__).with_name("country_boxes.json")).read_text()
+    )
+    return boxes
+
+
+def outside(code: str | None, lat: float, lon: float) -> bool:
+    """Whether a point lies clearly outside the country (False when the country has no box:
+    Kosovo, the smallest islands)."""
+    box = _boxes().get(code or "")
+    if box is None:
+        return False
+    west, south, east, north = box
+    return not (west - MARGIN <= lon <= east + MARGIN and south - MARGIN <= lat <= north + MARGIN)

@@ -381,6 +381,9 @@ def location(
     result["lat"], result["lon"] = lat, lon
     if lat == 0 and lon == 0:
         findings.note("null_island", f"{field}.lat", "The coordinates are (0, 0).")
+    elif lat is not None and lon is not None and countries.outside(result["country"], lat, lon):
+        findings.note("outside_country", f"{field}.lat",
+                      f"({lat}, {lon}) lies outside {result['country']}.")  # fmt: skip
     return result
 
 
