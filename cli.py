@@ -247,7 +247,7 @@ def import_(
                     console.print("[red]nothing imported[/red] (--on-error skip leaves them out)")
                     raise SystemExit(1)
             if refused >= summary.rows:
-                console.print("[red]nothing imported[/red]: no row could be")
+                console.print("[red]nothing imported[/red]: every row was refused")
                 raise SystemExit(1)
             sending = progress.add_task("importing", total=summary.rows - refused)
             rows = read(path, stated_at, False, stated_at_column, encoding)

@@ -115,7 +115,13 @@ class TimelineApp(Application[UUID]):
         """
         for attempt in range(MAX_ATTEMPTS):
             incident = Incident.report(fields, incident_id, by, stated_at)
-            recorded = [incident.record_statement(*_split_id(s), by=by) for s in statements]
+            recorded = []
+            for index, statement in enumerate(statements):
+                try:
+                    recorded.append(incident.record_statement(*_split_id(statement), by=by))
+                except InvalidValue as error:  # named as the body names it
+                    error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
+                    raise
             if incident_id is not None and self.exists(incident_id):
                 raise Conflict(f"Incident {incident_id} already exists.", "id")
             claims: Claims = {}
@@ -290,10 +296,13 @@ class TimelineApp(Application[UUID]):
         clock): its picture standing then, None before it was first published."""
         incident = self._load(incident_id)
         self._ensure_published(incident)
+        pictures: dict[int, Picture] = {}  # several times often stand on one version
         found: list[Picture | None] = []
         for when in times:
             version = incident.picture_version(when)
-            found.append(self._picture(incident, version) if version is not None else None)
+            if version is not None and version not in pictures:
+                pictures[version] = self._picture(incident, version)
+            found.append(pictures[version] if version is not None else None)
         return found
 
     def _check_duplicate_of(self, incident: Incident, original: str | None) -> None:

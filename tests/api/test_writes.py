@@ -417,3 +417,13 @@ def test_if_match_makes_a_write_conditional_on_the_version_read(
         refused = client.patch(incident, json={"title": "T", "reason": "r"},
                                headers={**writer, "If-Match": weak})  # fmt: skip
         assert refused.status_code == 412, weak
+
+
+def test_a_bad_statement_in_a_report_is_named_by_its_place_in_the_body(
+    client: FlaskClient, writer: dict[str, str]
+) -> None:
+    bad = statement_json(figures=[{"metric": "killed", "value": 5, "low": 9}])
+    body = {**incident_json(), "statements": [statement_json(), bad]}
+    answer = client.post("/api/v1/incidents", json=body, headers=writer)
+    assert answer.status_code == 422
+    assert "low" in answer.json["errors"]["json"]["statements"]["1"]["figures"]["0"]

@@ -13,7 +13,7 @@ from tests.conftest import WRITE_KEY
 from tests.datasets import FIXTURES
 from tests.e2e.processes import clean_env, free_port, serving, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_services]
 ROOT = Path(__file__).resolve().parents[2]
 
 

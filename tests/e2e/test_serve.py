@@ -16,7 +16,7 @@ from tests.conftest import WRITE_KEY
 from tests.e2e.processes import clean_env, serving, wait_until
 from tests.factories import a_statement, an_incident, as_json
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_services]
 
 
 @pytest.fixture(params=["embedded", "postgres"])

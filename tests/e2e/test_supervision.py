@@ -11,7 +11,7 @@ import requests
 
 from tests.e2e.processes import clean_env, free_port, start, stop, wait_until
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_services]
 
 
 def descendants(pid: int, depth: int = 99) -> dict[int, str]:

@@ -18,7 +18,7 @@ import pytest
 
 from tests.e2e.processes import clean_env, free_port, serving
 
-pytestmark = pytest.mark.e2e
+pytestmark = [pytest.mark.e2e, pytest.mark.own_services]
 
 ROOT = Path(__file__).parents[2]
 STATUS = re.compile(r"^HTTP (\d{3}) (\S+) (\S+)$", re.M)
