@@ -111,6 +111,12 @@ class TimelineProjection(Projection):
             "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id) "
             "WHERE sys_to_pos IS NULL"
         )
+        # When each incident was first reported (every new picture's item repeats it): without
+        # it, each amendment scanned the items, and a release amending every row was quadratic.
+        cursor.execute(
+            "CREATE INDEX IF NOT EXISTS timeline_reported ON timeline_items (incident_id) "
+            "WHERE item_type = 'incident' AND version = 1"
+        )
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Apply a batch, remembering each touched incident's current fields meanwhile."""
