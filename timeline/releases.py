@@ -15,15 +15,22 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from timeline.application import Revision, TimelineApp, back_off
+from timeline.application import TimelineApp, back_off
 from timeline.domain import Conflict, values
-from timeline.domain.release import CATALOG, Release, ReleaseCatalog, digest_of, release_stream
+from timeline.domain.release import (
+    CATALOG,
+    CHUNK,
+    Release,
+    ReleaseCatalog,
+    digest_of,
+    release_stream,
+)
 from timeline.domain.values import By
+from timeline.pictures import Picture
 
 REMOVED = "removed_by_source"
 ATTEMPTS = 5
@@ -111,53 +118,84 @@ def _record(app: TimelineApp, namespace: str, stated: str, ids: list[str], by: B
 def reconcile(app: TimelineApp, namespace: str, others: set[str], by: By = None) -> tuple[int, int]:
     """Make every incident of the namespace live at each release time exactly when that
     release lists it; then record how each release compares with the one before. Returns the
-    retirements and restorations written."""
+    retirements and restorations written.
+
+    Read in chunks (each incident's pictures replayed in memory, a few queries a chunk),
+    decided in memory, written as one batch a chunk: a write at one release time changes what
+    stands at the later ones until their own versions, so each decision sees the ones before.
+    """
     times = _catalog(app).times(namespace)
     lists: list[set[str]] = []
     for when in times:
         release = _release(app, namespace, when)
         lists.append(release.listed if release is not None else set())
-    everyone = set(others).union(*lists) if lists else set(others)
+    everyone = sorted(set(others).union(*lists))
     retired = restored = 0
     changed = [0] * len(times)
-    for value in sorted(everyone):
-        found = app.incident_by_external_id(namespace, value)
-        if found is None:
-            continue
-        incident_id = UUID(found)
-        pictures = app.pictures_at(incident_id, times)
-        for n, (when, picture) in enumerate(zip(times, pictures, strict=True)):
-            if picture is None:
-                continue  # not published yet then
-            is_listed = value in lists[n]
-            gone = picture.retired
-            if is_listed and gone is not None and gone["reason"] == REMOVED:
-                app.revise(incident_id, Revision({}, f"listed in the release of {when}", when,
-                                                 restore=True), by)  # fmt: skip
-                restored += 1
-            elif not is_listed and gone is None:
-                retirement = {"reason": REMOVED, "note": f"not in the release of {when}"}
-                app.revise(incident_id, Revision({}, f"not in the release of {when}", when,
-                                                 retire=retirement), by)  # fmt: skip
-                retired += 1
-        changed = _changes(app, incident_id, value, times, lists, changed)
+    for start in range(0, len(everyone), CHUNK):
+        items: list[dict[str, Any]] = []
+        for value, pictures in app.pictures_of(namespace, everyone[start : start + CHUNK]).items():
+            writes = _decide(value, pictures, times, lists)
+            for when, gone in writes:
+                item: dict[str, Any] = {"external_ids": {namespace: value}, "stated_at": when}
+                if gone:
+                    why = f"not in the release of {when}"
+                    item |= {"reason": why, "retire": {"reason": REMOVED, "note": why}}
+                    retired += 1
+                else:
+                    item["reason"] = f"listed in the release of {when}"
+                    restored += 1
+                items.append(item)
+            _count_changes(value, pictures, times, lists, changed)
+        if items:
+            app.apply_batch(items, by=by, as_published=True)
     _compare(app, namespace, times, lists, changed)
     return retired, restored
 
 
-def _changes(
-    app: TimelineApp, incident_id: UUID, value: str, times: list[str],
-    lists: list[set[str]], changed: list[int],
-) -> list[int]:  # fmt: skip
+def _standing(pictures: list[Picture], when: str) -> Picture | None:
+    """The picture standing at ``when``: stated last by then (ties: the later version)."""
+    found = [p for p in pictures if p.stated_at <= when]
+    return max(found, key=lambda p: (p.stated_at, p.version)) if found else None
+
+
+def _decide(
+    value: str, pictures: list[Picture], times: list[str], lists: list[set[str]]
+) -> list[tuple[str, bool]]:
+    """The retirements (True) and restorations (False) to write, with their times, so that
+    the incident is live at each release time exactly when that release lists it. Each write
+    is added to ``pictures`` as the picture it will make (the standing fields, the new
+    retirement, the newest version), so the later times see it."""
+    writes = []
+    for when, listed in zip(times, lists, strict=True):
+        standing = _standing(pictures, when)
+        if standing is None:
+            continue  # not published yet then
+        gone = standing.retired
+        if value in listed and gone is not None and gone["reason"] == REMOVED:
+            writes.append((when, False))
+            retirement = None
+        elif value not in listed and gone is None:
+            writes.append((when, True))
+            retirement = {"reason": REMOVED}
+        else:
+            continue
+        newest = max(p.version for p in pictures) + 1
+        pictures.append(Picture(newest, standing.fields, retirement, when))
+    return writes
+
+
+def _count_changes(
+    value: str, pictures: list[Picture], times: list[str], lists: list[set[str]],
+    changed: list[int],
+) -> None:  # fmt: skip
     """Count, per release, whether it listed this incident with other fields than the release
     before it (both listing it)."""
-    pictures = app.pictures_at(incident_id, times)
     for n in range(1, len(times)):
-        before, now = pictures[n - 1], pictures[n]
+        before, now = _standing(pictures, times[n - 1]), _standing(pictures, times[n])
         both = value in lists[n - 1] and value in lists[n]
         if both and before and now and before.fields != now.fields:
             changed[n] += 1
-    return changed
 
 
 def _compare(

@@ -127,3 +127,22 @@ def test_history_says_which_releases_listed_an_incident(
     assert sorted(by_time) == ["2023-01-15", "2023-02-15", "2023-03-15", "2023-04-15"]
     assert by_time["2023-02-15"]["type"] == "IncidentRetired"
     assert {by_time[d]["type"] for d in ("2023-03-15",)} <= {"IncidentRestored", "IncidentAmended"}
+
+
+def test_a_late_release_writes_one_retirement_where_one_stands_for_later_releases_too(
+    cli_env: Settings, services: Services
+) -> None:
+    outputs = load((2, 3, 0, 1))  # MON-002 first appears with the oldest release, loaded third
+    released = [line for out in outputs for line in out.splitlines() if "id(s) listed" in line]
+    assert [line.split(": ", 1)[1] for line in released] == [
+        "5 id(s) listed, recorded",
+        "5 id(s) listed, recorded; 1 retired",  # MON-003, as of April
+        "4 id(s) listed, recorded; 1 retired",  # MON-002, as of March (and so in April)
+        "4 id(s) listed, recorded; 1 retired",  # MON-004, as of February
+    ]
+    services.runner.run_all()
+    incident_id = services.app.incident_by_external_id("monitor", "MON-002")
+    client = create_app(services=services).test_client()
+    history = client.get(f"/api/v1/incidents/{incident_id}/history").json["items"]
+    retirements = [v["stated_at"][:10] for v in history if v["type"] == "IncidentRetired"]
+    assert retirements == ["2023-03-15"]  # it stands for the April release as well
