@@ -1,13 +1,14 @@
 """Import: `timeline import acled` of a generated file, beside raw batched inserts of its rows.
 
-    python bench/importer.py [--rows 100000] [--remote]
+    python bench/importer.py [--rows 100000] [--remote] [--releases]
 
 Generates an ACLED-layout CSV of ``--rows`` rows (31 columns, like the test fixtures), then in
 the same run: the baseline — the same rows inserted raw into a SQLite table of 31 text columns,
 1,000 a transaction (what any loader must at least do) — and the import through the CLI as a
 user runs it (a child process: check pass, upsert pass, fresh SQLite deployment; without the
 read models' catch-up at the end, which workers do, timed apart in bench/catchup.py). ``--remote``
-also imports through a served API's /batch (`timeline serve`, --url). Prints rows/s and the
+also imports through a served API's /batch (`timeline serve`, --url); ``--releases`` imports the
+file as two whole releases (``--stated-at … --retire-missing``). Prints rows/s and the
 ratio to the baseline (target >= 0.25), and the import's peak memory.
 """
 
@@ -89,6 +90,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--remote", action="store_true", help="also import through /batch")
+    parser.add_argument(
+        "--releases", action="store_true", help="also import it as two whole releases"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="timeline-import-") as tmp:
         base = Path(tmp)
@@ -104,6 +108,19 @@ def main() -> None:
         print(f"timeline import (local): {rate(args.rows, local):9.0f} rows/s ({local:.1f} s)  "
               f"ratio {raw / local:.3f} (target >= 0.25); peak RSS {peak:.0f} MB")  # fmt: skip
         print(f"  again (writes nothing): {rate(args.rows, again):8.0f} rows/s ({again:.1f} s)")
+        if args.releases:
+            # Two releases of the same rows: each row gets a version dated by its release, and
+            # recording each release checks every incident of the namespace at every release.
+            env = clean_env(data_dir=str(base / "releases"), redis_url=REDIS_URL,
+                            queue=f"bench-rel-{os.getpid()}")  # fmt: skip
+            first, _ = cli_import(data, env, "--stated-at", "2024-01-01T00:00:00Z",
+                                  "--retire-missing")  # fmt: skip
+            second, _ = cli_import(data, env, "--stated-at", "2024-02-01T00:00:00Z",
+                                   "--retire-missing")  # fmt: skip
+            print(f"as a first release:      {rate(args.rows, first):9.0f} rows/s ({first:.1f} s)  "
+                  f"ratio {raw / first:.3f}")  # fmt: skip
+            print(f"as a second release:     {rate(args.rows, second):9.0f} rows/s "
+                  f"({second:.1f} s)  ratio {raw / second:.3f}")  # fmt: skip
         if args.remote:
             settings = Settings(
                 data_dir=base / "remote" / "var",
