@@ -33,6 +33,7 @@ from timeline.domain.values import By
 from timeline.pictures import Picture
 
 REMOVED = "removed_by_source"
+WRITES_PER_BATCH = 1000  # retirements and restorations a transaction
 ATTEMPTS = 5
 
 
@@ -147,8 +148,8 @@ def reconcile(app: TimelineApp, namespace: str, others: set[str], by: By = None)
                     restored += 1
                 items.append(item)
             _count_changes(value, pictures, times, lists, changed)
-        if items:
-            app.apply_batch(items, by=by, as_published=True)
+        for first in range(0, len(items), WRITES_PER_BATCH):  # an incident's writes in order
+            app.apply_batch(items[first : first + WRITES_PER_BATCH], by=by, as_published=True)
     _compare(app, namespace, times, lists, changed)
     return retired, restored
 

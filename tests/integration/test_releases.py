@@ -146,3 +146,12 @@ def test_a_late_release_writes_one_retirement_where_one_stands_for_later_release
     history = client.get(f"/api/v1/incidents/{incident_id}/history").json["items"]
     retirements = [v["stated_at"][:10] for v in history if v["type"] == "IncidentRetired"]
     assert retirements == ["2023-03-15"]  # it stands for the April release as well
+
+
+def test_the_writes_of_a_release_split_across_transactions_still_replay(
+    cli_env: Settings, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("timeline.releases.WRITES_PER_BATCH", 1)  # as a large release does
+    load((3, 0, 2, 1))
+    for when, expected in zip(TIMES, EXPECTED, strict=True):
+        assert published_by(services, when) == expected, when
