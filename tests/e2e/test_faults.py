@@ -47,11 +47,11 @@ def test_a_worker_killed_mid_catch_up_ends_equal_to_a_rebuild(
     settings = settings.with_changes(projection_batch_size=100, lock_timeout=3.0)
     services = build(settings)
     try:
-        for _ in range(20):  # 20 x 500 incidents with 2 statements = 30,000 events
-            services.app.apply_batch(
+        for _ in range(10):  # 10 x 300 incidents with 2 statements = 9,000 events: seconds
+            services.app.apply_batch(  # of catch-up, time enough for the kill to land mid-way
                 [
                     {**an_incident(), "statements": [a_statement(), a_statement()]}
-                    for _ in range(500)
+                    for _ in range(300)
                 ]
             )
         head = services.app.head()

@@ -7,6 +7,7 @@ rows, each as that snapshot gives it — whatever order the releases came in."""
 from __future__ import annotations
 
 import itertools
+import os
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -70,10 +71,18 @@ def published_by(services: Services, when: str) -> dict[str, dict[str, Any]]:
     return found
 
 
+# On PostgreSQL, a sample of the orders in CI (its budget): forward, reverse, and orders that
+# load a middle release last or first. All 24 pass there too (TIMELINE_TEST_ALL_ORDERS=1).
+SAMPLED = {(0, 1, 2, 3), (3, 2, 1, 0), (0, 2, 3, 1), (3, 0, 2, 1), (1, 3, 0, 2), (2, 0, 3, 1)}
+ALL_ORDERS = os.environ.get("TIMELINE_TEST_ALL_ORDERS", "") == "1"
+
+
 @pytest.mark.parametrize("order", list(itertools.permutations(range(4))), ids=str)
 def test_any_load_order_replays_each_release_on_its_date(
     cli_env: Settings, services: Services, order: tuple[int, ...]
 ) -> None:
+    if services.settings.database_url and order not in SAMPLED and not ALL_ORDERS:
+        pytest.skip("PostgreSQL: a sample of the 24 orders (TIMELINE_TEST_ALL_ORDERS=1: all)")
     load(order)
     for when, expected in zip(TIMES, EXPECTED, strict=True):
         shown = published_by(services, when)
