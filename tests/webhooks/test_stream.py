@@ -5,10 +5,12 @@ from __future__ import annotations
 import json
 import threading
 import time
+from dataclasses import replace
 from typing import Any
 
 from flask.testing import FlaskClient
 
+from api import create_app
 from tests.factories import a_statement, an_incident
 from timeline.bootstrap import Services
 
@@ -48,7 +50,12 @@ def test_a_reconnecting_client_resumes_after_last_event_id(
     assert frames(client, **{"Last-Event-ID": "3"}) == []
 
 
-def test_events_appended_while_connected_arrive(client: FlaskClient, services: Services) -> None:
+def test_events_appended_while_connected_arrive(services: Services) -> None:
+    # A stream open for 2 s (not the directory's 0.5 s): the append 0.1 s in must land inside
+    # it even on a busy machine (CI once saw it land after the 0.5 s stream had closed).
+    longer = replace(services, settings=services.settings.with_changes(stream_seconds=2.0))
+    client = create_app(services=longer).test_client()
+
     def append_soon() -> None:
         time.sleep(0.1)
         services.app.report_incident(an_incident())
