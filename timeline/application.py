@@ -291,20 +291,6 @@ class TimelineApp(Application[UUID]):
         self._ensure_published(past)
         return Picture.of(past, version)
 
-    def pictures_at(self, incident_id: UUID, times: Sequence[str]) -> list[Picture | None]:
-        """The incident as published by each of ``times`` (canonical UTC text, on the stated
-        clock): its picture standing then, None before it was first published."""
-        incident = self._load(incident_id)
-        self._ensure_published(incident)
-        pictures: dict[int, Picture] = {}  # several times often stand on one version
-        found: list[Picture | None] = []
-        for when in times:
-            version = incident.picture_version(when)
-            if version is not None and version not in pictures:
-                pictures[version] = self._picture(incident, version)
-            found.append(pictures[version] if version is not None else None)
-        return found
-
     def pictures_of(self, namespace: str, values: Sequence[str]) -> dict[str, list[Picture]]:
         """Every picture of the incidents these external ids name (by id; an id that names
         none is left out), replayed in memory from their streams in a few queries — what a

@@ -154,7 +154,7 @@ def reconcile(app: TimelineApp, namespace: str, others: set[str], by: By = None)
     return retired, restored
 
 
-def _standing(pictures: list[Picture], when: str) -> Picture | None:
+def standing_at(pictures: list[Picture], when: str) -> Picture | None:
     """The picture standing at ``when``: stated last by then (ties: the later version)."""
     found = [p for p in pictures if p.stated_at <= when]
     return max(found, key=lambda p: (p.stated_at, p.version)) if found else None
@@ -169,7 +169,7 @@ def _decide(
     retirement, the newest version), so the later times see it."""
     writes = []
     for when, listed in zip(times, lists, strict=True):
-        standing = _standing(pictures, when)
+        standing = standing_at(pictures, when)
         if standing is None:
             continue  # not published yet then
         gone = standing.retired
@@ -193,7 +193,7 @@ def _count_changes(
     """Count, per release, whether it listed this incident with other fields than the release
     before it (both listing it)."""
     for n in range(1, len(times)):
-        before, now = _standing(pictures, times[n - 1]), _standing(pictures, times[n])
+        before, now = standing_at(pictures, times[n - 1]), standing_at(pictures, times[n])
         both = value in lists[n - 1] and value in lists[n]
         if both and before and now and before.fields != now.fields:
             changed[n] += 1

@@ -10,7 +10,6 @@ import itertools
 import os
 from pathlib import Path
 from typing import Any
-from uuid import UUID
 
 import pytest
 from click.testing import CliRunner
@@ -24,6 +23,7 @@ from timeline.config import Settings
 from timeline.domain.quality import Findings
 from timeline.domain.values import STORED_FIELDS, incident_fields, stated_at
 from timeline.importing import mapped
+from timeline.releases import standing_at
 
 SNAPSHOTS = sorted((FIXTURES / "monitor_snapshots").glob("*.csv"))
 MAPPING = FIXTURES / "monitor_snapshots" / "monitor.toml"
@@ -59,16 +59,14 @@ def load(order: tuple[int, ...]) -> list[str]:
 
 
 def published_by(services: Services, when: str) -> dict[str, dict[str, Any]]:
-    """Each incident of the namespace as published by ``when`` (stated clock), by its id."""
-    found = {}
-    for value in sorted(set().union(*EXPECTED)):
-        incident_id = services.app.incident_by_external_id("monitor", value)
-        if incident_id is None:
-            continue
-        (picture,) = services.app.pictures_at(UUID(incident_id), [stated_at(when)])
-        if picture is not None and picture.retired is None:
-            found[value] = picture.fields
-    return found
+    """Each incident of the namespace as published by ``when`` (stated clock), by its id, as
+    replayed from the event store (the read models are checked apart)."""
+    everyone = sorted(set().union(*EXPECTED))
+    standing = {
+        value: standing_at(pictures, stated_at(when))
+        for value, pictures in services.app.pictures_of("monitor", everyone).items()
+    }
+    return {v: p.fields for v, p in standing.items() if p is not None and p.retired is None}
 
 
 # On PostgreSQL, a sample of the orders in CI (its budget): forward, reverse, and orders that
