@@ -6,6 +6,7 @@ from its time until the next release (see :mod:`timeline.releases`).
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from flask.views import MethodView
@@ -109,5 +110,4 @@ class Releases(MethodView):
         others = svc.reads.external_ids(namespace)  # (live now: the releases give the rest)
         done = record_release(svc.app, namespace, body["stated_at"], body["external_ids"],
                               others, written_by())  # fmt: skip
-        answer = {k: getattr(done, k) for k in ReleaseRecorded._declared_fields}
-        return answer, 201 if done.new else 200
+        return asdict(done), 201 if done.new else 200
