@@ -13,7 +13,7 @@ from api.json_bodies import Blueprint
 from api.quality import FlagIn
 from api.services import services
 from api.statements import StatementIn, as_domain
-from timeline.application import MAX_BATCH_ITEMS
+from timeline.bulk import MAX_BATCH_ITEMS
 
 blp = Blueprint(
     "batch", __name__, url_prefix="/api/v1/batch", description="Bulk loading of incidents."

@@ -19,7 +19,7 @@ from typing import Any
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from timeline.application import TimelineApp, back_off
+from timeline.application import TimelineApp
 from timeline.domain import Conflict, values
 from timeline.domain.release import (
     CATALOG,
@@ -31,6 +31,7 @@ from timeline.domain.release import (
 )
 from timeline.domain.values import By
 from timeline.pictures import Picture
+from timeline.writing import back_off
 
 REMOVED = "removed_by_source"
 WRITES_PER_BATCH = 1000  # retirements and restorations a transaction

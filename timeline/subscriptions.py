@@ -20,13 +20,13 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError
 
-from timeline.application import MAX_ATTEMPTS, back_off
 from timeline.domain import Conflict
 from timeline.domain.errors import DomainError
 from timeline.domain.subscription import Subscription, matches
 from timeline.domain.values import By
 from timeline.event_log import head_position, stream_ids
 from timeline.webhooks.addresses import checked_addresses
+from timeline.writing import MAX_ATTEMPTS, back_off
 
 
 class SubscriptionNotFound(DomainError):

@@ -20,7 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 WRITE_A_FULL_BATCH = """
 import sys
 from pathlib import Path
-from timeline.application import MAX_BATCH_ITEMS
+from timeline.bulk import MAX_BATCH_ITEMS
 from timeline.bootstrap import build
 from timeline.config import Settings
 

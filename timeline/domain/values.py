@@ -617,10 +617,19 @@ def with_flags(old: list[dict[str, str]], checked: Data) -> Data:
     return {**checked, "flags": replaced(old, checked["flags"], checked)}
 
 
+class CheckedStatement(dict[str, Any]):
+    """A statement's fields as :func:`statement_fields` returned them: checked once, so a bulk
+    writer that checks a chunk's statements before changing anything need not check them
+    again when it records them."""
+
+
 def statement_fields(data: Mapping[str, Any], findings: Findings | None = None) -> Data:
     """The validated, normalised fields of a statement (its incident checks responds_to),
     with its ``flags``. A statement dated after now is refused, or flagged for a source
-    recorded as published; one dated after its release is flagged."""
+    recorded as published; one dated after its release is flagged. Fields already checked
+    (a :class:`CheckedStatement`) are returned as they are."""
+    if isinstance(data, CheckedStatement):
+        return data
     findings = findings or Findings()
     _only(
         data,
@@ -637,7 +646,7 @@ def statement_fields(data: Mapping[str, Any], findings: Findings | None = None) 
     elif findings.release is not None and said > findings.release:
         findings.note("stated_after_release", "stated_at",
                       "Dated after the release that lists it.")  # fmt: skip
-    return {
+    return CheckedStatement({
         "source": source(data["source"]),
         "stance": choice(data["stance"], STANCES, "stance"),
         "responds_to": str(responds_to) if responds_to is not None else None,
@@ -646,4 +655,4 @@ def statement_fields(data: Mapping[str, Any], findings: Findings | None = None) 
         "figures": _items(data.get("figures"), "figures", lambda v, f: figure(v, f, findings)),
         "citations": _items(data.get("citations"), "citations", citation),
         "flags": findings.flags,
-    }
+    })  # fmt: skip
