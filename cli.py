@@ -8,6 +8,8 @@ import sys
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -167,13 +169,15 @@ def _advance(progress: Progress, task: TaskID, reached: int) -> None:
               "also do it when they run).")  # fmt: skip
 @click.option("--chunk", default=loader.CHUNK, show_default=True,
               type=click.IntRange(1, 10_000), help="Rows a batch (one transaction).")  # fmt: skip
+@click.option("--dry-run", is_flag=True, help="Check every row and write nothing (exit 0 when "
+              "every row would go in, 1 otherwise).")  # fmt: skip
 @click.option("--encoding", type=click.Choice(files.ENCODINGS), default="utf-8",
               show_default=True, help="The file's text encoding (utf-8 reads a BOM too; a "
               "gzipped file is read as it is).")  # fmt: skip
 def import_(
     data_format: str, path: Path, url: str | None, key: str | None, stated_at: str | None,
     stated_at_column: str | None, retire_missing: bool, on_error: str, report: Path | None,
-    mapping: Path | None, catch_up: bool, chunk: int, encoding: str,
+    mapping: Path | None, catch_up: bool, chunk: int, dry_run: bool, encoding: str,
 ) -> None:  # fmt: skip
     """Import a dataset file: FORMAT is acled (ACLED CSV, current or pre-2023 layout),
     ucdp-ged (UCDP GED as CSV or GeoJSON), ndjson (this service's own export) or csv (any CSV,
@@ -229,49 +233,58 @@ def import_(
         by = {"key_id": "cli", "name": "timeline import"}
         sink = loader.LocalSink(services.app, services.reads, by)
     summary = loader.Summary()
+    rows = read(path, stated_at, stated_at_column, encoding)
     try:
         with _progress() as progress:
-            checking = progress.add_task("checking", total=None)
-            checked = read(path, stated_at, True, stated_at_column, encoding)
-            summary = loader.check_all(checked, lambda: progress.advance(checking))
-            progress.update(checking, total=summary.rows, completed=summary.rows)
-            problems = summary.problems
-            refused = len({p.row for p in problems})
-            if problems:
-                # The current directory: the input's may be read-only (a mounted release).
-                report = report or Path(path.name + ".problems.csv")
-                loader.write_report(report, problems)
-                console.print(f"[yellow]{len(problems)} problem(s)[/yellow] in "
-                              f"{refused} row(s): see {report}")  # fmt: skip
-                if on_error == "stop" or any(p.row == 0 for p in problems):
-                    console.print("[red]nothing imported[/red] (--on-error skip leaves them out)")
-                    raise SystemExit(1)
-            if refused >= summary.rows:
-                console.print("[red]nothing imported[/red]: every row was refused")
-                raise SystemExit(1)
-            sending = progress.add_task("importing", total=summary.rows - refused)
-            rows = read(path, stated_at, False, stated_at_column, encoding)
-            loader.send_all(rows, sink, summary, stated_at, chunk,
-                            lambda n: progress.advance(sending, n))  # fmt: skip
-            if services is not None and (catch_up or retire_missing):
-                _catch_up(services, progress)  # workers may not be running
-            if release is not None and namespace is not None:
-                done = sink.record_release(namespace, release, summary.named)
+            errors: loader.OnError = "skip" if on_error == "skip" else "stop"
+            with _reading(progress, path, dry_run):
+                loader.load(rows, sink, errors, stated_at, chunk, dry_run, summary)
+            if summary.stopped_at is None and not dry_run and summary.written:
+                if services is not None and (catch_up or retire_missing):
+                    _catch_up(services, progress)  # workers may not be running
+                if release is not None and namespace is not None:
+                    done = sink.record_release(namespace, release, summary.named)
     except loader.SendFailed as error:
-        stored = sum(n for outcome, n in summary.outcomes.items() if outcome != "repeated")
         console.print(f"[red]refused[/red]: {error}")
-        console.print(f"the {stored} row(s) before it went in; run the import again to "
-                      "resume" if stored else "nothing was written")  # fmt: skip
+        console.print(f"the {summary.written} row(s) before it went in; run the import again to "
+                      "resume" if summary.written else "nothing was written")  # fmt: skip
         raise SystemExit(1) from None
     except DomainError as error:
         console.print(f"[red]refused[/red]: {error.field}: {error.message}")
         raise SystemExit(1) from None
     except files.FileRefused as error:
-        console.print(f"[red]refused[/red]: {error}; nothing imported")
+        console.print(f"[red]refused[/red]: {error}; "
+                      + (f"the {summary.written} row(s) before it went in" if summary.written
+                         else "nothing imported"))  # fmt: skip
         raise SystemExit(1) from None
     finally:
         if services is not None:
             services.close()
+    refused = summary.refused
+    if summary.problems:
+        # The current directory: the input's may be read-only (a mounted release).
+        report = report or Path(path.name + ".problems.csv")
+        loader.write_report(report, sorted(summary.problems, key=lambda p: p.row))
+        rows_refused = len({p.row for p in summary.problems})
+        console.print(f"[yellow]{len(summary.problems)} problem(s)[/yellow] in "
+                      f"{rows_refused} row(s): see {report}")  # fmt: skip
+    if dry_run:
+        verdict = "every row would go in" if not refused else f"{refused} row(s) would be refused"
+        console.print(f"[green]checked[/green] {summary.rows} row(s), nothing written: {verdict}")
+        raise SystemExit(1 if refused else 0)
+    if summary.stopped_at is not None:
+        if summary.stopped_at == 0 or not summary.written:
+            console.print("[red]nothing imported[/red] (--on-error skip leaves the bad rows out)")
+        else:
+            console.print(
+                f"[red]stopped[/red] at row {summary.stopped_at}: the {summary.written} row(s) "
+                "before its chunk went in, nothing from it on; fix the rows and run the import "
+                "again (it writes only what is missing), or --on-error skip leaves them out"
+            )
+        raise SystemExit(1)
+    if not summary.written and summary.rows:
+        console.print("[red]nothing imported[/red]: every row was refused")
+        raise SystemExit(1)
     outcomes = ", ".join(f"{n} {outcome}" for outcome, n in sorted(summary.outcomes.items()))
     rows_in = f"{summary.rows - refused} of {summary.rows}" if refused else str(summary.rows)
     console.print(f"[green]imported[/green] {rows_in} row(s): {outcomes or 'nothing'}")
@@ -366,6 +379,16 @@ def _export_local(
             sink.write(chunk if isinstance(chunk, bytes) else chunk.encode())
     finally:
         services.close()
+
+
+@contextmanager
+def _reading(progress: Progress, path: Path, dry_run: bool) -> Iterator[None]:
+    """A bar over the file's bytes as the one pass reads it."""
+    size = path.stat().st_size or None
+    task = progress.add_task("checking" if dry_run else "importing", total=size)
+    with files.watching(lambda read: progress.update(task, completed=read)):
+        yield
+    progress.update(task, completed=size)
 
 
 def _catch_up(services: Any, progress: Progress | None = None) -> None:

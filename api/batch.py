@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import Response, jsonify
 from flask.views import MethodView
 from marshmallow import Schema, fields, validate
 
@@ -13,7 +14,8 @@ from api.json_bodies import Blueprint
 from api.quality import FlagIn
 from api.services import services
 from api.statements import StatementIn, as_domain
-from timeline.bulk import MAX_BATCH_ITEMS
+from timeline.bulk import MAX_BATCH_ITEMS, BulkWriter, OnRefused, Options
+from timeline.domain import Conflict
 
 blp = Blueprint(
     "batch", __name__, url_prefix="/api/v1/batch", description="Bulk loading of incidents."
@@ -58,6 +60,19 @@ class BatchIn(Schema):
                   "range, an end before its start, a place without a name…) they are stored as "
                   "given and flagged, not refused. Default: refused, like every other write."},
     )  # fmt: skip
+    on_refused = fields.String(
+        load_default="reject",
+        validate=validate.OneOf(["reject", "skip", "hold"]),
+        metadata={"description": "What a refused item does. reject (default): the batch is "
+                  "refused at the first one (422 or 409 naming items.N.field), nothing written. "
+                  "hold: nothing written either, and the 422 lists every refused item under "
+                  "`refused`. skip: the other items are written, the refused ones listed."},
+    )  # fmt: skip
+    dry_run = fields.Boolean(
+        load_default=False,
+        metadata={"description": "Check every item and write nothing: the answer (200) lists "
+                  "the items that would be refused."},
+    )  # fmt: skip
     listed = fields.Boolean(
         load_default=False,
         metadata={"description": "The items are rows of a release dated stated_at: each gets a "
@@ -70,6 +85,7 @@ class BatchIn(Schema):
 class BatchItemOut(Schema):
     """What one item wrote."""
 
+    index = fields.Integer(metadata={"description": "The item's place in the request, from 0."})
     id = fields.String()
     version = fields.Integer()
     outcome = fields.String(
@@ -81,6 +97,33 @@ class BatchItemOut(Schema):
     statements = fields.List(
         fields.String(), metadata={"description": "ids of the statements recorded now"}
     )
+    flags = fields.List(
+        fields.String(),
+        metadata={"description": "The quality flag codes the incident and the statements "
+                  "recorded now carry."},
+    )  # fmt: skip
+
+
+class RefusedItemOut(Schema):
+    """An item the rules refused (on_refused skip or hold, or a dry run)."""
+
+    index = fields.Integer(metadata={"description": "The item's place in the request, from 0."})
+    field = fields.String(metadata={"description": "The field, within the item (e.g. "
+                                    "occurred.start, statements.0.text)."})  # fmt: skip
+    status = fields.Integer(metadata={"description": "422 (an invalid value) or 409 (a "
+                                      "conflict)."})  # fmt: skip
+    message = fields.String()
+
+
+class HeldOut(Schema):
+    """A batch refused as a whole."""
+
+    code = fields.Integer()
+    status = fields.String()
+    message = fields.String()
+    errors = fields.Dict(metadata={"description": "The first refused field (on_refused reject)."})
+    refused = fields.List(fields.Nested(RefusedItemOut), metadata={"description": "Every "
+                          "refused item (on_refused hold)."})  # fmt: skip
 
 
 class BatchOut(Schema):
@@ -89,7 +132,10 @@ class BatchOut(Schema):
     position = fields.Integer(
         metadata={"description": "The log position reached (the head when nothing was written)."}
     )
-    items = fields.List(fields.Nested(BatchItemOut))
+    items = fields.List(fields.Nested(BatchItemOut), metadata={"description": "One per item "
+                        "written (refused ones left out)."})  # fmt: skip
+    refused = fields.List(fields.Nested(RefusedItemOut), metadata={"description": "The "
+                          "refused items (on_refused skip, or a dry run)."})  # fmt: skip
 
 
 @blp.route("")
@@ -100,8 +146,16 @@ class Batch(MethodView):
     @blp.doc(security=[{"bearerAuth": []}])
     @blp.arguments(BatchIn())
     @blp.response(201, BatchOut)
-    @blp.alt_response(200, schema=BatchOut, description="Nothing was written: all unchanged.")
-    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int]:
+    @blp.alt_response(
+        200, schema=BatchOut, description="Nothing was written: all unchanged (or a dry run)."
+    )
+    @blp.alt_response(
+        422,
+        schema=HeldOut,
+        description="Refused: an invalid item (the first, "
+        "named in errors), or with on_refused hold every refused item, listed.",
+    )
+    def post(self, body: dict[str, Any]) -> tuple[dict[str, Any], int] | Response:
         """Upsert incidents and their statements in bulk, all or nothing.
 
         Each item names an incident by `id` or by one of its `external_ids` (or is new). New:
@@ -117,21 +171,41 @@ class Batch(MethodView):
             control = {k: item[k] for k in ("id", "reason", "retire", "stated_at") if k in item}
             items.append({**fields_given, **control, "statements": statements})
         app = services().app
-        written = app.apply_batch(
-            items, by=written_by(), stated_at=body.get("stated_at"),
-            as_published=body["as_published"], listed=body["listed"],
-        )  # fmt: skip
+        options = Options(written_by(), body.get("stated_at"), body["as_published"],
+                          body["listed"])  # fmt: skip
+        mode: OnRefused = "raise" if body["on_refused"] == "reject" else body["on_refused"]
+        if body["dry_run"] and mode == "raise":
+            mode = "hold"  # a dry run lists every refused item
+        done = BulkWriter(app).write(items, options, mode, save=not body["dry_run"])
+        refused = [
+            {"index": r.index, "field": r.error.field or "", "message": r.error.message,
+             "status": 409 if isinstance(r.error, Conflict) else 422}
+            for r in done.refused
+        ]  # fmt: skip
+        if refused and mode == "hold" and not body["dry_run"]:
+            first = refused[0]
+            held = jsonify({
+                "code": 422, "status": "Unprocessable Entity", "refused": refused,
+                "message": f"{len(refused)} item(s) refused, nothing written; the first: "
+                           f"items.{first['index']}.{first['field']}: {first['message']}",
+            })  # fmt: skip
+            held.status_code = 422
+            return held
+        written = [w for _, w in done.written]
         status = 200 if all(w.outcome == "unchanged" and not w.statements for w in written) else 201
         answer = {
-            "position": max(w.position or 0 for w in written),
+            "position": max((w.position or 0 for w in written), default=app.head()),
             "items": [
                 {
+                    "index": index,
                     "id": w.incident_id,
                     "version": w.version,
                     "outcome": w.outcome,
                     "statements": [s["id"] for s in w.statements],
+                    "flags": list(w.flags),
                 }
-                for w in written
+                for index, w in done.written
             ],
+            "refused": refused,
         }
         return answer, status

@@ -139,7 +139,7 @@ class Floor(Application[Any]):
 def parsed_items(path: Path) -> list[dict[str, Any]]:
     """The /batch items the mapped reader makes of the sheet (fields and statements)."""
     columns = mapped.load_mapping(MAPPING)
-    return [p.item for p in mapped.read(path, None, False, None, "utf-8", mapping=columns)
+    return [p.item for p in mapped.read(path, None, None, "utf-8", mapping=columns)
             if p.item is not None]  # fmt: skip
 
 

@@ -135,7 +135,8 @@ class BulkWriter:
             outcome.saved = bool(recordings)
             outcome.written = [
                 (index, Written(str(incident.id), incident.version, position,
-                                incident.modified_on, statements=statements, outcome=outcome_))
+                                incident.modified_on, statements=statements, outcome=outcome_,
+                                flags=_codes(incident, statements)))
                 for index, incident, outcome_, statements in chunk.results
             ]  # fmt: skip
             return outcome
@@ -278,3 +279,9 @@ def _statements(
             error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
             raise
     return new
+
+
+def _codes(incident: Incident, statements: list[dict[str, Any]]) -> tuple[str, ...]:
+    """The flag codes of the incident and of the statements recorded with it, each once."""
+    flags = [*incident.flags, *(f for s in statements for f in s.get("flags") or [])]
+    return tuple(dict.fromkeys(flag["code"] for flag in flags))

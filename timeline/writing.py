@@ -35,6 +35,8 @@ class Written:
     statements: list[dict[str, Any]] = field(default_factory=list)
     # What happened to the incident: reported, amended, retired, restored or unchanged.
     outcome: str = "unchanged"
+    # The quality flags (codes) the incident and the statements recorded now carry.
+    flags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

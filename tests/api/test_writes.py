@@ -247,6 +247,37 @@ def test_batch_is_all_or_nothing(
     assert accepted.json["position"] == services.app.head()
 
 
+def test_batch_can_skip_or_hold_refused_items_and_dry_run(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    good = {**incident_json(), "statements": [statement_json()]}
+    # (the schema's own checks refuse a request whole; these only the domain can judge)
+    ends_first = {**incident_json(), "occurred": {"start": "2022-03-05", "end": "2022-03-04"}}
+    taken = {**incident_json(), "id": report(client, writer)["id"],
+             "statements": [statement_json()]}  # fmt: skip
+    repeated = {**incident_json(), "id": taken["id"], "statements": [
+        {**taken["statements"][0], "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"},
+        {**statement_json(), "id": "1b4e28ba-2fa1-11d2-883f-0016d3cca427"}]}  # fmt: skip
+    items = [good, ends_first, repeated]
+    head = services.app.head()
+    checked = client.post("/api/v1/batch", json={"items": items, "dry_run": True},
+                          headers=writer)  # fmt: skip
+    assert checked.status_code == 200, checked.json
+    assert [(r["index"], r["field"], r["status"]) for r in checked.json["refused"]] == [
+        (1, "occurred.end", 422), (2, "statements.1.id", 409)]  # fmt: skip
+    assert checked.json["items"] == [] and services.app.head() == head
+    held = client.post("/api/v1/batch", json={"items": items, "on_refused": "hold"},
+                       headers=writer)  # fmt: skip
+    assert held.status_code == 422 and len(held.json["refused"]) == 2, held.json
+    assert "2 item(s) refused" in held.json["message"] and services.app.head() == head
+    skipped = client.post("/api/v1/batch", json={"items": items, "on_refused": "skip"},
+                          headers=writer)  # fmt: skip
+    assert skipped.status_code == 201, skipped.json
+    assert [i["index"] for i in skipped.json["items"]] == [0]
+    assert [r["index"] for r in skipped.json["refused"]] == [1, 2]
+    assert skipped.json["position"] == services.app.head() == head + 2  # report, statement
+
+
 def test_batch_needs_fields_for_a_new_incident(client: FlaskClient, writer: dict[str, str]) -> None:
     response = client.post("/api/v1/batch", json={"items": [{"statements": []}]}, headers=writer)
     assert response.status_code == 422

@@ -32,7 +32,7 @@ TIMES = [f"{path.stem}T00:00:00Z" for path in SNAPSHOTS]
 
 def release(path: Path, when: str) -> dict[str, dict[str, Any]]:
     """What a snapshot says, by id: its rows as the domain stores them (as published)."""
-    rows = mapped.read(path, when, False, mapping=mapped.load_mapping(MAPPING))
+    rows = mapped.read(path, when, mapping=mapped.load_mapping(MAPPING))
     expected = {}
     for parsed in rows:
         assert parsed.item is not None, parsed.problems

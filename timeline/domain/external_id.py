@@ -9,6 +9,7 @@ incident that gives an id up releases it, and another may claim it later.
 
 from __future__ import annotations
 
+from functools import lru_cache
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -19,8 +20,10 @@ from timeline.domain.errors import Conflict
 EXTERNAL_IDS = uuid5(NAMESPACE_URL, "https://conflict-timeline.invalid/external-ids")
 
 
+@lru_cache(maxsize=1 << 16)
 def external_id_stream(namespace: str, value: str) -> UUID:
-    """The id of the stream that holds one external id."""
+    """The id of the stream that holds one external id (remembered: a bulk write asks for
+    each of a chunk's ids three times, and uuid5 is a SHA-1)."""
     return uuid5(EXTERNAL_IDS, f"{namespace}:{value}")
 
 

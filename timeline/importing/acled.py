@@ -90,20 +90,16 @@ def event_date(raw: str) -> str:
 def read(
     path: Path,
     stated_at: str | None = None,
-    check_rows: bool = True,
     stated_column: str | None = None,
     encoding: str = "utf-8",
 ) -> Iterator[Parsed]:
-    """Every row of an ACLED CSV file, mapped (or with its problems; every one when
-    ``check_rows``, else only those the mapping finds)."""
+    """Every row of an ACLED CSV file, mapped (or with the problems that keep it out)."""
     header, rows = csv_rows(path, encoding)
     if refused := missing_columns(header, REQUIRED):
         yield refused
         return
     item = partial(_item, stated_at=stated_at)
-    yield from parse_rows(
-        rows, "event_id_cnty", item, COLUMNS, check_rows, stated_column, stated_at
-    )
+    yield from parse_rows(rows, "event_id_cnty", item, COLUMNS, stated_column)
 
 
 def _item(row: dict[str, str], external_id: str, stated_at: str | None) -> dict[str, Any]:

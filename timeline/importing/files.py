@@ -15,9 +15,11 @@ import csv
 import gzip
 import io
 import stat
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from timeline.importing.rows import Problem
 
@@ -27,6 +29,43 @@ GZIP_MAGIC = b"\x1f\x8b"
 # One field may be this long (csv's own default is 128 KiB, which a long notes column passes).
 FIELD_LIMIT = 1024 * 1024
 csv.field_size_limit(FIELD_LIMIT)
+
+
+# Told how many bytes of the file (as stored: gzipped ones too) have been read: a progress bar
+# over one pass needs no count of the rows first.
+_ON_READ: ContextVar[Callable[[int], None] | None] = ContextVar("on_read", default=None)
+
+
+@contextmanager
+def watching(on_read: Callable[[int], None]) -> Iterator[None]:
+    """Files opened within are reported to ``on_read`` as they are read (bytes so far)."""
+    token = _ON_READ.set(on_read)
+    try:
+        yield
+    finally:
+        _ON_READ.reset(token)
+
+
+class _Watched(io.RawIOBase):
+    """A file that says how far it has been read."""
+
+    def __init__(self, raw: IO[bytes], on_read: Callable[[int], None]) -> None:
+        self._raw = raw
+        self._on_read = on_read
+        self._read = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n = self._raw.readinto(buffer)  # type: ignore[attr-defined]
+        self._read += n or 0
+        self._on_read(self._read)
+        return int(n or 0)
+
+    def close(self) -> None:
+        self._raw.close()
+        super().close()
 
 
 class FileRefused(Exception):
@@ -49,6 +88,8 @@ def open_text(path: Path, encoding: str = "utf-8") -> IO[str]:
     """The file as text: gunzipped if it is gzip, decoded strictly, a BOM dropped."""
     readable(path)
     raw: IO[bytes] = open(path, "rb")  # noqa: SIM115 (the wrapper returned owns it)
+    if (on_read := _ON_READ.get()) is not None:
+        raw = io.BufferedReader(_Watched(raw, on_read))
     if isinstance(raw, io.BufferedReader) and raw.peek(2)[:2] == GZIP_MAGIC:
         raw = gzip.GzipFile(fileobj=raw, mode="rb")  # type: ignore[assignment]
     codec = "utf-8-sig" if encoding == "utf-8" else encoding

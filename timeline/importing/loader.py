@@ -1,11 +1,17 @@
-"""Running an import: check every row, then send the good ones in chunks, each an upsert.
+"""Running an import: one pass over the file, chunk by chunk, each chunk an upsert.
 
-Two passes over the file: the first checks every row (so every problem is reported at once,
-and the progress bar knows the total), the second sends. With ``on_error="stop"`` nothing is
-sent when any row is bad; with ``"skip"`` the bad rows are left out. Each chunk is one /batch
-(one transaction): an interrupted import has written whole chunks, and running it again writes
-only what is missing. A whole release is then recorded (:mod:`timeline.releases`): it retires,
-as of its time, the namespace's incidents it does not list.
+Rows stream from the reader (its problems: a row without an id, a column it cannot read) into
+chunks; each chunk goes through the bulk writer (:mod:`timeline.bulk`), which applies the
+domain's rules and says which rows it refused, naming the field — reported here under the
+dataset's own column. Memory stays that of one chunk, whatever the file's size.
+
+``on_error="skip"`` writes every good row and reports the others. ``"stop"`` writes chunk by
+chunk until the first refused row: its chunk and every later one are only checked, so every
+problem in the file is still reported, and the rows written before it are whole chunks — an
+interrupted import, which running it again (once the rows are fixed) completes, writing only
+what is missing. ``dry_run`` checks every chunk and writes nothing. A whole release is then
+recorded (:mod:`timeline.releases`): it retires, as of its time, the namespace's incidents it
+does not list.
 """
 
 from __future__ import annotations
@@ -21,14 +27,14 @@ from pathlib import Path
 from typing import Any, Literal, Protocol
 
 from timeline.application import TimelineApp
+from timeline.bulk import BulkWriter, OnRefused, Options
 from timeline.domain import DomainError
 from timeline.domain.values import By
 from timeline.importing import acled, ndjson, ucdp_ged
-from timeline.importing.rows import Parsed, Problem
+from timeline.importing.rows import Parsed, Problem, column_of
 from timeline.releases import record_release
 
-# Each reads a file into rows: checked (``check=True``: the first pass, every problem found)
-# or only mapped (the second pass, which the application checks again as it writes).
+# Each reads a file into rows, mapped (the writer applies the domain's rules).
 FORMATS: dict[str, Callable[..., Iterator[Parsed]]] = {
     "acled": acled.read,
     "ucdp-ged": ucdp_ged.read,
@@ -39,11 +45,24 @@ CHUNK = 1000
 OnError = Literal["stop", "skip"]
 
 
+@dataclass
+class Sent:
+    """What a chunk did: each written item's (index, outcome, flag codes), and each refused
+    item's (index, field within the item, message)."""
+
+    written: list[tuple[int, str, Sequence[str]]] = field(default_factory=list)
+    refused: list[tuple[int, str, str]] = field(default_factory=list)
+
+
 class Sink(Protocol):
     """Where chunks go: the application here, or a service's /batch."""
 
-    def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
-        """Upsert the items in one transaction; returns each item's outcome. With a
+    def send(
+        self, items: list[dict[str, Any]], stated_at: str | None, on_refused: OnRefused,
+        save: bool,
+    ) -> Sent:  # fmt: skip
+        """Upsert the items in one transaction: refused ones left out (``skip``), or nothing
+        written when any is refused (``hold``); ``save=False`` only checks. With a
         ``stated_at``, the items are a release's rows (each gets a version dated by it)."""
 
     def external_ids(self, namespace: str) -> set[str]:
@@ -63,7 +82,7 @@ def outcome_of(outcome: str, statements: Sequence[object]) -> str:
 
 
 class SendFailed(Exception):
-    """A chunk was refused (its first problem, as the service named it)."""
+    """A chunk could not be sent (the service refused the request as a whole, or is down)."""
 
 
 @dataclass
@@ -73,58 +92,80 @@ class Summary:
     rows: int = 0
     outcomes: Counter[str] = field(default_factory=Counter)
     problems: list[Problem] = field(default_factory=list)
+    # Rows refused (by the reader or the writer), and the first of them.
+    refused: int = 0
     # Rows stored as published where the source broke its own rules: how many, and each code.
     flagged: int = 0
     flags: Counter[str] = field(default_factory=Counter)
     # The external ids of every row, refused ones too (what a release lists).
     named: set[str] = field(default_factory=set)
-    # The external ids sent (a second time: "repeated").
-    listed: set[str] = field(default_factory=set)
+    # Under --on-error stop: the row from which nothing more was written (None: all went in).
+    stopped_at: int | None = None
+
+    @property
+    def written(self) -> int:
+        """Rows that went in (a row listed twice counts once, as "repeated")."""
+        return sum(n for outcome, n in self.outcomes.items() if outcome != "repeated")
 
 
-def check_all(rows: Iterable[Parsed], on_row: Callable[[], None] = lambda: None) -> Summary:
-    """The first pass: count the rows and collect every problem."""
-    summary = Summary()
+def load(
+    rows: Iterable[Parsed],
+    sink: Sink,
+    on_error: OnError = "stop",
+    stated_at: str | None = None,
+    chunk: int = CHUNK,
+    dry_run: bool = False,
+    summary: Summary | None = None,
+) -> Summary:
+    """Stream the rows into the sink in chunks of at most ``chunk`` items (see the module
+    doc); ``summary`` (given, it is filled as the import goes) says what happened."""
+    summary = summary if summary is not None else Summary()
+    pending: list[Parsed] = []
+    writing = not dry_run
+
+    def stop(row: int) -> None:
+        nonlocal writing
+        if on_error == "stop" and writing:
+            writing = False
+            summary.stopped_at = row
+
+    def flush() -> None:
+        if not pending:
+            return
+        items = [p.item for p in pending if p.item is not None]
+        mode: OnRefused = "skip" if on_error == "skip" else "hold"
+        sent = sink.send(items, stated_at, mode, writing)
+        for index, where, message in sent.refused:
+            parsed = pending[index]
+            summary.problems.append(Problem(parsed.row, column_of(where, parsed.columns),
+                                            message))  # fmt: skip
+            summary.refused += 1
+        if sent.refused:
+            stop(pending[min(i for i, _, _ in sent.refused)].row)
+        for _, outcome, flags in sent.written:
+            summary.outcomes[outcome] += 1
+            if flags:
+                summary.flagged += 1
+                summary.flags.update(flags)
+        pending.clear()
+
     for parsed in rows:
         if parsed.row:
             summary.rows += 1
-        summary.problems += parsed.problems
         if parsed.external_id is not None:
+            if parsed.external_id in summary.named and parsed.item is not None:
+                summary.outcomes["repeated"] += 1  # the file lists it twice: the last one stands
             summary.named.add(parsed.external_id)
-        if parsed.flags and not parsed.problems:
-            summary.flagged += 1
-            summary.flags.update(parsed.flags)
-        on_row()
-    return summary
-
-
-def send_all(
-    rows: Iterable[Parsed],
-    sink: Sink,
-    summary: Summary,
-    stated_at: str | None = None,
-    chunk: int = CHUNK,
-    on_sent: Callable[[int], None] = lambda n: None,
-) -> Summary:
-    """The second pass: send the good rows in chunks of at most ``chunk`` items."""
-    seen = summary.listed
-    pending: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        if pending:
-            summary.outcomes.update(sink.send(pending, stated_at))
-            on_sent(len(pending))
-            pending.clear()
-
-    bad = {p.row for p in summary.problems}
-    for parsed in rows:
-        if parsed.item is None or parsed.row in bad:
+        if parsed.problems:
+            summary.problems += parsed.problems
+            if parsed.row == 0:  # the file as a whole (its header): nothing can go in
+                writing = False
+                summary.stopped_at = 0
+                continue
+            summary.refused += 1
+            stop(parsed.row)
             continue
-        if parsed.external_id is not None:
-            if parsed.external_id in seen:  # the file lists it twice: the last one stands
-                summary.outcomes["repeated"] += 1
-            seen.add(parsed.external_id)
-        pending.append(parsed.item)
+        pending.append(parsed)
         if len(pending) >= chunk:
             flush()
     flush()
@@ -147,16 +188,17 @@ class LocalSink:
         self.reads = reads
         self.by = by
 
-    def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
-        """One batch through the application."""
-        try:
-            written = self.app.apply_batch(
-                items, by=self.by, stated_at=stated_at, as_published=True,
-                listed=stated_at is not None,
-            )  # fmt: skip
-        except DomainError as error:
-            raise SendFailed(f"{error.field}: {error.message}") from error
-        return [outcome_of(w.outcome, w.statements) for w in written]
+    def send(
+        self, items: list[dict[str, Any]], stated_at: str | None, on_refused: OnRefused,
+        save: bool,
+    ) -> Sent:  # fmt: skip
+        """One chunk through the bulk writer."""
+        options = Options(self.by, stated_at, as_published=True, listed=stated_at is not None)
+        done = BulkWriter(self.app).write(items, options, on_refused, save)
+        return Sent(
+            [(i, outcome_of(w.outcome, w.statements), w.flags) for i, w in done.written],
+            [(r.index, r.error.field or "", r.error.message) for r in done.refused],
+        )
 
     def external_ids(self, namespace: str) -> set[str]:
         """From the incident listing (the timeline read model, caught up first)."""
@@ -181,18 +223,46 @@ def service_base(url: str) -> str:
     return base.removesuffix("/api/v1").rstrip("/")
 
 
-def _refusal(error: urllib.error.HTTPError, base: str, path: str) -> str:
+class Refused(SendFailed):
+    """The service refused a request: its status and message in one line, and its answer."""
+
+    def __init__(self, line: str, answer: dict[str, Any]) -> None:
+        super().__init__(line)
+        self.answer = answer
+
+
+def _refused(error: urllib.error.HTTPError, base: str, path: str) -> Refused:
     """A refused request in one line: the status and the service's own message."""
     text = error.read().decode(errors="replace")
     try:
-        message = json.loads(text).get("message") or text
+        answer = json.loads(text)
+        message = answer.get("message") or text
     except (ValueError, AttributeError):
-        message = text
+        answer, message = {}, text
+    answer = answer if isinstance(answer, dict) else {}
     if error.code == 404 and not text.lstrip().startswith("{"):
-        return f"no timeline API at {base} (404 on {path}); give the service's base URL"
+        return Refused(f"no timeline API at {base} (404 on {path}); give the service's base URL",
+                       answer)  # fmt: skip
     if error.code == 401:
-        return f"the key was refused (401): {message}"
-    return f"{error.code}: {str(message)[:500]}"
+        return Refused(f"the key was refused (401): {message}", answer)
+    return Refused(f"{error.code}: {str(message)[:500]}", answer)
+
+
+def _invalid_items(answer: dict[str, Any]) -> dict[int, tuple[str, str]]:
+    """The items a 422 of the request's schema names (``errors.json.items.N``): each one's
+    first field (dotted) and message."""
+    errors = ((answer.get("errors") or {}).get("json") or {}).get("items")
+    if not isinstance(errors, dict) or not all(str(k).isdigit() for k in errors):
+        return {}
+    found = {}
+    for index, nested in errors.items():
+        path = []
+        while isinstance(nested, dict) and nested:
+            key, nested = next(iter(nested.items()))
+            path.append(str(key))
+        message = nested[0] if isinstance(nested, list) and nested else str(nested)
+        found[int(index)] = (".".join(path), str(message))
+    return found
 
 
 class RemoteSink:
@@ -214,19 +284,45 @@ class RemoteSink:
             with urllib.request.urlopen(request, timeout=self.timeout) as answer:
                 return json.load(answer)
         except urllib.error.HTTPError as error:
-            raise SendFailed(_refusal(error, self.url, path)) from error
+            raise _refused(error, self.url, path) from error
         except urllib.error.URLError as error:
             raise SendFailed(f"cannot reach {self.url}: {error.reason}") from error
         except (OSError, ValueError) as error:  # a reset, a timeout; an answer that is not JSON
             raise SendFailed(f"no usable answer from {self.url}{path}: {error}") from error
 
-    def send(self, items: list[dict[str, Any]], stated_at: str | None) -> list[str]:
-        """One POST /api/v1/batch."""
-        body: dict[str, Any] = {"items": items, "as_published": True}
-        if stated_at:
-            body |= {"stated_at": stated_at, "listed": True}
-        answer = self._call("POST", "/api/v1/batch", body)
-        return [outcome_of(item["outcome"], item["statements"]) for item in answer["items"]]
+    def send(
+        self, items: list[dict[str, Any]], stated_at: str | None, on_refused: OnRefused,
+        save: bool,
+    ) -> Sent:  # fmt: skip
+        """One POST /api/v1/batch (a chunk held for a refused item answers 422, listing
+        every refused item). Items the request's schema refuses (it refuses a request whole)
+        are set aside as refused and the rest sent again."""
+        places = list(range(len(items)))  # each item sent: its place in the chunk
+        sent = Sent()
+        while places:
+            body: dict[str, Any] = {"items": [items[i] for i in places], "as_published": True,
+                                    "on_refused": on_refused, "dry_run": not save}  # fmt: skip
+            if stated_at:
+                body |= {"stated_at": stated_at, "listed": True}
+            try:
+                answer = self._call("POST", "/api/v1/batch", body)
+            except Refused as refused:
+                answer = refused.answer
+                invalid = _invalid_items(answer)
+                if not answer.get("refused") and not invalid:
+                    raise
+                if invalid:  # the schema's refusals: the others again (only checked, if held)
+                    sent.refused += [(places[i], where, why) for i, (where, why) in invalid.items()]
+                    places = [p for i, p in enumerate(places) if i not in invalid]
+                    save = save and on_refused == "skip"
+                    continue
+            sent.written += [(places[item["index"]], outcome_of(item["outcome"],
+                              item["statements"]), item["flags"])
+                             for item in answer.get("items") or []]  # fmt: skip
+            sent.refused += [(places[r["index"]], r["field"], r["message"])
+                             for r in answer["refused"]]  # fmt: skip
+            break
+        return sent
 
     def record_release(self, namespace: str, stated_at: str, listed: set[str]) -> dict[str, Any]:
         """One POST /api/v1/releases."""

@@ -97,7 +97,6 @@ def _columns(mapping: dict[str, Any]) -> set[str]:
 def read(
     path: Path,
     stated_at: str | None = None,
-    check_rows: bool = True,
     stated_column: str | None = None,
     encoding: str = "utf-8",
     *,
@@ -125,7 +124,7 @@ def read(
     def item(row: dict[str, str], external_id: str) -> dict[str, Any]:
         return _item(row, mapping, named, external_id, stated_at)
 
-    yield from parse_rows(rows, mapping["id"], item, columns, check_rows, stated_column, stated_at)
+    yield from parse_rows(rows, mapping["id"], item, columns, stated_column)
 
 
 def _value(row: dict[str, str], spec: Any) -> Any:

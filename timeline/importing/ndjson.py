@@ -14,7 +14,7 @@ from typing import IO, Any
 
 from timeline.domain.values import AMENDABLE_FIELDS
 from timeline.importing.files import FileRefused, open_text, undecodable
-from timeline.importing.rows import Parsed, Problem, check
+from timeline.importing.rows import Parsed, Problem
 
 STATEMENT_FIELDS = ("id", "source", "stance", "responds_to", "text", "stated_at", "figures",
                     "citations")  # fmt: skip
@@ -23,12 +23,10 @@ STATEMENT_FIELDS = ("id", "source", "stance", "responds_to", "text", "stated_at"
 def read(
     path: Path,
     stated_at: str | None = None,
-    check_rows: bool = True,
     stated_column: None = None,  # (each line carries its own stated_at)
     encoding: str = "utf-8",
 ) -> Iterator[Parsed]:
-    """Every line of the file, mapped (a blank line is skipped); ``check_rows`` as for
-    :func:`timeline.importing.acled.read`."""
+    """Every line of the file, mapped (a blank line is skipped)."""
     with open_text(path, encoding) as f:
         for row_number, line in _lines(f, path, encoding):
             if not line.strip():
@@ -42,8 +40,7 @@ def read(
                 problem = Problem(row_number, "line", "Not a JSON object.")
                 yield Parsed(row_number, None, None, [problem])
                 continue
-            parsed = parse(row_number, incident, stated_at)
-            yield check(parsed, {}) if check_rows else parsed
+            yield parse(row_number, incident, stated_at)
 
 
 def _lines(f: IO[str], path: Path, encoding: str) -> Iterator[tuple[int, str]]:

@@ -11,9 +11,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
-from timeline.domain import InvalidValue, values
-from timeline.domain.quality import Findings
-
 # Statement ids are derived from the dataset, its row and what the row says (not when), so
 # re-importing the same row names the same statement, and a changed row makes a new one: the
 # dataset's new claim, beside the old one.
@@ -37,8 +34,9 @@ class Parsed:
     external_id: str | None
     item: dict[str, Any] | None
     problems: list[Problem] = field(default_factory=list)
-    # Where the source broke its own rules: stored as published, flagged (codes).
-    flags: list[str] = field(default_factory=list)
+    # Which column each domain field comes from (``occurred.start`` → ``event_date``), so the
+    # writer's refusals name the dataset's own column.
+    columns: Mapping[str, str] = field(default_factory=dict)
 
 
 class ColumnError(ValueError):
@@ -80,45 +78,14 @@ def statement_id(namespace: str, external_id: str, statement: Mapping[str, Any])
     return str(uuid5(STATEMENTS, f"{namespace}:{external_id}:{digest}"))
 
 
-def check(parsed: Parsed, columns: Mapping[str, str], release: str | None = None) -> Parsed:
-    """Run the domain's own checks on the item, naming the dataset's column for each problem.
-
-    ``columns`` maps a domain field (its leading part: ``occurred``, ``statements.0.figures``)
-    to the column it came from. The domain stops at a row's first problem; other rows are
-    checked on their own, so every bad row is found in one pass. The row is checked as a
-    source's release (``release``: when it was published): where the source breaks its own
-    rules it is flagged, not refused (:mod:`timeline.domain.quality`).
-    """
-    if parsed.item is None:
-        return parsed
-    item = parsed.item
-    fields = {k: v for k, v in item.items() if k in values.STORED_FIELDS}
-    try:
-        if item.get("stated_at") is not None:
-            release = values.stated_at(item["stated_at"])
-        elif release is not None:
-            release = values.stated_at(release)
-        findings = Findings(as_published=True, release=release)
-        values.incident_fields(fields, findings=findings)
-        for index, statement in enumerate(item.get("statements") or []):
-            said = Findings(as_published=True, release=release)
-            try:
-                values.statement_fields({k: v for k, v in statement.items() if k != "id"}, said)
-            except InvalidValue as error:
-                error.field = f"statements.{index}.{error.field}"
-                raise
-            findings.flags += said.flags
-        parsed.flags = [f["code"] for f in findings.flags]
-    except InvalidValue as error:
-        where = error.field or ""
-        column = next(
-            (c for prefix, c in sorted(columns.items(), key=lambda p: -len(p[0]))
-             if where == prefix or where.startswith(prefix + ".")),
-            where,
-        )  # fmt: skip
-        parsed.problems.append(Problem(parsed.row, column, error.message))
-        parsed.item = None
-    return parsed
+def column_of(where: str, columns: Mapping[str, str]) -> str:
+    """The dataset's column a domain field (``occurred.start``, ``statements.0.figures.1``)
+    came from — the longest prefix ``columns`` names — or the field itself."""
+    return next(
+        (c for prefix, c in sorted(columns.items(), key=lambda p: -len(p[0]))
+         if where == prefix or where.startswith(prefix + ".")),
+        where,
+    )  # fmt: skip
 
 
 def moment_text(value: datetime) -> str:
@@ -131,14 +98,13 @@ def parse_rows(
     id_column: str,
     item: Callable[[dict[str, str], str], dict[str, Any]],
     columns: Mapping[str, str],
-    check_rows: bool,
     stated_column: str | None = None,
-    release: str | None = None,
 ) -> Iterator[Parsed]:
     """Each row (numbered from 1) mapped by ``item(row, its id)``: a row without an id, or one
-    a column of which cannot be read, is kept out with its problem; with ``check_rows`` the
-    domain's checks run too (see :func:`check`). ``stated_column`` names the column that
-    dates each row's version on the stated clock (a date, a time, or Unix seconds)."""
+    a column of which cannot be read, is kept out with its problem. The domain's own rules
+    are the writer's (:mod:`timeline.bulk`): ``columns`` maps its fields to the dataset's
+    columns. ``stated_column`` names the column that dates each row's version on the stated
+    clock (a date, a time, or Unix seconds)."""
     if stated_column is not None:
         columns = {**columns, "stated_at": stated_column}
         item = _dated(item, stated_column)
@@ -152,11 +118,10 @@ def parse_rows(
             yield Parsed(row_number, None, None, [problem])
             continue
         try:
-            parsed = Parsed(row_number, external_id, item(row, external_id))
+            yield Parsed(row_number, external_id, item(row, external_id), columns=columns)
         except ColumnError as error:
             problem = Problem(row_number, error.column, error.reason)
-            parsed = Parsed(row_number, external_id, None, [problem])
-        yield check(parsed, columns, release) if check_rows else parsed
+            yield Parsed(row_number, external_id, None, [problem])
 
 
 def missing_columns(header: Sequence[str] | None, required: Iterable[str]) -> Parsed | None:

@@ -64,19 +64,17 @@ COLUMNS = {
 def read(
     path: Path,
     stated_at: str | None = None,
-    check_rows: bool = True,
     stated_column: str | None = None,
     encoding: str = "utf-8",
 ) -> Iterator[Parsed]:
-    """Every event of a GED file (``.csv``, or ``.geojson``/``.json``), mapped;
-    ``check_rows`` as for :func:`timeline.importing.acled.read`."""
+    """Every event of a GED file (``.csv``, or ``.geojson``/``.json``), mapped."""
     name = path.name.lower().removesuffix(".gz")
     if name.endswith((".geojson", ".json")):
         features: Iterable[dict[str, str]] = _features(path, encoding)
-        yield from _parse_all(features, stated_at, None, check_rows, stated_column)
+        yield from _parse_all(features, stated_at, None, stated_column)
         return
     header, rows = csv_rows(path, encoding)
-    yield from _parse_all(rows, stated_at, header, check_rows, stated_column)
+    yield from _parse_all(rows, stated_at, header, stated_column)
 
 
 def _features(path: Path, encoding: str) -> Iterator[dict[str, str]]:
@@ -106,14 +104,13 @@ def _parse_all(
     rows: Iterable[dict[str, str] | Problem],
     stated_at: str | None,
     header: list[str] | None,
-    check_rows: bool,
     stated_column: str | None = None,
 ) -> Iterator[Parsed]:
     if header is not None and (refused := missing_columns(header, REQUIRED)):
         yield refused
         return
     item = partial(_item, stated_at=stated_at)
-    yield from parse_rows(rows, "id", item, COLUMNS, check_rows, stated_column, stated_at)
+    yield from parse_rows(rows, "id", item, COLUMNS, stated_column)
 
 
 def _date(row: dict[str, str], column: str) -> str | None:

@@ -106,6 +106,7 @@ class SQLiteViews:
             connection.row_factory = sqlite3.Row
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA synchronous=NORMAL")
+            connection.execute("PRAGMA cache_size=-65536")
             self._local.connection = connection
         return connection
 
