@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -89,3 +91,34 @@ def percentile(values: list[float], p: float) -> float:
 def rate(count: int, seconds: float) -> float:
     """Items per second."""
     return count / seconds if seconds > 0 else float("inf")
+
+
+ROOT = Path(__file__).resolve().parent.parent
+# Runs the CLI, then writes its own peak resident memory (kB, VmHWM) to argv[1]. (ru_maxrss
+# will not do: Linux keeps it across exec, so a child of the bench starts at the bench's own.)
+PEAK_OF_CLI = """
+import atexit, runpy, sys
+out = sys.argv.pop(1)
+def peak():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmHWM:"):
+            open(out, "w").write(line.split()[1])
+atexit.register(peak)
+sys.argv[0] = "cli"
+runpy.run_module("cli", run_name="__main__")
+"""
+
+
+def cli(env: dict[str, str], *args: str, profile: str | None = None) -> tuple[float, float]:
+    """Seconds and peak resident memory (MB) of `timeline ARGS` as a child process
+    (``profile``: write a cProfile of it there instead of measuring its memory)."""
+    with tempfile.NamedTemporaryFile("r", suffix=".peak") as peak:
+        command = [sys.executable, "-c", PEAK_OF_CLI, peak.name, *args]
+        if profile:
+            command = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "cli", *args]
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
+                       stderr=subprocess.DEVNULL)  # fmt: skip
+        seconds = time.perf_counter() - started
+        kilobytes = peak.read().strip()
+    return seconds, int(kilobytes or 0) / 1024

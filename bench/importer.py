@@ -17,15 +17,12 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import resource
 import sqlite3
-import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-from common import KEY, REDIS_URL, clean_env, rate, served
+from common import KEY, REDIS_URL, clean_env, cli, rate, served
 
 from timeline.config import Settings
 
@@ -77,13 +74,7 @@ def raw_inserts(path: Path, columns: list[str], database: Path) -> float:
 
 def cli_import(path: Path, env: dict[str, str], *more: str) -> tuple[float, float]:
     """Seconds and peak RSS (MB) of `timeline import acled PATH` as a child process."""
-    started = time.perf_counter()
-    subprocess.run(
-        [sys.executable, "-m", "cli", "import", "acled", str(path), "--no-catch-up", *more],
-        cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    seconds = time.perf_counter() - started
-    return seconds, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return cli(env, "import", "acled", str(path), "--no-catch-up", *more)
 
 
 def main() -> None:
