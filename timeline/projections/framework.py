@@ -387,7 +387,7 @@ def _set_aside(
 
 
 # The batch a catch-up working off a backlog takes once a batch of ``batch_size`` came full.
-BACKLOG_BATCH = 10_000
+BACKLOG_BATCH = 5_000
 # After a projection moved this far in one catch-up (a rebuild, a large import), PostgreSQL is
 # asked to refresh its statistics of the projection's tables: a server with autovacuum off
 # (or not yet run) otherwise plans `/timeline` as a full sort (106 ms instead of 8 ms at 100k).

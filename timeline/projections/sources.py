@@ -118,12 +118,15 @@ class SourcesProjection(Projection):
         """Add each source's new counts, then settle answers and withdrawals in log order."""
         cursor.executemany(_ADD, [(*key, *added) for key, added in self._added.items()])
         recount: set[Source] = set()
+        answers: list[tuple[str, str, str, str]] = []  # a run of answers, settled together
         for kind, incident_id, statement_id, detail in self._settle:
             if kind == "answer":
-                side, stance = detail
-                _answer(cursor, incident_id, statement_id, side, stance, +1)
+                answers.append((incident_id, statement_id, *detail))
             else:
+                _answer_all(cursor, answers)
+                answers = []
                 recount |= _withdraw(cursor, incident_id, statement_id, detail)
+        _answer_all(cursor, answers)
         recount |= self._follow_retirement(cursor)
         for source in sorted(recount):
             _recount(cursor, source)
@@ -293,6 +296,57 @@ def _answer(
                 (denied, contradicted, *key),
             )
     return key
+
+
+def _answer_all(cursor: Cursor, answers: Sequence[tuple[str, str, str, str]]) -> None:
+    """Count a run of answers (incident, answered statement, side, stance), in their order,
+    as :func:`_answer` would one by one, in one read and two writes for the whole run (one by
+    one, three round trips an answer were most of a PostgreSQL catch-up's waiting)."""
+    if not answers:
+        return
+    targets: dict[tuple[str, str], dict[str, Any]] = {}
+    pairs = sorted({(incident_id, target_id) for incident_id, target_id, _, _ in answers})
+    for start in range(0, len(pairs), 400):
+        chunk = pairs[start : start + 400]
+        cursor.execute(
+            "SELECT incident_id, statement_id, source_name, source_side, source_type, denials, "
+            "objections, retired FROM source_statements WHERE withdrawn_at IS NULL AND "
+            f"(incident_id, statement_id) IN (VALUES {', '.join('(?, ?)' for _ in chunk)})",
+            [value for pair in chunk for value in pair],
+        )
+        targets |= {(r["incident_id"], r["statement_id"]): dict(r) for r in cursor.fetchall()}
+    statements: dict[tuple[str, str], list[int]] = {}
+    records: dict[Source, list[int]] = {}
+    for incident_id, target_id, side, stance in answers:
+        target = targets.get((incident_id, target_id))
+        if target is None or target["source_side"] == side:
+            continue
+        denial = 1 if stance == "denial" else 0
+        objection = 1 if stance != "confirmation" else 0
+        if not (denial or objection):
+            continue
+        step = statements.setdefault((incident_id, target_id), [0, 0])
+        step[0] += denial
+        step[1] += objection
+        denied = _crossed(int(target["denials"]), denial)
+        contradicted = _crossed(int(target["objections"]), objection)
+        target["denials"] = int(target["denials"]) + denial
+        target["objections"] = int(target["objections"]) + objection
+        if (denied or contradicted) and not int(target["retired"]):
+            key = (target["source_name"], target["source_side"], target["source_type"])
+            counts = records.setdefault(key, [0, 0])
+            counts[0] += denied
+            counts[1] += contradicted
+    cursor.executemany(
+        "UPDATE source_statements SET denials = denials + ?, objections = objections + ? "
+        "WHERE incident_id = ? AND statement_id = ?",
+        [(d, o, i, t) for (i, t), (d, o) in statements.items()],
+    )
+    cursor.executemany(
+        "UPDATE source_records SET denied = denied + ?, contradicted = contradicted + ? "
+        "WHERE name = ? AND side = ? AND type = ?",
+        [(d, c, *key) for key, (d, c) in records.items()],
+    )
 
 
 def _crossed(count: int, step: int) -> int:

@@ -9,6 +9,7 @@ driver's exception classes.
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
@@ -163,6 +164,13 @@ class SQLiteViews:
             self._local.connection = None
 
 
+# A plain INSERT of one row of placeholders: what many rows of can go through COPY instead.
+_PLAIN_INSERT = re.compile(
+    r"\s*INSERT INTO (?P<table>\w+) \((?P<columns>[\w\s,]+)\) VALUES \([?,\s]+\)\s*",
+    re.IGNORECASE,
+)
+
+
 class _PostgresCursor:
     dialect: Dialect = "postgres"
 
@@ -174,8 +182,17 @@ class _PostgresCursor:
         return int(self._cursor.rowcount)
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
-            self._cursor.executemany(sql.replace("?", "%s"), rows)
+        """Many rows of a plain INSERT through COPY (a read model's catch-up spent two
+        thirds of its time in the driver sending them one by one); anything else (upserts)
+        row by row, pipelined."""
+        plain = _PLAIN_INSERT.fullmatch(sql) if len(rows) > 1 else None
+        if plain is None:
+            if rows:
+                self._cursor.executemany(sql.replace("?", "%s"), rows)
+            return
+        with self._cursor.copy(f"COPY {plain['table']} ({plain['columns']}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
 
     def fetchall(self) -> list[Row]:
         return list(self._cursor.fetchall())
