@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
@@ -27,6 +27,7 @@ from timeline.domain import Conflict, DomainError, Incident, IncidentNotFound, I
 from timeline.domain.external_id import external_id_stream
 from timeline.domain.quality import Findings
 from timeline.domain.values import By
+from timeline.revisions import IncidentRevisions
 from timeline.stream_reads import select_streams
 from timeline.writing import (
     MAX_ATTEMPTS,
@@ -39,9 +40,6 @@ from timeline.writing import (
     split_id,
     uuid_of,
 )
-
-if TYPE_CHECKING:
-    from timeline.application import TimelineApp
 
 # The most items one batch may hold (one transaction; larger loads go in several batches).
 MAX_BATCH_ITEMS = 10_000
@@ -100,7 +98,7 @@ class Options:
 class BulkWriter:
     """Upserts chunks of items into the application's event store (see the module doc)."""
 
-    def __init__(self, app: TimelineApp) -> None:
+    def __init__(self, app: IncidentRevisions) -> None:
         self.app = app
 
     def write(
@@ -110,8 +108,8 @@ class BulkWriter:
         on_refused: OnRefused = "raise",
         save: bool = True,
     ) -> Outcome:
-        """Upsert the items in one transaction (see :meth:`TimelineApp.apply_batch` for what
-        an item says). ``save=False`` checks them only: nothing is written."""
+        """Upsert the items in one transaction (what an item says: the application's
+        ``apply_batch``). ``save=False`` checks them only: nothing is written."""
         if len(items) > MAX_BATCH_ITEMS:
             raise InvalidValue(f"At most {MAX_BATCH_ITEMS} items in one batch.", "items")
         for attempt in range(MAX_ATTEMPTS):
