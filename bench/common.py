@@ -117,8 +117,11 @@ def cli(env: dict[str, str], *args: str, profile: str | None = None) -> tuple[fl
         if profile:
             command = [sys.executable, "-m", "cProfile", "-o", profile, "-m", "cli", *args]
         started = time.perf_counter()
-        subprocess.run(command, cwd=ROOT, env=env, check=True, stdout=subprocess.DEVNULL,
-                       stderr=subprocess.DEVNULL)  # fmt: skip
+        # (in a directory of its own: an import writes its problems report where it runs)
+        with tempfile.TemporaryDirectory(prefix="timeline-cli-") as where:
+            subprocess.run(command, cwd=where, env={**env, "PYTHONPATH": str(ROOT)},
+                           check=True, stdout=subprocess.DEVNULL,
+                           stderr=subprocess.DEVNULL)  # fmt: skip
         seconds = time.perf_counter() - started
         kilobytes = peak.read().strip()
     return seconds, int(kilobytes or 0) / 1024
