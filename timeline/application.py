@@ -67,15 +67,15 @@ class TimelineApp(IncidentRevisions):
                 except InvalidValue as error:  # named as the body names it
                     error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
                     raise
-            if incident_id is not None and self.exists(incident_id):
-                raise Conflict(f"Incident {incident_id} already exists.", "id")
+            if incident_id is not None and self.taken(incident_id):
+                raise _taken(self, incident_id)
             claims: Claims = {}
             self._claim(str(incident.id), {}, incident.external_ids, claims)
             try:
                 recordings = self.save(incident, *changed_claims(claims))
             except IntegrityError:
-                if self.exists(incident.id):
-                    raise Conflict(f"Incident {incident.id} already exists.", "id") from None
+                if self.taken(incident.id):
+                    raise _taken(self, incident.id) from None
                 back_off(attempt)  # another writer claimed one of its external ids first
                 continue
             return self._written(incident, recordings, statements=recorded, outcome="reported")
@@ -242,3 +242,10 @@ class TimelineApp(IncidentRevisions):
             recorded_at=incident.modified_on,
             **extra,
         )
+
+
+def _taken(app: TimelineApp, stream_id: UUID) -> Conflict:
+    """Why a new incident cannot have this id."""
+    if app.exists(stream_id):
+        return Conflict(f"Incident {stream_id} already exists.", "id")
+    return Conflict(f"{stream_id} is the id of another kind of record; choose another.", "id")

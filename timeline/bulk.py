@@ -213,6 +213,8 @@ class BulkWriter:
         incident_id = uuid_of(item.get("id"), "id") or app._named(fields, chunk.claims)
         incident = chunk.touched.get(incident_id) if incident_id is not None else None
         if incident is None and incident_id is not None:
+            if incident_id in chunk.claims:  # the stream of a record that is no incident
+                raise InvalidValue(f"{incident_id} is not an incident's id.", "id")
             try:
                 incident = app._load(incident_id)
             except IncidentNotFound:

@@ -44,9 +44,11 @@ class IncidentQueries(Application[UUID]):
         if as_of is not None and clock == "recorded":
             version = self._version_at(incident_id, as_of)
         try:
-            incident: Incident = self.repository.get(incident_id, version=version)
+            incident: Any = self.repository.get(incident_id, version=version)
         except AggregateNotFoundError:
             raise IncidentNotFound(f"No incident {incident_id}.", "id") from None
+        if not isinstance(incident, Incident):  # another record's stream (a dataset id's…)
+            raise IncidentNotFound(f"No incident {incident_id}.", "id")
         self._ensure_published(incident)
         if as_of is None or clock == "recorded":
             picture = self._picture(incident, incident.picture_version() or 1)

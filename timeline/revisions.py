@@ -14,6 +14,7 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import Recording
+from eventsourcing.utils import get_topic
 
 from timeline.domain import Conflict, Incident, IncidentNotFound, InvalidValue, values
 from timeline.domain.external_id import ExternalId, external_id_stream
@@ -30,6 +31,9 @@ class Checked:
     stated: str | None
     fields: dict[str, Any]
     retirement: dict[str, Any] | None
+
+
+REPORTED = get_topic(Incident.IncidentReported)
 
 
 class IncidentRevisions(IncidentQueries):
@@ -179,14 +183,22 @@ class IncidentRevisions(IncidentQueries):
 
     def _load(self, incident_id: UUID) -> Incident:
         try:
-            incident: Incident = self.repository.get(incident_id)
+            incident: Any = self.repository.get(incident_id)
         except AggregateNotFoundError:
             raise IncidentNotFound(f"No incident {incident_id}.", "id") from None
+        if not isinstance(incident, Incident):  # another record's stream (a dataset id's…)
+            raise IncidentNotFound(f"No incident {incident_id}.", "id")
         return incident
 
     def exists(self, incident_id: UUID) -> bool:
-        """Whether an incident with this id has been reported."""
-        return bool(self.recorder.select_events(incident_id, limit=1))
+        """Whether an incident with this id has been reported (not another record's stream:
+        a dataset id's claim, a release, whose ids anyone can compute)."""
+        first = self.recorder.select_events(incident_id, limit=1)
+        return bool(first) and first[0].topic == REPORTED
+
+    def taken(self, stream_id: UUID) -> bool:
+        """Whether any record (an incident or another) has this id."""
+        return bool(self.recorder.select_events(stream_id, limit=1))
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Save, then tell whoever listens (the projection trigger) how far the log has grown.

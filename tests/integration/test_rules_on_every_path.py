@@ -66,6 +66,13 @@ ALWAYS_FLAGGED = {
 }
 
 
+@pytest.fixture(params=["sqlite"])
+def backend(request: pytest.FixtureRequest) -> str:
+    """The rules are the domain's, whatever the store: the whole matrix on SQLite (CI's time
+    budget), a sample of it on PostgreSQL below."""
+    return str(request.param)
+
+
 def an_item(fields: dict[str, Any], statements: list[dict[str, Any]]) -> dict[str, Any]:
     """A batch item: a plausible incident with these fields and statements, a dataset id."""
     said = [{**a_statement(stated_at=T0), **s} for s in statements]
@@ -103,6 +110,14 @@ def refusal(services: Services, path: str, item: dict[str, Any]) -> str:
 def test_each_refusal_is_refused_on_every_path(services: Services, path: str, case: str) -> None:
     fields, statements, field = REFUSALS[case]
     assert refusal(services, path, an_item(fields, statements)) == field
+
+
+@pytest.mark.parametrize("backend", ["postgres"])
+@pytest.mark.parametrize("path", ["batch", "skip", "hold"])
+def test_the_bulk_paths_refuse_alike_on_postgresql(services: Services, path: str) -> None:
+    for case in ("unknown country", "a statement's unknown stance"):
+        fields, statements, field = REFUSALS[case]
+        assert refusal(services, path, an_item(fields, statements)) == field
 
 
 @pytest.mark.parametrize("path", ["single", "batch", "skip"])
