@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 from flask_smorest import Api
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed
 
 from timeline.domain import (
     Conflict,
@@ -62,6 +62,13 @@ class TimelineApi(Api):  # type: ignore[misc]
         if code == 500:
             log.error("internal error", exc_info=getattr(error, "original_exception", None))
             payload["message"] = "Internal server error."
+        if isinstance(error, MethodNotAllowed) and error.valid_methods:
+            # RFC 9110: a 405 says which methods the resource does take.
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(error.valid_methods))}
+            payload["message"] = (
+                f"{payload.get('message', 'Method not allowed.')} It takes "
+                f"{', '.join(sorted(error.valid_methods))}."
+            )
         return payload, code, headers
 
 
