@@ -48,7 +48,10 @@ class AggregatesArgs(IncidentScope):
         validate=validate.OneOf(GROUPS),
         metadata={
             "description": "kind, country, admin1, actor (name or side), source_side (who made "
-            "a statement; statements only), claimant_side (who gave a figure; figures only)."
+            "a statement; statements only), claimant_side (who gave a figure; figures only). "
+            "What has no value for the grouping (no country, no admin1, no actor) is the "
+            "group null, so the groups add up to the ungrouped count (by actor, an incident "
+            "counts once for each of its actors)."
         },
     )
     start = fields.Date(data_key="from", metadata={"description": "From this day."})

@@ -48,9 +48,12 @@ def _picture(fields: dict[str, Any]) -> tuple[Any, ...]:
 
 
 def _dimensions(picture: Row) -> list[tuple[str, str]]:
+    """The groups a picture counts in: one value of each dimension, "" (the null group) when
+    it has none, so that a grouping's groups add up to the ungrouped count (the actor
+    grouping counts an incident once per actor)."""
     found = [("all", "")]
-    found += [(d, picture[d]) for d in ("kind", "country", "admin1") if picture[d]]
-    found += [("actor", name) for name in json.loads(picture["actors"])]
+    found += [(d, picture[d] or "") for d in ("kind", "country", "admin1")]
+    found += [("actor", name) for name in json.loads(picture["actors"])] or [("actor", "")]
     return found
 
 
@@ -69,12 +72,12 @@ def statement_rows(picture: Row | None, statement: Row) -> list[tuple[Key, Total
     dims = _dimensions(picture)
     rows = [
         (("statements", d, statement["day"], v), [1.0, 0.0, 0.0, 0.0])
-        for d, v in [*dims, ("source_side", statement["side"])]
+        for d, v in [*dims, ("source_side", statement["side"] or "")]
     ]
     for metric, best, low, high in json.loads(statement["figures"]):
         rows += [
             ((f"figure:{metric}", d, picture["day"], v), [1, best, low, high])
-            for d, v in [*dims, ("claimant_side", statement["side"])]
+            for d, v in [*dims, ("claimant_side", statement["side"] or "")]
         ]
     return rows
 
@@ -83,7 +86,7 @@ class AggregatesProjection(Projection):
     """Keeps `aggregate_counts` (and what it needs to take contributions back) in step."""
 
     name = "aggregates"
-    version = 2  # 2: countries as ISO codes
+    version = 3  # 2: countries as ISO codes. 3: a null group for incidents without a value
     tables = ("aggregate_counts", "aggregate_statements", "aggregate_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -318,7 +321,7 @@ def _buckets(rows: Iterable[tuple[Key, Totals]], where: AggregatesFilter) -> lis
     return [
         {
             "start": start,
-            "group": value if where.group_by else None,
+            "group": (value or None) if where.group_by else None,
             "count": int(totals[0]),
             **({"best": totals[1], "low": totals[2], "high": totals[3]} if figures else {}),
         }
