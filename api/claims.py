@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.consistency import MinPosition, await_position, with_position
-from api.exports import FormatArg, streamed, wanted
+from api.exports import FormatArg, file_responses, streamed, wanted
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.paging import Cursor, Limit, decode_cursor, page_body
@@ -105,6 +105,7 @@ class Claims(MethodView):
     @require("read")
     @blp.arguments(ClaimsArgs(), location="query", unknown=RAISE)
     @blp.response(200, ClaimsPage)
+    @blp.doc(**file_responses(CLAIM_WRITERS, "figure group"))
     def get(self, args: dict[str, Any]) -> Any:
         """Per incident, metric, subject: every figure by source, the range, contested or not."""
         await_position(PROJECTION, args.get("min_position"))

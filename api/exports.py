@@ -34,6 +34,14 @@ def FormatArg(allowed: Iterable[str], what: str) -> fields.String:
     )
 
 
+def file_responses(allowed: Iterable[str], what: str) -> dict[str, Any]:
+    """The 200 response's other content types, for ``blp.doc``: each file format a listing
+    streams (a generated client must know the endpoint answers them)."""
+    media = {exports.FORMATS[name].split(";")[0] for name in allowed}
+    described = {"type": "string", "description": f"Every matching {what}, as a file."}
+    return {"responses": {200: {"content": {m: {"schema": described} for m in sorted(media)}}}}
+
+
 def wanted(given: str | None, allowed: Iterable[str] = exports.WRITERS) -> str | None:
     """The export format asked for (``format=``, else ``Accept``, among ``allowed``); None:
     a JSON page."""

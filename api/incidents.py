@@ -14,7 +14,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import WrittenBy, require, written_by
 from api.consistency import MinPosition, await_position, with_position
-from api.exports import streamed, wanted
+from api.exports import file_responses, streamed, wanted
 from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.json_bodies import Blueprint
@@ -39,7 +39,7 @@ from timeline.domain.values import (
     SIDE_PATTERN,
     timestamp,
 )
-from timeline.exports import LINES
+from timeline.exports import LINES, WRITERS
 
 HISTORY = "history"
 LISTING = "timeline"  # the projection the incident listing reads
@@ -379,12 +379,7 @@ class Incidents(MethodView):
     @require("read")
     @blp.arguments(IncidentListArgs(), location="query", unknown=RAISE)
     @blp.response(200, IncidentsPage)
-    @blp.alt_response(
-        200,
-        description="format=ndjson|csv|geojson (or Accept): the whole result as a file.",
-        content_type="application/x-ndjson",
-        success=True,
-    )
+    @blp.doc(**file_responses(WRITERS, "incident"))
     @blp.alt_response(400, description="The cursor was altered.")
     @blp.alt_response(503, description="The projection did not reach min_position in time.")
     def get(self, args: dict[str, Any]) -> Any:

@@ -10,7 +10,7 @@ from webargs.fields import DelimitedList
 
 from api.auth import require
 from api.consistency import await_position
-from api.exports import FormatArg, streamed, wanted
+from api.exports import FormatArg, file_responses, streamed, wanted
 from api.fields import StoredTimestamp
 from api.filters import IncidentFilters, timeline_filter
 from api.incidents import IncidentSummary
@@ -79,6 +79,7 @@ class Timeline(MethodView):
     @require("read")
     @blp.arguments(TimelineArgs(), location="query", unknown=RAISE)
     @blp.response(200, TimelinePage)
+    @blp.doc(**file_responses(TIMELINE_WRITERS, "item"))
     @blp.alt_response(400, description="The cursor was altered.")
     @blp.alt_response(503, description="The projection did not reach min_position in time.")
     @blp.alt_response(422, description="Invalid filter, or min_position beyond the log's head.")

@@ -154,3 +154,18 @@ def test_every_405_says_which_methods_the_resource_takes(app: Flask, client: Fla
             assert set(rule.methods or ()) <= allowed, (method, url, answer.headers)
             assert answer.json["code"] == 405 and "It takes" in answer.json["message"]
     assert answered > 20
+
+
+@pytest.mark.parametrize(
+    ("path", "formats"),
+    [("/api/v1/incidents", ("ndjson", "csv", "acled-csv", "geojson")),
+     ("/api/v1/timeline", ("ndjson", "csv")), ("/api/v1/claims", ("ndjson", "csv"))],
+)  # fmt: skip
+def test_every_format_a_listing_serves_is_declared(
+    client: FlaskClient, path: str, formats: tuple[str, ...]
+) -> None:
+    declared = client.get("/api/v1/openapi.json").json["paths"][path]["get"]["responses"]["200"]
+    for data_format in ("json", *formats):
+        answer = client.get(path, query_string={"format": data_format})
+        assert answer.status_code == 200, (data_format, answer.data[:200])
+        assert answer.mimetype in declared["content"], (data_format, answer.mimetype)
