@@ -359,7 +359,9 @@ class IncidentListArgs(IncidentFilters):
     external_id = ExternalIdArg(
         metadata={
             "description": "The incident a dataset's id names: namespace:id (a retired one "
-            "only with retired=true; GET /incidents/{id} reads any)."
+            "only with retired=true; GET /incidents/{id} reads any).",
+            # (what the argument accepts, said where a generated client can check it)
+            "pattern": NAMESPACE_PATTERN.removesuffix("$") + f":.{{1,{MAX_EXTERNAL_ID}}}$",
         }
     )
 
