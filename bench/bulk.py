@@ -27,17 +27,13 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import psycopg
-from common import KEY, POSTGRES_URL, REDIS_URL, clean_env, cli, rate, served
+from common import KEY, cli, deployment, env_of, rate, served
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 
@@ -161,36 +157,6 @@ def floor(settings: Settings, items: list[dict[str, Any]]) -> float:
     return seconds
 
 
-@contextmanager
-def store(backend: str, base: Path, name: str) -> Iterator[Settings]:
-    """Settings for an empty store of the backend (a directory, or a PostgreSQL schema)."""
-    settings = Settings(data_dir=base / name, redis_url=REDIS_URL, api_keys={KEY: "write"},
-                        queue_name=f"bench-{name}-{os.getpid()}")  # fmt: skip
-    if backend == "sqlite":
-        yield settings
-        return
-    schema = f"bench_{name}_{os.getpid()}"
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-        connection.execute(f"DROP SCHEMA IF EXISTS {schema} CASCADE")
-        connection.execute(f"CREATE SCHEMA {schema}")
-    try:
-        yield settings.with_changes(database_url=POSTGRES_URL, database_schema=schema)
-    finally:
-        with psycopg.connect(POSTGRES_URL, autocommit=True) as connection:
-            connection.execute(f"DROP SCHEMA {schema} CASCADE")
-
-
-def env_for(settings: Settings) -> dict[str, str]:
-    """The child process's environment for this store."""
-    values = {"data_dir": str(settings.data_dir), "redis_url": settings.redis_url or "",
-              "queue": settings.queue_name, "api_keys": f"write:{KEY}",
-              "rate_limit": "off"}  # fmt: skip
-    if settings.database_url:
-        values |= {"database_url": settings.database_url,
-                   "database_schema": settings.database_schema}  # fmt: skip
-    return clean_env(**values)
-
-
 def read_all(settings: Settings) -> tuple[int, float]:
     """Events read and seconds to SELECT and decode the whole log."""
     services = build(settings)
@@ -244,13 +210,13 @@ def monitor(args: argparse.Namespace, base: Path) -> None:
     sheet = base / "monitor.csv"
     monitor_sheet(sheet, args.rows)
     items = parsed_items(sheet)
-    with store(args.backend, base, "floor") as settings:
+    with deployment(args.backend) as settings:
         bare = floor(settings, items)
     print(f"{args.rows} rows, {args.backend}")
     print(f"floor (eventsourcing, 2 events a row): {rate(args.rows, bare):8.0f} rows/s "
           f"({bare:.1f} s)")  # fmt: skip
-    with store(args.backend, base, "local") as settings:
-        env = env_for(settings)
+    with deployment(args.backend) as settings:
+        env = env_of(settings)
         local, peak = cli(env, "import", "csv", str(sheet), "--mapping", str(MAPPING),
                           "--no-catch-up", profile=args.profile)  # fmt: skip
         print(f"timeline import csv (local):          {rate(args.rows, local):8.0f} rows/s "
@@ -264,7 +230,7 @@ def monitor(args: argparse.Namespace, base: Path) -> None:
               f"({rebuilt:.1f} s)  ratio {decode / rebuilt:.2f} (target >= 0.5)")  # fmt: skip
     if args.http:
         with (
-            store(args.backend, base, "http") as settings,
+            deployment(args.backend) as settings,
             served(settings, "--web-workers", "2") as url,
         ):
             sent = post_batches(url, items)
@@ -289,8 +255,8 @@ def main() -> None:
             for rows in (args.ucdp // 10, args.ucdp):
                 release = base / f"ged-{rows}.csv"
                 ucdp_release(release, rows)
-                with store(args.backend, base, f"ucdp{rows}") as settings:
-                    seconds, peaks[rows] = cli(env_for(settings), "import", "ucdp-ged",
+                with deployment(args.backend) as settings:
+                    seconds, peaks[rows] = cli(env_of(settings), "import", "ucdp-ged",
                                                str(release))  # fmt: skip
                 print(f"UCDP release of {rows} rows, imported and caught up: {seconds:.1f} s "
                       f"({rate(rows, seconds):.0f} rows/s; target < 90 s at 300k); "

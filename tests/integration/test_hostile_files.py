@@ -15,7 +15,6 @@ from click.testing import CliRunner, Result
 
 from cli import main
 from timeline.bootstrap import Services
-from timeline.config import Settings
 from timeline.importing.acled import CURRENT_LAYOUT
 
 ACLED_HEADER = list(CURRENT_LAYOUT)
@@ -91,15 +90,6 @@ def run(tmp_path: Path, *args: str) -> Result:
     """`timeline import ARGS` in ``tmp_path`` (where the problems report goes)."""
     (tmp_path / "mapping.toml").write_text(MONITOR_MAPPING)
     return CliRunner().invoke(main, ["import", *args], catch_exceptions=False)
-
-
-@pytest.fixture
-def store(
-    cli_env: Settings, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Services:
-    """The test's store, the CLI pointed at it, in the test's own directory."""
-    monkeypatch.chdir(tmp_path)
-    return services
 
 
 @pytest.mark.parametrize("reader", list(READERS))

@@ -15,21 +15,11 @@ from click.testing import CliRunner, Result
 from cli import main
 from tests.integration.test_hostile_files import acled_row, acled_text
 from timeline.bootstrap import Services
-from timeline.config import Settings
 from timeline.importing import files
 
 
 def run(*args: str) -> Result:
     return CliRunner().invoke(main, ["import", *args], catch_exceptions=False)
-
-
-@pytest.fixture
-def store(
-    cli_env: Settings, services: Services, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Services:
-    """The test's store, the CLI pointed at it, in the test's own directory."""
-    monkeypatch.chdir(tmp_path)
-    return services
 
 
 def ten_rows_two_bad(path: Path) -> None:
