@@ -65,7 +65,7 @@ class TimelineApp(IncidentRevisions):
                 try:
                     recorded.append(incident.record_statement(*split_id(statement), by=by))
                 except InvalidValue as error:  # named as the body names it
-                    error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
+                    error.within(f"statements.{index}")
                     raise
             if incident_id is not None and self.taken(incident_id):
                 raise _taken(self, incident_id)

@@ -57,12 +57,11 @@ class Refused:
 
 @dataclass
 class Outcome:
-    """What a chunk did: each written item's result (in order, refused ones left out), each
-    refused item, and whether anything was saved."""
+    """What a chunk did: each written item's result (in order, refused ones left out), and
+    each refused item."""
 
     written: list[tuple[int, Written]] = field(default_factory=list)
     refused: list[Refused] = field(default_factory=list)
-    saved: bool = False
 
 
 @dataclass
@@ -130,7 +129,6 @@ class BulkWriter:
                 back_off(attempt)  # a concurrent writer got there first: reload and retry
                 continue
             position = last_position(recordings) if recordings else self.app.head()
-            outcome.saved = bool(recordings)
             outcome.written = [
                 (index, Written(str(incident.id), incident.version, position,
                                 incident.modified_on, statements=statements, outcome=outcome_,
@@ -196,8 +194,7 @@ class BulkWriter:
             except (InvalidValue, Conflict) as error:
                 refusal = error
             if on_refused == "raise":
-                refusal.field = f"items.{index}" + (f".{refusal.field}" if refusal.field else "")
-                raise refusal
+                raise refusal.within(f"items.{index}")
             if chunk.changing:
                 raise _ChangedThenRefused(index, refusal)
             refused[index] = refusal
@@ -221,7 +218,7 @@ class BulkWriter:
                 if not fields:  # statements for an incident that is not there
                     raise
         release = values.stated_at(stated) if stated is not None else None
-        statements = _statements(item, incident, Findings(options.as_published, release=release))
+        statements = _statements(item, incident, options.as_published, release)
         if incident is not None:
             outcome = "unchanged"
             if fields or item.get("retire"):
@@ -252,13 +249,13 @@ class BulkWriter:
                 recorded.append(incident.record_statement(said, sid, by=options.by))
                 chunk.changing = True
             except (InvalidValue, Conflict) as error:
-                error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
+                error.within(f"statements.{index}")
                 raise
         return incident, outcome, recorded
 
 
 def _statements(
-    item: Mapping[str, Any], incident: Incident | None, findings: Findings
+    item: Mapping[str, Any], incident: Incident | None, as_published: bool, release: str | None
 ) -> list[tuple[dict[str, Any], UUID | None]]:
     """The item's statements not recorded yet, each checked (before anything changes, so a
     refused statement refuses its item cleanly); the same id with other content is a
@@ -273,10 +270,9 @@ def _statements(
                 and incident.has_statement(str(sid), fields)
             ):
                 continue
-            said = Findings(findings.as_published, release=findings.release)
-            new.append((values.statement_fields(fields, said), sid))
+            new.append((values.statement_fields(fields, Findings(as_published, release)), sid))
         except (InvalidValue, Conflict) as error:
-            error.field = f"statements.{index}" + (f".{error.field}" if error.field else "")
+            error.within(f"statements.{index}")
             raise
     return new
 

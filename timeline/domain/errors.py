@@ -11,6 +11,12 @@ class DomainError(Exception):
         self.message = message
         self.field = field
 
+    def within(self, prefix: str) -> DomainError:
+        """The same error, its field named from an enclosing place (``items.3``: the field
+        ``kind`` becomes ``items.3.kind``), as a body that holds many of them names it."""
+        self.field = f"{prefix}.{self.field}" if self.field else prefix
+        return self
+
 
 class InvalidValue(DomainError):
     """A value breaks a rule of the model (naive time, low > value, unknown kind…)."""
