@@ -239,9 +239,7 @@ def _withdraw(
     touched = {(row["source_name"], row["source_side"], row["source_type"])}
     if row["responds_to"] is not None:
         side, stance = row["source_side"], row["stance"]
-        answered = _answer(cursor, incident_id, row["responds_to"], side, stance, -1)
-        if answered is not None:
-            touched.add(answered)
+        touched |= _answer_all(cursor, [(incident_id, row["responds_to"], side, stance)], -1)
     return touched
 
 
@@ -260,50 +258,18 @@ _ADD = (
 )
 
 
-def _answer(
-    cursor: Cursor, incident_id: str, target_id: str, side: str, stance: str, step: int
-) -> Source | None:
-    """Count (step +1) or uncount (-1) an answer from ``side`` against a live statement.
-
-    When the statement's count of denials or objections crosses zero, its source's ``denied``
-    or ``contradicted`` changes by one. Returns the answered source, or None when the answer
-    does not count (same side, or its target withdrawn).
+def _answer_all(
+    cursor: Cursor, answers: Sequence[tuple[str, str, str, str]], step: int = 1
+) -> set[Source]:
+    """Count (``step`` +1) or uncount (-1) a run of answers (incident, answered statement,
+    side, stance), in their order, against live statements: in one read and two writes for
+    the whole run (one by one, three round trips an answer were most of a PostgreSQL
+    catch-up's waiting). When a statement's count of denials or objections crosses zero, its
+    source's ``denied`` or ``contradicted`` changes by one. An answer from the statement's
+    own side, or to a withdrawn one, does not count. Returns the answered sources.
     """
-    cursor.execute(
-        "SELECT source_name, source_side, source_type, denials, objections, retired "
-        "FROM source_statements WHERE incident_id = ? AND statement_id = ? "
-        "AND withdrawn_at IS NULL",
-        (incident_id, target_id),
-    )
-    target = cursor.fetchone()
-    if target is None or target["source_side"] == side:
-        return None
-    key = (target["source_name"], target["source_side"], target["source_type"])
-    denial = step if stance == "denial" else 0
-    objection = step if stance != "confirmation" else 0
-    if denial or objection:
-        cursor.execute(
-            "UPDATE source_statements SET denials = denials + ?, objections = objections + ? "
-            "WHERE incident_id = ? AND statement_id = ?",
-            (denial, objection, incident_id, target_id),
-        )
-        denied = _crossed(int(target["denials"]), denial)
-        contradicted = _crossed(int(target["objections"]), objection)
-        if (denied or contradicted) and not int(target["retired"]):
-            cursor.execute(
-                "UPDATE source_records SET denied = denied + ?, contradicted = contradicted + ? "
-                "WHERE name = ? AND side = ? AND type = ?",
-                (denied, contradicted, *key),
-            )
-    return key
-
-
-def _answer_all(cursor: Cursor, answers: Sequence[tuple[str, str, str, str]]) -> None:
-    """Count a run of answers (incident, answered statement, side, stance), in their order,
-    as :func:`_answer` would one by one, in one read and two writes for the whole run (one by
-    one, three round trips an answer were most of a PostgreSQL catch-up's waiting)."""
     if not answers:
-        return
+        return set()
     targets: dict[tuple[str, str], dict[str, Any]] = {}
     pairs = sorted({(incident_id, target_id) for incident_id, target_id, _, _ in answers})
     for start in range(0, len(pairs), 400):
@@ -317,23 +283,25 @@ def _answer_all(cursor: Cursor, answers: Sequence[tuple[str, str, str, str]]) ->
         targets |= {(r["incident_id"], r["statement_id"]): dict(r) for r in cursor.fetchall()}
     statements: dict[tuple[str, str], list[int]] = {}
     records: dict[Source, list[int]] = {}
+    answered: set[Source] = set()
     for incident_id, target_id, side, stance in answers:
         target = targets.get((incident_id, target_id))
         if target is None or target["source_side"] == side:
             continue
-        denial = 1 if stance == "denial" else 0
-        objection = 1 if stance != "confirmation" else 0
+        key = (target["source_name"], target["source_side"], target["source_type"])
+        answered.add(key)
+        denial = step if stance == "denial" else 0
+        objection = step if stance != "confirmation" else 0
         if not (denial or objection):
             continue
-        step = statements.setdefault((incident_id, target_id), [0, 0])
-        step[0] += denial
-        step[1] += objection
+        moved = statements.setdefault((incident_id, target_id), [0, 0])
+        moved[0] += denial
+        moved[1] += objection
         denied = _crossed(int(target["denials"]), denial)
         contradicted = _crossed(int(target["objections"]), objection)
         target["denials"] = int(target["denials"]) + denial
         target["objections"] = int(target["objections"]) + objection
         if (denied or contradicted) and not int(target["retired"]):
-            key = (target["source_name"], target["source_side"], target["source_type"])
             counts = records.setdefault(key, [0, 0])
             counts[0] += denied
             counts[1] += contradicted
@@ -347,6 +315,7 @@ def _answer_all(cursor: Cursor, answers: Sequence[tuple[str, str, str, str]]) ->
         "WHERE name = ? AND side = ? AND type = ?",
         [(d, c, *key) for key, (d, c) in records.items()],
     )
+    return answered
 
 
 def _crossed(count: int, step: int) -> int:
