@@ -26,12 +26,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import http.client
 import json
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from common import KEY, cli, deployment, env_of, rate, served
 from eventsourcing.application import Application
@@ -171,9 +173,6 @@ def read_all(settings: Settings) -> tuple[int, float]:
 
 def post_batches(url: str, items: list[dict[str, Any]], clients: int = 4) -> float:
     """Seconds to send the items as /batch requests of 1,000 from ``clients`` threads."""
-    import http.client
-    from urllib.parse import urlsplit
-
     parts = urlsplit(url)
     bodies = [json.dumps({"items": items[i : i + 1000], "as_published": True}, default=str)
               for i in range(0, len(items), 1000)]  # fmt: skip
