@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import contextvars
 import json
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -154,7 +155,19 @@ class LiveFront:
         self._follower: LogFollower | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Route one ASGI connection."""
+        """Route one request, from an empty context.
+
+        asyncio can hand one request's context variables to the next request on the same
+        connection (CPython issue 140947: a socket reader re-armed while Flask read a body
+        keeps a copy of that request's context). Flask finds its app context, with ``g`` and
+        the caller's key in it, in a context variable and reuses one it finds: the next
+        request, keyless, ran as the earlier caller. So no request starts from the context it
+        was called in.
+        """
+        route = self._route(scope, receive, send)
+        await asyncio.get_running_loop().create_task(route, context=contextvars.Context())
+
+    async def _route(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"] == STREAM_PATH and scope["method"] == "GET":
             await self._stream(scope, receive, send)
         else:
