@@ -141,14 +141,17 @@ class TimelineApp(IncidentRevisions):
         so loading a dataset's releases in any order leaves each release's picture in place.
         """
 
-        def revise(incident: Incident) -> Written:
+        def revise(incident: Incident) -> Callable[[], Written]:
             claims: Claims = {}
             outcome, changed = self._revise(incident, revision, claims, by)
             if outcome == "unchanged":
-                return Written(str(incident.id), incident.version, None, incident.modified_on,
-                               changes={})  # fmt: skip
-            recordings = self.save(incident, *changed_claims(claims))
-            return self._written(incident, recordings, changes=changed, outcome=outcome)
+                unchanged = Written(str(incident.id), incident.version, None,
+                                    incident.modified_on, changes={})  # fmt: skip
+                return lambda: unchanged
+            return lambda: self._written(
+                incident, self.save(incident, *changed_claims(claims)), changes=changed,
+                outcome=outcome,
+            )  # fmt: skip
 
         return self._retrying(incident_id, revise, expected)
 
@@ -161,9 +164,9 @@ class TimelineApp(IncidentRevisions):
     ) -> Written:
         """Record a statement in an incident's stream (``fields`` may name its ``id``)."""
 
-        def record(incident: Incident) -> Written:
+        def record(incident: Incident) -> Callable[[], Written]:
             statement = incident.record_statement(*split_id(fields), by=by)
-            return self._written(incident, self.save(incident), statement=statement)
+            return lambda: self._written(incident, self.save(incident), statement=statement)
 
         return self._retrying(incident_id, record, expected)
 
@@ -177,9 +180,9 @@ class TimelineApp(IncidentRevisions):
     ) -> Written:
         """Editorially withdraw a mis-recorded statement; it stays visible in history."""
 
-        def withdraw(incident: Incident) -> Written:
+        def withdraw(incident: Incident) -> Callable[[], Written]:
             incident.withdraw_statement(statement_id, reason, by)
-            return self._written(incident, self.save(incident))
+            return lambda: self._written(incident, self.save(incident))
 
         return self._retrying(incident_id, withdraw, expected)
 
@@ -214,20 +217,29 @@ class TimelineApp(IncidentRevisions):
     def _retrying(
         self,
         incident_id: UUID,
-        command: Callable[[Incident], T],
+        command: Callable[[Incident], Callable[[], T]],
         expected: Container[int] | None = None,
     ) -> T:
+        """Load the incident, apply ``command`` (its checks and changes), then, if the version
+        it was loaded at is one ``expected`` names, save (what ``command`` returned does).
+
+        The command's checks come first: a request that is invalid in itself is refused as
+        such whatever its ``If-Match`` (RFC 9110 §13.2.1 evaluates preconditions after the
+        request's own checks). Another writer saving first makes the save fail: then all
+        again, from a fresh load (so a stale ``If-Match`` is caught on every attempt).
+        """
         for attempt in range(MAX_ATTEMPTS):
             incident = self._load(incident_id)
-            if expected is not None and incident.version not in expected:
-                # (checked on every attempt: a writer that got in first makes it stale)
+            loaded_at = incident.version
+            finish = command(incident)
+            if expected is not None and loaded_at not in expected:
                 raise StaleVersion(
-                    f"Incident {incident_id} is at version {incident.version}, not the version "
+                    f"Incident {incident_id} is at version {loaded_at}, not the version "
                     "If-Match names: read it again, then retry.",
-                    incident.version,
+                    loaded_at,
                 )
             try:
-                return command(incident)
+                return finish()
             except IntegrityError:
                 back_off(attempt)  # another writer saved first: reload and apply again
         raise Conflict("The incident kept changing under concurrent writers; try again.", None)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 import pytest
@@ -448,6 +449,26 @@ def test_if_match_makes_a_write_conditional_on_the_version_read(
         refused = client.patch(incident, json={"title": "T", "reason": "r"},
                                headers={**writer, "If-Match": weak})  # fmt: skip
         assert refused.status_code == 412, weak
+
+
+def test_an_invalid_write_is_refused_as_invalid_whatever_its_if_match(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    """RFC 9110 weighs preconditions after the request's own checks: a client fixing a 412
+    by reading again must not then meet a 422 it could have been told about at once."""
+    incident = f"/api/v1/incidents/{report(client, writer)['id']}"
+    stale = {**writer, "If-Match": '"99"'}
+    head = services.app.head()
+    too_long = [{"name": "militia", "code": "x" * 200}]
+    for method, url, body in (
+        ("PATCH", incident, {"actors": too_long, "reason": "r"}),
+        ("POST", f"{incident}/statements", statement_json(figures=[{"metric": "killed",
+                                                                    "value": 5, "low": 9}])),
+        ("POST", f"{incident}/statements/{uuid.uuid4()}/withdrawal", {"reason": "r"}),
+    ):  # fmt: skip
+        answer = client.open(url, method=method, json=body, headers=stale)
+        assert answer.status_code in (404, 422), (url, answer.status_code, answer.json)
+    assert services.app.head() == head
 
 
 def test_a_bad_statement_in_a_report_is_named_by_its_place_in_the_body(
