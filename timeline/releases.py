@@ -64,7 +64,12 @@ def record_release(
     again writes nothing new; the same time with another list is a conflict."""
     values.external_ids({namespace: "x"})  # the namespace's rule, named as the API names it
     stated = values.stated_at(stated_at)
-    ids = sorted(set(listed))
+    ids = sorted(
+        {
+            values.text(one, f"external_ids.{index}", max_length=values.MAX_EXTERNAL_ID)
+            for index, one in enumerate(listed)
+        }
+    )  # fmt: skip  (as an incident's external ids are: stripped, never blank)
     new = _record(app, namespace, stated, ids, by)
     retired, restored = reconcile(app, namespace, set(others) | set(ids), by)
     return Recorded(namespace, stated, len(ids), new, retired, restored)

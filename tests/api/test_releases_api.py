@@ -63,6 +63,7 @@ def test_a_release_is_checked_and_needs_a_write_key(
         ({**good, "stated_at": "2999-01-01T00:00:00Z"}, "stated_at"),
         ({**good, "stated_at": "2023-01-15"}, "stated_at"),
         ({**good, "external_ids": [""]}, "external_ids"),
+        ({**good, "external_ids": ["a", "\f "]}, "'1'"),  # blank: no row has that id
     ):
         answer = client.post("/api/v1/releases", json=bad, headers=writer)
         assert answer.status_code == 422, (bad, answer.json)
