@@ -6,7 +6,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export TIMELINE_API_KEYS ?= admin:demo-admin-key,write:demo-write-key,read:demo-read-key
 
-.PHONY: run test lint typecheck pytest soak bench vendor screenshots clean
+.PHONY: run test lint typecheck pytest contract soak bench vendor screenshots clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	TIMELINE_WEBHOOK_ALLOW_PRIVATE=$${TIMELINE_WEBHOOK_ALLOW_PRIVATE:-yes} $(BIN)/timeline serve --demo --host $(HOST) --port $(PORT)
 
-## test: lint, type-check and run the whole test suite
-test: lint typecheck pytest
+## test: lint, type-check, run the whole test suite, then check the API against its contract
+test: lint typecheck pytest contract
 
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
@@ -30,6 +30,10 @@ typecheck: $(BIN)/.installed
 
 pytest: $(BIN)/.installed
 	$(BIN)/pytest -q $(PYTEST_ARGS)
+
+## contract: schemathesis, every check and phase, against a served demo (reports: artifacts/contract)
+contract: $(BIN)/.installed
+	BIN=$(BIN) ./scripts/contract.sh
 
 ## soak: PostgreSQL + gunicorn + RQ workers under 8 writers, with workers killed and Redis and
 ## the database cut (SOAK_STATEMENTS, default 20000; needs PostgreSQL and Redis)

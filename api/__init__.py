@@ -20,7 +20,9 @@ from api import (
     ledger,
     limits,
     metrics,
+    refusals,
     releases,
+    schema_rules,
     sources,
     statements,
     subscriptions,
@@ -85,6 +87,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.spec.components.security_scheme("bearerAuth", BEARER["bearerAuth"])
     for module in BLUEPRINTS:
         api.register_blueprint(module.blp)
+    refusals.document(api)
+    schema_rules.tighten(api)
     app.register_blueprint(dashboard.blp)  # the dashboard at /, outside the API
     errors.register(app)
     tracing.install(app)

@@ -120,5 +120,5 @@ class Ceasefires(MethodView):
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
         page = services().reads.ceasefires(where, after, args["limit"])
         # Stored in the Ceasefire shape, ready to serve: no per-row dumping here
-        # (tests/api/test_fuzz.py checks the answers against the documented schema).
+        # (`make contract` checks the answers against the documented schema).
         return raw_page(PROJECTION, page, [row["item"] for row in page.items])

@@ -39,7 +39,32 @@ def file_responses(allowed: Iterable[str], what: str) -> dict[str, Any]:
     streams (a generated client must know the endpoint answers them)."""
     media = {exports.FORMATS[name].split(";")[0] for name in allowed}
     described = {"type": "string", "description": f"Every matching {what}, as a file."}
-    return {"responses": {200: {"content": {m: {"schema": described} for m in sorted(media)}}}}
+    content = {m: {"schema": GEOJSON if m == GEOJSON_MEDIA else described} for m in media}
+    return {"responses": {200: {"content": dict(sorted(content.items()))}}}
+
+
+GEOJSON_MEDIA = "application/geo+json"
+# RFC 7946's FeatureCollection, as far as a client needs it to read the file.
+GEOJSON = {
+    "type": "object",
+    "description": "Every matching incident with a place, as an RFC 7946 FeatureCollection.",
+    "required": ["type", "features"],
+    "properties": {
+        "type": {"type": "string", "enum": ["FeatureCollection"]},
+        "features": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "required": ["type", "geometry", "properties"],
+                "properties": {
+                    "type": {"type": "string", "enum": ["Feature"]},
+                    "geometry": {"type": "object", "nullable": True},
+                    "properties": {"type": "object"},
+                },
+            },
+        },
+    },
+}
 
 
 def wanted(given: str | None, allowed: Iterable[str] = exports.WRITERS) -> str | None:

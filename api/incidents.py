@@ -30,6 +30,7 @@ from timeline.domain.values import (
     LOCATION_PRECISIONS,
     MAX_EXTERNAL_ID,
     MAX_NAME,
+    MAX_PROPERTY_NAME,
     MAX_REASON,
     MAX_TAG,
     MAX_TITLE,
@@ -37,6 +38,8 @@ from timeline.domain.values import (
     PRECISIONS,
     RETIREMENT_REASONS,
     SIDE_PATTERN,
+    TAG_ERROR,
+    TAG_PATTERN,
     timestamp,
 )
 from timeline.exports import LINES, WRITERS
@@ -66,7 +69,12 @@ ACTOR_DOC = {
                 "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME},
                 "side": {"type": "string", "pattern": SIDE_PATTERN, "nullable": True},
                 "type": {"type": "string", "enum": list(ACTOR_TYPES), "nullable": True},
-                "code": {"type": "string", "maxLength": MAX_TAG, "nullable": True},
+                "code": {
+                    "type": "string",
+                    "minLength": 1,
+                    "maxLength": MAX_TAG,
+                    "nullable": True,
+                },
             },
         },
     ],
@@ -90,7 +98,13 @@ class ActorOut(Schema):
 def ExternalIds() -> fields.Dict:
     """A dataset's own ids for the incident: namespace to id."""
     return fields.Dict(
-        keys=fields.String(validate=validate.Regexp(NAMESPACE_PATTERN)),
+        keys=fields.String(
+            validate=validate.Regexp(
+                NAMESPACE_PATTERN,
+                error="A namespace is lowercase: a letter, then letters, digits, '.', '_' or "
+                "'-' (32 at most).",
+            )
+        ),
         values=fields.String(validate=validate.Length(1, MAX_EXTERNAL_ID)),
         metadata={
             "description": "The incident's ids in datasets, one per namespace (at most 16); "
@@ -100,14 +114,23 @@ def ExternalIds() -> fields.Dict:
     )
 
 
+def TagIn() -> fields.String:
+    """A tag as written: a short word (the domain checks it again, naming its place)."""
+    return fields.String(validate=validate.Regexp(TAG_PATTERN, error=TAG_ERROR))
+
+
 def Properties() -> fields.Dict:
     """A dataset's other columns: names to plain values (checked by the domain)."""
     return fields.Dict(
         keys=fields.String(),
-        values=fields.Raw(allow_none=True),
+        values=fields.Raw(
+            allow_none=True,
+            metadata={"anyOf": [{"type": "string"}, {"type": "number"}, {"type": "boolean"}]},
+        ),
         metadata={
-            "description": "A dataset's other columns: a flat object of names to strings, "
-            "numbers, booleans or null, at most 16 KB as JSON.",
+            "description": "A dataset's other columns: a flat object of names (1 to "
+            f"{MAX_PROPERTY_NAME} characters) to strings, numbers, booleans or null, at most "
+            "16 KB as JSON (422 otherwise).",
             "example": {"event_clarity": 1, "where_description": "near the market"},
         },
     )
@@ -117,7 +140,7 @@ class OccurredSchema(Schema):
     """When it happened, and how precisely that is known."""
 
     start = Moment(required=True)
-    end = Moment(allow_none=True)
+    end = Moment(allow_none=True, end=True)
     precision = fields.String(
         validate=validate.OneOf(PRECISIONS),
         metadata={"description": "Default: implied by a date/month/year start, else minute."},
@@ -178,7 +201,7 @@ class IncidentFields(Schema):
         load_default=list,
         metadata={"example": ["RU", {"name": "Armed Forces of Ukraine", "side": "UA"}]},
     )
-    tags = fields.List(fields.String(), load_default=list)
+    tags = fields.List(TagIn(), load_default=list)
     properties = Properties()
     external_ids = ExternalIds()
 
@@ -210,7 +233,7 @@ class IncidentAmendment(Schema):
     occurred = fields.Nested(OccurredSchema)
     location = fields.Nested(LocationSchema, allow_none=True)
     actors = ActorsIn()
-    tags = fields.List(fields.String())
+    tags = fields.List(TagIn())
     properties = Properties()
     external_ids = ExternalIds()
     reason = fields.String(required=True, validate=validate.Length(1, MAX_REASON))
@@ -226,7 +249,12 @@ class RetirementIn(Schema):
         metadata={"description": "removed_by_source, duplicate (name duplicate_of), or "
                   "recorded_in_error."},
     )  # fmt: skip
-    duplicate_of = fields.UUID(metadata={"description": "The incident it repeats (duplicate)."})
+    duplicate_of = fields.UUID(
+        metadata={
+            "description": "The incident it repeats: one that exists, not the incident "
+            "itself, required with reason duplicate and refused with any other (422)."
+        }
+    )
     note = fields.String(validate=validate.Length(1, MAX_REASON))
 
 

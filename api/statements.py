@@ -9,7 +9,7 @@ from flask.views import MethodView
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require, written_by
-from api.fields import StoredTimestamp, Timestamp
+from api.fields import WEB_URL, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.preconditions import IF_MATCH_DOC, etag, if_match
 from api.quality import flags_field
@@ -22,7 +22,11 @@ from timeline.domain.values import (
     MAX_SOURCE_NAME,
     MAX_TEXT,
     MAX_URL,
+    METRIC_ERROR,
+    METRIC_PATTERN,
     QUALIFIERS,
+    SIDE_ERROR,
+    SIDE_PATTERN,
     SOURCE_TYPES,
     STANCES,
 )
@@ -39,14 +43,22 @@ class SourceSchema(Schema):
     """Who said it."""
 
     name = fields.String(required=True, validate=validate.Length(1, MAX_SOURCE_NAME))
-    side = fields.String(required=True, metadata={"example": "UA"})
+    side = fields.String(
+        required=True,
+        validate=validate.Regexp(SIDE_PATTERN, error=SIDE_ERROR),
+        metadata={"example": "UA"},
+    )
     type = fields.String(required=True, validate=validate.OneOf(SOURCE_TYPES))
 
 
 class FigureSchema(Schema):
-    """A number a source gave."""
+    """A number a source gave (``low`` ≤ ``value`` ≤ ``high`` where given: 422 otherwise)."""
 
-    metric = fields.String(required=True, metadata={"example": "killed"})
+    metric = fields.String(
+        required=True,
+        validate=validate.Regexp(METRIC_PATTERN, error=METRIC_ERROR),
+        metadata={"example": "killed"},
+    )
     value = fields.Float(required=True, allow_nan=False)
     low = fields.Float(allow_none=True, allow_nan=False)
     high = fields.Float(allow_none=True, allow_nan=False)
@@ -59,9 +71,12 @@ class FigureSchema(Schema):
 
 
 class CitationSchema(Schema):
-    """Where it was published: a URL, or a free-text reference for sources that are not URLs."""
+    """Where it was published: a URL, or a free-text reference for sources that are not URLs
+    (one of the two: 422 for both or neither)."""
 
-    url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=MAX_URL))
+    url = fields.Url(
+        schemes={"http", "https"}, validate=validate.Length(max=MAX_URL), metadata=WEB_URL
+    )
     reference = fields.String(
         validate=validate.Length(1, MAX_REFERENCE),
         metadata={"description": "Instead of a url: e.g. 'Kyiv Post, print edition, p. 3'."},
@@ -82,7 +97,11 @@ class StatementIn(Schema):
     id = fields.UUID()
     source = fields.Nested(SourceSchema, required=True)
     stance = fields.String(required=True, validate=validate.OneOf(STANCES))
-    responds_to = fields.UUID(allow_none=True)
+    responds_to = fields.UUID(
+        allow_none=True,
+        metadata={"description": "The statement this one answers: one of this incident's (422 "
+                  "otherwise)."},
+    )  # fmt: skip
     text = fields.String(required=True, validate=validate.Length(1, MAX_TEXT))
     stated_at = Timestamp(required=True)
     figures = fields.List(fields.Nested(FigureSchema), load_default=list)

@@ -15,7 +15,7 @@ from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, encode_cursor
 from api.services import services
 from timeline.domain.subscription import EVENT_TYPES, MAX_DESCRIPTION, MAX_URL_LENGTH
-from timeline.domain.values import KINDS, MAX_SIDE
+from timeline.domain.values import KINDS, MAX_SIDE, SIDE_ERROR, SIDE_PATTERN
 from timeline.webhooks.deliverer import message_id
 from timeline.webhooks.delivery_log import STATUSES
 
@@ -35,10 +35,21 @@ class FilterSchema(Schema):
 
     kinds = fields.List(fields.String(validate=validate.OneOf(KINDS)), load_default=list)
     sides = fields.List(
-        fields.String(validate=validate.Length(1, MAX_SIDE)),
+        fields.String(
+            validate=[validate.Length(1, MAX_SIDE), validate.Regexp(SIDE_PATTERN, error=SIDE_ERROR)]
+        ),
         load_default=list,
         metadata={"example": ["UA"]},
     )
+
+
+# A webhook's URL as far as OpenAPI can say it: http(s), a host, a port, no credentials and no
+# fragment (whether the host resolves, and to an allowed address, is checked on use).
+PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+HOOK_URL_PATTERN = (
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://([\w.~-]+|\[[0-9A-Fa-f:.]+\])(:{PORT})?([/?][^#\s]*)?$"
+)
+HOOK_URL_ERROR = "Only http and https URLs can receive webhooks."
 
 
 class SubscriptionFields(Schema):
@@ -46,8 +57,16 @@ class SubscriptionFields(Schema):
 
     url = fields.String(
         required=True,
-        validate=validate.Length(1, MAX_URL_LENGTH),
-        metadata={"example": "https://example.org/hooks/timeline"},
+        validate=[
+            validate.Length(1, MAX_URL_LENGTH),
+            validate.Regexp(HOOK_URL_PATTERN, error=HOOK_URL_ERROR),
+        ],
+        metadata={
+            "example": "https://example.org/hooks/timeline",
+            "description": "Where deliveries go: an http(s) URL whose host resolves to an "
+            "address the webhook policy allows (422 otherwise: private addresses only with "
+            "TIMELINE_WEBHOOK_ALLOW_PRIVATE).",
+        },
     )
     event_types = fields.List(
         fields.String(validate=validate.OneOf(tuple(EVENT_TYPES.values()))),
@@ -62,7 +81,12 @@ class SubscriptionFields(Schema):
 class SubscriptionChange(Schema):
     """Any of the settable fields, and ``status`` to pause or resume."""
 
-    url = fields.String(validate=validate.Length(1, MAX_URL_LENGTH))
+    url = fields.String(
+        validate=[
+            validate.Length(1, MAX_URL_LENGTH),
+            validate.Regexp(HOOK_URL_PATTERN, error=HOOK_URL_ERROR),
+        ]
+    )
     event_types = fields.List(
         fields.String(validate=validate.OneOf(tuple(EVENT_TYPES.values()))),
         validate=validate.Length(min=1),
@@ -308,7 +332,7 @@ class Deliveries(MethodView):
         }
 
 
-@blp.route("/<uuid:subscription_id>/deliveries/<int:position>")
+@blp.route(f"/<uuid:subscription_id>/deliveries/<int(max={MAX_POSITION}):position>")
 class DeliveryResource(MethodView):
     """One delivery."""
 
@@ -323,7 +347,7 @@ class DeliveryResource(MethodView):
         return _delivery(svc.deliveries.get(str(subscription_id), position))
 
 
-@blp.route("/<uuid:subscription_id>/deliveries/<int:position>/redeliver")
+@blp.route(f"/<uuid:subscription_id>/deliveries/<int(max={MAX_POSITION}):position>/redeliver")
 class Redelivery(MethodView):
     """Send one delivery again."""
 

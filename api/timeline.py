@@ -94,5 +94,5 @@ class Timeline(MethodView):
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
         page = services().reads.timeline(where, after, args["limit"])
         # Rows are stored in the TimelineItem shape, ready to serve: no per-row dumping here
-        # (tests/api/test_fuzz.py checks the answers against the documented schema).
+        # (`make contract` checks the answers against the documented schema).
         return raw_page(PROJECTION, page, [row["item"] for row in page.items])

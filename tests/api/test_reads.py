@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 from datetime import timedelta
 from typing import Any
@@ -193,6 +194,33 @@ def test_openapi_document_lists_the_contract(client: FlaskClient) -> None:
         assert path in spec["paths"]
     assert "bearerAuth" in spec["components"]["securitySchemes"]
     assert client.get("/api/v1/docs").status_code == 200
+
+
+def test_the_document_states_the_rules_a_schema_cannot(client: FlaskClient) -> None:
+    """What ``make contract`` relies on, said of the document itself: every refusal that
+    depends on state or on two fields at once is a documented response with its error body,
+    and a nullable nested object is that object or null, not any object."""
+    spec = client.get("/api/v1/openapi.json").json
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            if method == "parameters":
+                continue
+            names = {p["name"] for p in [*operations.get("parameters", []),
+                                         *operation.get("parameters", [])]}  # fmt: skip
+            responses = operation["responses"]
+            for parameter, status in (("cursor", "400"), ("min_position", "422"),
+                                      ("min_position", "503"), ("If-Match", "412")):  # fmt: skip
+                if parameter in names:
+                    assert parameter in responses[status]["description"], (method, path, status)
+                    assert "application/json" in responses[status]["content"], (method, path)
+    text = json.dumps(spec)
+    assert '"anyOf": [{"type": "object", "nullable": true}' not in text
+    assert ', {"type": "object", "nullable": true}]' not in text
+    location = spec["components"]["schemas"]["IncidentIn"]["properties"]["location"]
+    assert location == {"allOf": [{"$ref": "#/components/schemas/Location"}], "nullable": True}
+    occurred = spec["components"]["schemas"]["Occurred"]["properties"]["start"]
+    assert {"format": "date-time"} in occurred["anyOf"] and {"format": "date"} in occurred["anyOf"]
+    assert spec["components"]["schemas"]["Location"]["properties"]["name"]["pattern"] == r"\S"
 
 
 def test_reads_can_require_a_key(services: Services) -> None:

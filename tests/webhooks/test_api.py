@@ -179,6 +179,10 @@ def test_delivery_log_redelivery_and_replay(
     assert client.get(f"{BASE}/{sid}/deliveries/3", headers=ADMIN).status_code == 404
     unknown = client.post(f"{BASE}/{sid}/deliveries/3/redeliver", headers=ADMIN)
     assert unknown.status_code == 404 and "position 3" in unknown.json["message"]
+    beyond = 2**64  # no log position is that large (a 64-bit integer in the database)
+    for method, path in (("GET", f"{beyond}"), ("POST", f"{beyond}/redeliver")):
+        answer = client.open(f"{BASE}/{sid}/deliveries/{path}", method=method, headers=ADMIN)
+        assert answer.status_code == 404, path
     bad = client.get(f"{BASE}/{sid}/deliveries?status=lost", headers=ADMIN)
     assert bad.status_code == 422 and "status" in bad.json["errors"]["query"]
 

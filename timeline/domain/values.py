@@ -129,8 +129,11 @@ SIDE_PATTERN = r"^[A-Za-z][A-Za-z0-9_.-]{0,31}$"
 TAG_PATTERN = r"^[\w][\w .:/-]{0,63}$"
 
 _METRIC = re.compile(METRIC_PATTERN)
+SIDE_ERROR = "Must be a side code such as RU, UA, GB or independent."
+METRIC_ERROR = "Must be a snake_case word, e.g. " + ", ".join(COMMON_METRICS) + "."
 _SIDE = re.compile(SIDE_PATTERN)
 _TAG = re.compile(TAG_PATTERN)
+TAG_ERROR = "Tags are short words (letters, digits, _ . : / -)."
 # A date, a month or a year alone: 2009-02-20, 2009-02, 2009.
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -216,7 +219,7 @@ def choice(value: object, allowed: Iterable[str], field: str) -> str:
 def side(value: object, field: str) -> str:
     """An affiliation code such as RU, UA, GB or independent."""
     if not isinstance(value, str) or not _SIDE.match(value):
-        raise InvalidValue("Must be a side code such as RU, UA, GB or independent.", field)
+        raise InvalidValue(SIDE_ERROR, field)
     return value
 
 
@@ -477,7 +480,7 @@ def string_list(values: object, field: str, item: Any = None) -> list[str]:
         name = f"{field}.{index}"
         checked = item(value, name) if item else text(value, name, max_length=MAX_TAG)
         if item is None and not _TAG.match(checked):
-            raise InvalidValue("Tags are short words (letters, digits, _ . : / -).", name)
+            raise InvalidValue(TAG_ERROR, name)
         if checked not in result:
             result.append(checked)
     return result
@@ -505,9 +508,7 @@ def figure(data: object, field: str, findings: Findings | None = None) -> Data:
     _only(data, ("metric", "value", "low", "high", "qualifier", "subject"), field)
     metric = data.get("metric")
     if not isinstance(metric, str) or not _METRIC.match(metric):
-        raise InvalidValue(
-            "Must be a snake_case word, e.g. " + ", ".join(COMMON_METRICS) + ".", f"{field}.metric"
-        )
+        raise InvalidValue(METRIC_ERROR, f"{field}.metric")
     value = _number(data.get("value"), f"{field}.value")
     low = _number(data["low"], f"{field}.low") if data.get("low") is not None else None
     high = _number(data["high"], f"{field}.high") if data.get("high") is not None else None
@@ -604,7 +605,7 @@ def incident_fields(
             result[name] = check(data[name])
         elif not partial:
             if name in ("title", "kind", "occurred"):
-                raise InvalidValue("Missing data for required field.", name)
+                raise InvalidValue("Required to report a new incident.", name)
             empty: Any = None if name == "location" else {} if name in MAPPINGS else []
             result[name] = empty
     result["flags"] = findings.flags
