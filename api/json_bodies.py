@@ -64,8 +64,10 @@ class StrictParser(FlaskParser):
     def load_json(self, req: Request, schema: Schema) -> Any:
         """The body's JSON (missing when the body is not JSON or empty); 400 when malformed."""
         data = req.get_data(cache=True)
-        if not data.strip():
-            return core.missing
+        if not data.strip():  # every body the API takes is required (the document says so)
+            if any(field.required for field in schema.fields.values()):
+                return core.missing  # judged on the fields it lacks, which the errors name
+            abort(422, messages={"json": ["A JSON body is required."]})
         if not is_json_request(req):
             # A body we would not read: say so (415), not "missing" for every field it holds.
             abort(

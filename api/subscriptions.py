@@ -47,7 +47,7 @@ class FilterSchema(Schema):
 # fragment (whether the host resolves, and to an allowed address, is checked on use).
 PORT = r"([1-9][0-9]{0,3}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
 HOOK_URL_PATTERN = (
-    rf"^[Hh][Tt][Tt][Pp][Ss]?://([\w.~-]+|\[[0-9A-Fa-f:.]+\])(:{PORT})?([/?][^#\s]*)?$"
+    rf"^[Hh][Tt][Tt][Pp][Ss]?://([A-Za-z0-9._~-]+|\[[0-9A-Fa-f:.]+\])(:{PORT})?([/?][^#]*)?$"
 )
 HOOK_URL_ERROR = "Only http and https URLs can receive webhooks."
 
@@ -63,9 +63,10 @@ class SubscriptionFields(Schema):
         ],
         metadata={
             "example": "https://example.org/hooks/timeline",
-            "description": "Where deliveries go: an http(s) URL whose host resolves to an "
-            "address the webhook policy allows (422 otherwise: private addresses only with "
-            "TIMELINE_WEBHOOK_ALLOW_PRIVATE).",
+            "description": "Where deliveries go: an http(s) URL, its host a name (an "
+            "internationalised one in its xn-- form), an IPv4 address or an IPv6 address in "
+            "brackets, that resolves to an address the webhook policy allows (422 otherwise: "
+            "private addresses only with TIMELINE_WEBHOOK_ALLOW_PRIVATE).",
         },
     )
     event_types = fields.List(
@@ -206,7 +207,7 @@ HELD = {
 class ReplayIn(Schema):
     """Where to replay from."""
 
-    after = fields.Integer(required=True, validate=validate.Range(0, MAX_POSITION))
+    after = fields.Integer(required=True, strict=True, validate=validate.Range(0, MAX_POSITION))
 
 
 class ReplayOut(Schema):

@@ -46,6 +46,6 @@ CONTRACT_API_KEY=$KEY SCHEMATHESIS_HOOKS=tests/contract/hooks.py \
   "http://127.0.0.1:$PORT/api/v1/openapi.json" \
   --checks all,refused_only_for_documented_rules \
   --phases examples,coverage,fuzzing,stateful \
-  --seed "$SEED" --workers 2 --no-color \
+  --seed "$SEED" --workers 1 --no-color \
   --report junit,ndjson,har --report-dir "$REPORTS" \
   | tee "$REPORTS/summary.txt"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from flask.testing import FlaskClient
 
+from tests.conftest import ADMIN_KEY
 from tests.factories import a_statement, an_incident, as_json
 from timeline.bootstrap import Services
 
@@ -36,6 +37,10 @@ def test_a_body_without_a_json_content_type_is_415_not_missing_fields(
     written = services.app.report_incident(an_incident())
     empty = client.post(f"/api/v1/incidents/{written.incident_id}/retirement", headers=writer)
     assert empty.status_code == 422 and "reason" in empty.json["errors"]["json"]
+    # and one whose fields are all optional is refused, not taken for "change nothing"
+    bare = client.patch("/api/v1/subscriptions/00000000-0000-4000-8000-000000000000",
+                        headers={"Authorization": f"Bearer {ADMIN_KEY}"})  # fmt: skip
+    assert bare.status_code == 422 and "body is required" in bare.json["errors"]["json"][0]
 
 
 def test_an_incident_read_names_the_log_position_it_reflects(

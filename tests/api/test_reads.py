@@ -13,6 +13,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from api import create_app
+from api.schema_rules import NOT_BLANK
 from tests.conftest import READ_KEY
 from tests.factories import T0, a_statement, an_incident, as_json
 from timeline.bootstrap import Services
@@ -220,7 +221,7 @@ def test_the_document_states_the_rules_a_schema_cannot(client: FlaskClient) -> N
     assert location == {"allOf": [{"$ref": "#/components/schemas/Location"}], "nullable": True}
     occurred = spec["components"]["schemas"]["Occurred"]["properties"]["start"]
     assert {"format": "date-time"} in occurred["anyOf"] and {"format": "date"} in occurred["anyOf"]
-    assert spec["components"]["schemas"]["Location"]["properties"]["name"]["pattern"] == r"\S"
+    assert spec["components"]["schemas"]["Location"]["properties"]["name"]["pattern"] == NOT_BLANK
 
 
 def test_reads_can_require_a_key(services: Services) -> None:

@@ -31,6 +31,7 @@ DOCUMENTED = [
         r"^An incident cannot duplicate itself\.$",
         r"^Cannot be later than now",  # stated_at, published_at
         r"^The host '.*' does not resolve",  # a webhook's url
+        r"^The host in brackets is not an IPv6 address\.$",
         r"^Give a url or a reference \(one of them\)\.$",
         r"^End must not be before start\.$",
         r"^A namespace is lowercase: ",  # external_ids' keys (OpenAPI 3.0 has no propertyNames)
@@ -42,6 +43,7 @@ DOCUMENTED = [
         r"^Property names are 1 to \d+ characters\.$",  # OpenAPI 3.0 has no propertyNames
         r"^Only a duplicate names the incident it repeats\.$",
         r"^Required to report a new incident\.$",  # /batch: an item naming no incident held
+        r"^Name the place \(only a source recorded as published may leave it unnamed\)\.$",
         r"^(claimant|source)_side groups (figures|statements) only\.$",
     )
 ]

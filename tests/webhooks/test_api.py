@@ -192,6 +192,10 @@ def test_delivery_log_redelivery_and_replay(
     one = client.get(f"{BASE}/{sid}/deliveries/2", headers=ADMIN).json
     assert [a["attempt"] for a in one["attempts"]] == [1, 2]
 
+    for not_a_position in (2.5, 1e-42, "3", True):  # not silently truncated to an integer
+        refused = client.post(f"{BASE}/{sid}/replay", json={"after": not_a_position},
+                              headers=ADMIN)  # fmt: skip
+        assert refused.status_code == 422, not_a_position
     replayed = client.post(f"{BASE}/{sid}/replay", json={"after": 0}, headers=ADMIN)
     assert replayed.status_code == 202
     assert replayed.json == {

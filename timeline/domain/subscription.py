@@ -39,6 +39,8 @@ def url(value: object, field: str = "url") -> str:
         parts = urlsplit(text)
         parts.port  # noqa: B018 - raises ValueError on a malformed port
     except ValueError:
+        if "[" in text:
+            raise InvalidValue("The host in brackets is not an IPv6 address.", field) from None
         raise InvalidValue("Not a valid URL.", field) from None
     if parts.scheme not in ("http", "https"):
         raise InvalidValue("Only http and https URLs can receive webhooks.", field)

@@ -134,6 +134,7 @@ METRIC_ERROR = "Must be a snake_case word, e.g. " + ", ".join(COMMON_METRICS) + 
 _SIDE = re.compile(SIDE_PATTERN)
 _TAG = re.compile(TAG_PATTERN)
 TAG_ERROR = "Tags are short words (letters, digits, _ . : / -)."
+UNNAMED_PLACE = "Name the place (only a source recorded as published may leave it unnamed)."
 # A date, a month or a year alone: 2009-02-20, 2009-02, 2009.
 _NAMESPACE = re.compile(NAMESPACE_PATTERN)
 _PERIOD = re.compile(r"^(\d{4})(?:-(\d{2})(?:-(\d{2}))?)?$")
@@ -354,6 +355,8 @@ def location(
     if (name is None or (isinstance(name, str) and not name.strip())) and findings.as_published:
         name = _name_of_place(data)
         findings.breach("unnamed_place", f"{field}.name", f"No place name: named {name!r}.")
+    if name is None:
+        raise InvalidValue(UNNAMED_PLACE, f"{field}.name")
     result: Data = {"name": text(name, f"{field}.name", max_length=MAX_NAME)}
     for key in ("admin1", "admin2", "admin3"):
         value = data.get(key)
