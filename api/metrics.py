@@ -23,13 +23,14 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from api.auth import require
 from api.json_bodies import Blueprint
 from api.services import services
 from timeline.bootstrap import Services
+from timeline.supervision import read_status
 
 blp = Blueprint("metrics", __name__, url_prefix="/api/v1", description="Prometheus metrics.")
 
@@ -60,11 +61,32 @@ class DeploymentState(Collector):
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Log head, projections, queues and webhook deliveries."""
+    def collect(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        """Log head, projections, queues, webhook deliveries, and `timeline serve`'s children."""
         yield from self._projections()
         yield from self._queues()
         yield from self._webhooks()
+        yield from self._children()
+
+    def _children(self) -> Iterator[GaugeMetricFamily | CounterMetricFamily]:
+        status = read_status(self.services.settings.supervisor_status)
+        if status is None:
+            return
+        restarts = CounterMetricFamily(
+            "timeline_child_restarts",
+            "Times `timeline serve` restarted each of its processes.",
+            labels=["child", "kind"],
+        )
+        up = GaugeMetricFamily(
+            "timeline_child_up", "1 while the process runs, 0 while it is restarting.",
+            labels=["child", "kind"],
+        )  # fmt: skip
+        for child in status["children"]:
+            labels = [child["name"], child["kind"]]
+            restarts.add_metric(labels, child["restarts"])
+            up.add_metric(labels, 1 if child["state"] == "running" else 0)
+        yield restarts
+        yield up
 
     def _projections(self) -> Iterator[GaugeMetricFamily]:
         try:

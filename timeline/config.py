@@ -139,6 +139,8 @@ class Settings:
     api_keys: Mapping[str, str] = field(default_factory=dict)
     read_requires_key: bool = False
     secret_key: str | None = None
+    # Set by `timeline serve` for its children: where it writes what each of them is doing.
+    supervisor_status: Path | None = None
     max_body_bytes: int = 5 * 1024 * 1024
     projection_batch_size: int = 1000
     min_position_wait: float = 5.0
@@ -195,6 +197,7 @@ class Settings:
             api_keys=parse_api_keys(get("API_KEYS") or ""),
             read_requires_key=_bool(get("READ_REQUIRES_KEY") or "no"),
             secret_key=get("SECRET_KEY"),
+            supervisor_status=Path(status) if (status := get("SUPERVISOR_STATUS")) else None,
             max_body_bytes=int(number("MAX_BODY_BYTES", defaults.max_body_bytes)),
             projection_batch_size=int(
                 number("PROJECTION_BATCH_SIZE", defaults.projection_batch_size)
