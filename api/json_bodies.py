@@ -62,7 +62,8 @@ class StrictParser(FlaskParser):
     """webargs' Flask parser, reading JSON bodies with :func:`strict_loads`."""
 
     def load_json(self, req: Request, schema: Schema) -> Any:
-        """The body's JSON (missing when the body is not JSON or empty); 400 when malformed."""
+        """The body's JSON; 400 when malformed, 415 when not JSON. An empty body is missing
+        when the schema has required fields (the errors then name them), else a 422."""
         data = req.get_data(cache=True)
         if not data.strip():  # every body the API takes is required (the document says so)
             if any(field.required for field in schema.fields.values()):
