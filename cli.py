@@ -621,7 +621,8 @@ def serve(host: str, port: int, with_demo: bool, web_workers: int, job_workers: 
     if not settings.redis_url:
         env["TIMELINE_REDIS_URL"] = embedded_redis.url(settings.data_dir)
         settings = settings.with_changes(redis_url=env["TIMELINE_REDIS_URL"])
-        embedded = Child("embedded Redis", embedded_redis.command(settings.data_dir), "redis")
+        redis_server = embedded_redis.command(settings.data_dir)
+        embedded = Child("embedded Redis", redis_server, "redis", serves_others=True)
     env["TIMELINE_CREATE_TABLES"] = "no"
     # /metrics sums every gunicorn worker's counts from files in this directory.
     env.setdefault("PROMETHEUS_MULTIPROC_DIR", str(settings.data_dir / "metrics"))

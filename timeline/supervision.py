@@ -44,6 +44,7 @@ class Child:
     name: str
     command: Sequence[str]
     kind: str = ""
+    serves_others: bool = False  # stopped after the others (the embedded Redis)
     process: subprocess.Popen[bytes] | None = None
     started_at: float = 0.0
     quick_failures: int = 0
@@ -147,20 +148,28 @@ class Supervisor:
             self.write_status()
 
     def stop_all(self) -> None:
-        """SIGTERM each child, wait for it, then SIGKILL whatever is left of its group."""
-        running = [c.process for c in self.children if c.process is not None]
-        for process in running:
+        """Stop every child within STOP_SECONDS: those the others use (``serves_others``, the
+        embedded Redis) after the others, so a worker's last words still reach it."""
+        deadline = time.monotonic() + STOP_SECONDS
+        for last in (False, True):
+            wave = [c for c in self.children if c.serves_others == last]
+            self._stop_wave([c.process for c in wave if c.process is not None], deadline)
+        if self.status_path is not None:
+            with contextlib.suppress(FileNotFoundError):
+                self.status_path.unlink()
+
+    @staticmethod
+    def _stop_wave(processes: list[subprocess.Popen[bytes]], deadline: float) -> None:
+        """SIGTERM each, wait for it (until ``deadline``), then SIGKILL what is left of its
+        group."""
+        for process in processes:
             if process.poll() is None:
                 process.terminate()
-        deadline = time.monotonic() + STOP_SECONDS
-        for process in running:
+        for process in processes:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(deadline - time.monotonic(), 0.1))
             _signal_group(process, signal.SIGKILL)
             process.wait()
-        if self.status_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.status_path.unlink()
 
     def write_status(self) -> None:
         """Replace the status file with what every child is doing now."""

@@ -60,3 +60,29 @@ def _wait(condition: object, timeout: float = 10.0) -> None:
     while not condition():  # type: ignore[operator]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.01)
+
+
+def test_the_child_others_use_is_stopped_after_them(tmp_path: Path) -> None:
+    """A worker stopping still reaches the embedded Redis: it is stopped last (the worker
+    takes its time to stop; were both signalled at once, the server would note first)."""
+    order = tmp_path / "order"
+
+    def noting(name: str, pause: float) -> list[str]:
+        script = (
+            "import signal, sys, time\n"
+            "def stop(*_):\n"
+            f"    time.sleep({pause}); open({str(order)!r}, 'a').write({name!r} + ' ')\n"
+            "    sys.exit(0)\n"
+            "signal.signal(signal.SIGTERM, stop)\n"
+            "open(sys.argv[1], 'w').close()\n"
+            "time.sleep(60)\n"
+        )
+        return [sys.executable, "-c", script, str(tmp_path / f"{name}.ready")]
+
+    server = Child("server", noting("server", 0), "redis", serves_others=True)
+    worker = Child("worker", noting("worker", 0.5), "rq-worker")
+    supervisor = Supervisor([server, worker], os.environ, lambda _: None)
+    supervisor.tend(time.monotonic())
+    _wait(lambda: all((tmp_path / f"{n}.ready").exists() for n in ("server", "worker")))
+    supervisor.stop_all()
+    assert order.read_text().split() == ["worker", "server"]
