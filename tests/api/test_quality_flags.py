@@ -8,6 +8,7 @@ import csv
 import io
 import json
 from typing import Any
+from uuid import UUID
 
 import pytest
 from flask.testing import FlaskClient
@@ -145,6 +146,36 @@ def test_flags_are_filters_and_export_columns(
     (statement_flag,) = flags[ids[0]]
     assert statement_flag["code"] == "best_outside_range"
     assert statement_flag["field"].startswith("statements.") and flags[ids[2]] == []
+
+
+def test_statement_filters_read_the_statements_live_at_as_of(
+    client: FlaskClient, writer: dict[str, str], services: Services
+) -> None:
+    """metric= and flag= look at an incident's statements as they stood at as_of (recorded
+    by then, not withdrawn by then), not at today's."""
+    first = client.post("/api/v1/batch", json={"items": [item({}, [], external_ids={"ged": "9"})],
+                        "as_published": True}, headers=writer).json  # fmt: skip
+    incident = first["items"][0]["id"]
+    later = client.post("/api/v1/batch", json={"items": [item({}, [{"figures": [GED_LIKE]}],
+                        external_ids={"ged": "9"})], "as_published": True},
+                        headers=writer).json  # fmt: skip
+    said = later["items"][0]["statements"][0]
+    services.app.withdraw_statement(UUID(incident), said, "mis-recorded")
+    services.runner.run_all()
+    history = client.get(f"/api/v1/incidents/{incident}/history").json["items"]
+    before, during = history[0]["recorded_at"], history[1]["recorded_at"]
+
+    def listed(query: str, as_of: str | None = None) -> list[str]:
+        name, value = query.split("=")
+        answer = client.get("/api/v1/incidents", query_string={name: value, "as_of": as_of})
+        assert answer.status_code == 200, answer.json
+        return [i["id"] for i in answer.json["items"]]
+
+    for query in ("metric=killed", "flag=best_outside_range", "flagged=true"):
+        assert listed(query, before) == [], query  # not yet said
+        assert listed(query, during) == [incident], query  # said, not yet withdrawn
+        assert listed(query) == [], query  # withdrawn since
+    assert listed("flagged=false", during) == []
 
 
 def test_a_writer_cannot_set_flags_without_recording_a_source(

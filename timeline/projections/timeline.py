@@ -314,16 +314,25 @@ def query_incidents(
     ]
 
 
-def _flags(code: str | None) -> tuple[str, list[Any]]:
-    """Incidents with a quality flag (``code``, or any): their own picture's, or a live
-    statement's (statements are stored as compact JSON, a flag's code first)."""
+def _flags(code: str | None, where: TimelineFilter) -> tuple[str, list[Any]]:
+    """Incidents with a quality flag (``code``, or any): their own picture's, or that of a
+    statement live at ``as_of`` (statements are stored as compact JSON, a flag's code first)."""
     own = "%\n" + _escaped(term_line(f"flag:{code}") if code else "flag:") + "%"
-    said = f'%{{"code":"{_escaped(code)}"%' if code else '%"flags":[{%'
+    flagged = f'%{{"code":"{_escaped(code)}"%' if code else '%"flags":[{%'
+    clause, params = _a_statement_like(where)
+    return f"(v.terms LIKE ? ESCAPE '\\' OR {clause})", [own, *params, flagged]
+
+
+def _a_statement_like(where: TimelineFilter) -> tuple[str, list[Any]]:
+    """SQL: the incident has a statement live at the filter's ``as_of`` (on its clock) whose
+    JSON is LIKE the one parameter left to add."""
+    live, params = said("s", where.clock, where.as_of, "sys_from", "sys_to", "at")
+    if where.as_of is None:  # (so that the index of the incidents' current rows serves)
+        live += " AND s.sys_to_pos IS NULL"
     return (
-        "(v.terms LIKE ? ESCAPE '\\' OR EXISTS (SELECT 1 FROM timeline_items g "
-        "WHERE g.incident_id = i.incident_id AND g.item_type = 'statement' "
-        "AND g.sys_to_pos IS NULL AND g.statement LIKE ? ESCAPE '\\'))",
-        [own, said],
+        "EXISTS (SELECT 1 FROM timeline_items s WHERE s.incident_id = i.incident_id "
+        f"AND s.item_type = 'statement' AND {live} AND s.statement LIKE ? ESCAPE '\\')",
+        params,
     )
 
 
@@ -351,14 +360,11 @@ def timeline_sql(
         clauses.append("v.terms LIKE ? ESCAPE '\\'")
         params.append("%\n" + _escaped(term_line(f"ns:{where.namespace}")) + "%")
     if where.metric is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM timeline_items f WHERE f.incident_id = i.incident_id "
-            "AND f.item_type = 'statement' AND f.sys_to_pos IS NULL "
-            "AND f.statement LIKE ? ESCAPE '\\')"
-        )
-        params.append(f'%"metric":"{_escaped(where.metric)}"%')
+        clause, more = _a_statement_like(where)
+        clauses.append(clause)
+        params += [*more, f'%"metric":"{_escaped(where.metric)}"%']
     if where.flag is not None or where.flagged is not None:
-        clause, more = _flags(where.flag)
+        clause, more = _flags(where.flag, where)
         clauses.append(clause if where.flagged is not False else f"NOT {clause}")
         params += more
     simple = {"i.at >= ?": where.start, "i.at <= ?": where.end}
