@@ -21,6 +21,7 @@ from timeline import exports
 from timeline.bootstrap import Services, build
 from timeline.config import Settings
 from timeline.domain.values import COMMON_METRICS
+from timeline.importing import mapped
 from timeline.read_models import TimelineFilter
 
 ACLED = FIXTURES / "acled" / "current.csv"
@@ -409,3 +410,26 @@ def test_the_ndjson_export_splices_the_same_bytes_as_dumping_the_incidents(
         spliced = client.get(f"/api/v1/incidents?format=ndjson{query}").data
         dumped = b"".join(exports.ndjson(services.reads.export_incidents(where)))
         assert spliced == dumped and spliced, query
+
+
+def test_a_title_template_leaves_out_what_a_row_leaves_empty(tmp_path: Path) -> None:
+    """ "{category}: {town}" of a row without a town is "Shelling", not "Shelling:"; a title
+    made of empty columns only is no title (which the writer then refuses)."""
+    mapping = tmp_path / "m.toml"
+    mapping.write_text(
+        'namespace = "mon"\nid = "id"\ntitle = "{category}: {town}, {oblast}"\n'
+        'date = "date"\nkind = { column = "category", default = "other" }\n'
+        '[source]\nname = "Monitor"\nside = "independent"\ntype = "ngo"\n'
+    )
+    sheet = tmp_path / "rows.csv"
+    sheet.write_text(
+        "id,category,town,oblast,date\n"
+        "1,Shelling,Izium,Kharkiv,2022-03-05\n"
+        "2,Shelling,,Kharkiv,2022-03-05\n"
+        "3,Shelling,,,2022-03-05\n"
+        "4,,,,2022-03-05\n"
+    )
+    parsed = list(mapped.read(sheet, mapping=mapped.load_mapping(mapping)))
+    assert [p.item["title"] for p in parsed if p.item] == [
+        "Shelling: Izium, Kharkiv", "Shelling: Kharkiv", "Shelling", None
+    ]  # fmt: skip

@@ -127,6 +127,19 @@ def read(
     yield from parse_rows(rows, mapping["id"], item, columns, stated_column)
 
 
+# The punctuation a title template puts between columns: what is left of it around an empty
+# column goes ("{category}: {town}" of a row without a town is "Shelling", not "Shelling:").
+_SEPARATORS = " :;,/|-\u2013\u2014"
+_SEPARATED = re.compile("\\s*([:;,/|\\-\u2013\u2014])(?:\\s*[:;,/|\\-\u2013\u2014])+\\s*")
+
+
+def _filled(template: str, row: dict[str, str]) -> str | None:
+    """A title template filled from a row; None when every column it names is empty."""
+    values = {column: (value or "").strip() for column, value in row.items()}
+    filled = _SEPARATED.sub(lambda m: f"{m.group(1)} ", template.format_map(values))
+    return filled.strip(_SEPARATORS) or None
+
+
 def _value(row: dict[str, str], spec: Any) -> Any:
     """A fixed value, or ``{column = "…"}``'s value."""
     return text(row, spec["column"]) if isinstance(spec, dict) else spec
@@ -140,7 +153,7 @@ def _item(
     stated_at: str | None,
 ) -> dict[str, Any]:
     title = mapping["title"]
-    title = title.format_map(row) if "{" in title else text(row, title)
+    title = _filled(title, row) if "{" in title else text(row, title)
     date = text(row, mapping["date"])
     if date is None:
         raise ColumnError(mapping["date"], "Missing the date.")
