@@ -84,11 +84,17 @@ class Readiness(Schema):
     workers = fields.Nested(Workers, metadata={"description": "Under `timeline serve`."})
 
 
+class Alive(Schema):
+    """The process answers."""
+
+    status = fields.String(metadata={"enum": ["ok"]})
+
+
 @blp.route("/health")
 class Health(MethodView):
     """Liveness."""
 
-    @blp.response(200)
+    @blp.response(200, Alive)
     def get(self) -> dict[str, str]:
         """The process is up (it checks nothing else)."""
         return {"status": "ok"}

@@ -214,6 +214,8 @@ def test_the_document_states_the_rules_a_schema_cannot(client: FlaskClient) -> N
                 if parameter in names:
                     assert parameter in responses[status]["description"], (method, path, status)
                     assert "application/json" in responses[status]["content"], (method, path)
+    health = spec["paths"]["/api/v1/health"]["get"]["responses"]["200"]
+    assert "application/json" in health["content"]  # every answer's format is declared
     text = json.dumps(spec)
     assert '"anyOf": [{"type": "object", "nullable": true}' not in text
     assert ', {"type": "object", "nullable": true}]' not in text
