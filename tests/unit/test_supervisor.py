@@ -43,6 +43,8 @@ def test_the_status_file_names_each_child_and_its_restarts(tmp_path: Path) -> No
         assert first is not None
         os.kill(first.pid, signal.SIGKILL)
         _wait(lambda: child.restarts == 1 and child.process not in (None, first))
+        # (the file is replaced just after the new process starts: wait for that version)
+        _wait(lambda: _states(status) == ["running"])
         written = read_status(status)
         assert written is not None
         (described,) = written["children"]
@@ -53,6 +55,12 @@ def test_the_status_file_names_each_child_and_its_restarts(tmp_path: Path) -> No
         supervisor.stopping = True
         runner.join(timeout=15)
         supervisor.stop_all()
+
+
+def _states(status: Path) -> list[str]:
+    """The states the status file gives its children (none while there is no file)."""
+    written = read_status(status)
+    return [child["state"] for child in written["children"]] if written else []
 
 
 def _wait(condition: object, timeout: float = 10.0) -> None:
