@@ -53,17 +53,15 @@ def url(data_dir: Path) -> str:
 
 def wait_until_up(data_dir: Path, timeout: float = 20.0) -> None:
     """Return once the server answers a PING (it is starting, or loading its data)."""
-    client = redis.Redis(unix_socket_path=str(socket_path(data_dir)), socket_timeout=1)
     deadline = time.monotonic() + timeout
-    while True:
-        try:
-            client.ping()
-            return
-        except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as error:
-            if time.monotonic() > deadline:
-                raise TimeoutError(
-                    f"the embedded Redis did not answer within {timeout:.0f} s"
-                ) from error
-            time.sleep(0.05)
-        finally:
-            client.close()
+    with redis.Redis(unix_socket_path=str(socket_path(data_dir)), socket_timeout=1) as client:
+        while True:
+            try:
+                client.ping()
+                return
+            except (redis.ConnectionError, redis.TimeoutError, redis.BusyLoadingError) as error:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(
+                        f"the embedded Redis did not answer within {timeout:.0f} s"
+                    ) from error
+                time.sleep(0.05)

@@ -135,7 +135,6 @@ class Supervisor:
                     f"{HEALTHY_SECONDS:.0f} s of starting (last: code {code}); it cannot be "
                     "kept up"
                 )
-                self.write_status()
                 return
             delay = min(
                 self.first_delay * 2.0 ** max(child.quick_failures - 1, 0), MAX_BACKOFF_SECONDS
@@ -178,7 +177,6 @@ class Supervisor:
         status = {
             "supervisor": os.getpid(),
             "children": [child.describe() for child in self.children],
-            "gave_up": self.gave_up,
         }
         partial = self.status_path.with_suffix(".partial")
         partial.write_text(json.dumps(status))
