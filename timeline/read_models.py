@@ -16,10 +16,12 @@ from timeline.domain.values import COMMON_METRICS
 from timeline.projections.aggregates import AggregatesFilter, counted, query_aggregates
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 from timeline.projections.claims import ClaimsFilter, query_claims
+from timeline.projections.clusters import cluster
 from timeline.projections.framework import read_position
 from timeline.projections.history import incident_history
 from timeline.projections.jsontext import loads as jsonloads
 from timeline.projections.ledger import head
+from timeline.projections.links import footprints, held_links, open_proposals, proposal_of
 from timeline.projections.sources import SourcesFilter, query_sources
 from timeline.projections.sql import Cursor, ViewDatabase
 from timeline.projections.timeline import (
@@ -164,6 +166,44 @@ class ReadModels:
             "history", lambda c: incident_history(c, incident_id, as_of, clock)
         )
         return Page(rows, None, position)
+
+    def links(
+        self, incident: str | None, clock: Clock, at: str | None, after: Sequence[str] | None,
+        limit: int,
+    ) -> Page:  # fmt: skip
+        """The pairs linked now (or at ``at`` on ``clock``), by pair."""
+        rows, position = self._read(
+            "links", lambda c: held_links(c, incident, clock, at, after, limit + 1)
+        )
+        return _page(rows, limit, lambda row: [row["first"], row["second"]], position)
+
+    def proposals(
+        self, namespace: str | None, min_score: float, after: Sequence[Any] | None, limit: int
+    ) -> Page:
+        """Proposals not decided, best first."""
+        rows, position = self._read(
+            "links", lambda c: open_proposals(c, namespace, min_score, after, limit + 1)
+        )
+        return _page(rows, limit, lambda r: [r["score"], r["first"], r["second"]], position)
+
+    def proposal(self, first: str, second: str) -> dict[str, Any] | None:
+        """The proposal standing for a pair now (None: none)."""
+        found, _ = self._read("links", lambda c: proposal_of(c, first, second))
+        return found  # type: ignore[no-any-return]
+
+    def footprints(self, namespace: str) -> tuple[list[Any], int]:
+        """The live footprints of one dataset, and the position they reflect."""
+        return self._read("links", lambda c: footprints(c, namespace))
+
+    def cluster(
+        self, incident_id: str, clock: Clock = "recorded", at: str | None = None
+    ) -> tuple[dict[str, Any] | None, int]:
+        """The linked group of an incident, each member as it stood, and the position both read
+        models reflect (the lower)."""
+        with self.views.snapshot() as cursor:
+            found = cluster(cursor, incident_id, clock, at)
+            reached = min(read_position(cursor, "links"), read_position(cursor, "timeline"))
+        return found, reached
 
     def ledger_head(self) -> tuple[int, str] | None:
         """The newest link of the hash chain: (position, hex hash), or None when empty."""

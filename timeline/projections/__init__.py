@@ -6,6 +6,7 @@ from timeline.projections.claims import ClaimsProjection
 from timeline.projections.framework import Projection
 from timeline.projections.history import HistoryProjection
 from timeline.projections.ledger import LedgerProjection
+from timeline.projections.links import LinksProjection
 from timeline.projections.sources import SourcesProjection
 from timeline.projections.timeline import TimelineProjection
 
@@ -20,6 +21,7 @@ def all_projections() -> dict[str, Projection]:
         SourcesProjection(),
         LedgerProjection(),
         AggregatesProjection(),
+        LinksProjection(),
     ]
     return {p.name: p for p in projections}
 

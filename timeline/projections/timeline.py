@@ -18,6 +18,7 @@ re-shaping any row.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -279,6 +280,7 @@ class TimelineFilter:
     metric: str | None = None
     flag: str | None = None  # a quality flag's code, the incident's own or a live statement's
     flagged: bool | None = None  # with any flag (True) or none (False)
+    dedupe: bool = False  # each linked group's incidents once (see _first_of_group)
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
@@ -340,6 +342,45 @@ def timeline_sql(
     where: TimelineFilter, after: Sequence[str] | None, limit: int
 ) -> tuple[str, list[Any]]:
     """The SELECT of one page of the timeline, and its parameters."""
+    clauses, params = _conditions(where)
+    if where.dedupe:
+        clause, more = _first_of_group(where)
+        clauses.append(clause)
+        params += more
+    if after is not None:
+        # The leading range lets the (at, item_id) index seek to the key, not scan up to it.
+        clauses.append("i.at >= ? AND (i.at > ? OR i.item_id > ?)")
+        params += [after[0], after[0], after[1]]
+    sql = (
+        "SELECT i.at, i.item_id, i.item_type, i.recorded_at, i.statement, v.incident, "
+        "CASE WHEN v.sys_from_pos > i.sys_from_pos THEN v.sys_from_pos ELSE i.sys_from_pos END "
+        "AS position FROM timeline_items i JOIN timeline_incidents v "
+        f"ON v.incident_id = i.incident_id WHERE {' AND '.join(clauses)} "
+        "ORDER BY i.at, i.item_id LIMIT ?"
+    )
+    return sql, [*params, limit]
+
+
+def _first_of_group(where: TimelineFilter) -> tuple[str, list[Any]]:
+    """SQL: the row is not an incident that another member of its linked group (the links held
+    now) precedes among the rows the filter matches — so each group shows once, as its first
+    matching member. Statements are every member's: they are the competing claims."""
+    clauses, params = _conditions(replace(where, item_type="incident"))
+    aliased = re.sub(r"\b([isv])\.", r"\g<1>2.", " AND ".join(clauses))
+    aliased = aliased.replace("FROM timeline_items s ", "FROM timeline_items s2 ")
+    return (
+        "(i.item_type <> 'incident' OR NOT EXISTS (SELECT 1 FROM link_members m "
+        "JOIN link_members o ON o.cluster_id = m.cluster_id AND o.incident_id <> m.incident_id "
+        "JOIN timeline_items i2 ON i2.incident_id = o.incident_id "
+        "JOIN timeline_incidents v2 ON v2.incident_id = i2.incident_id "
+        "WHERE m.incident_id = i.incident_id "
+        f"AND (i2.at < i.at OR (i2.at = i.at AND i2.item_id < i.item_id)) AND {aliased}))",
+        params,
+    )
+
+
+def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
+    """The filter as SQL conditions on ``i`` (an item) and ``v`` (its incident's picture)."""
     live_v, params = standing("v", where.clock, where.as_of)
     live_s, more_s = said("i", where.clock, where.as_of, "sys_from", "sys_to", "at")
     shown, more_i = published("v", where.clock, where.as_of, _SPOKEN)
@@ -394,18 +435,7 @@ def timeline_sql(
         min_lon, min_lat, max_lon, max_lat = where.bbox
         clauses.append("v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?")
         params += [min_lat, max_lat, min_lon, max_lon]
-    if after is not None:
-        # The leading range lets the (at, item_id) index seek to the key, not scan up to it.
-        clauses.append("i.at >= ? AND (i.at > ? OR i.item_id > ?)")
-        params += [after[0], after[0], after[1]]
-    sql = (
-        "SELECT i.at, i.item_id, i.item_type, i.recorded_at, i.statement, v.incident, "
-        "CASE WHEN v.sys_from_pos > i.sys_from_pos THEN v.sys_from_pos ELSE i.sys_from_pos END "
-        "AS position FROM timeline_items i JOIN timeline_incidents v "
-        f"ON v.incident_id = i.incident_id WHERE {' AND '.join(clauses)} "
-        "ORDER BY i.at, i.item_id LIMIT ?"
-    )
-    return sql, [*params, limit]
+    return clauses, params
 
 
 def live_statements(
