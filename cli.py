@@ -33,9 +33,11 @@ from timeline.bootstrap import Services, build
 from timeline.config import Settings, describe_store
 from timeline.demo import load_demo
 from timeline.domain import DomainError, values
+from timeline.domain.matching import MIN_SCORE
 from timeline.domain.quality import CODES
 from timeline.event_log import first_undecodable
 from timeline.importing import files, loader, mapped
+from timeline.links import link_proposals, propose_between, write_proposals
 from timeline.listening import why_not_listen
 from timeline.log_format import configure as configure_logs
 from timeline.private_files import private_dir
@@ -419,6 +421,59 @@ def _export_remote(
     except urllib.error.HTTPError as error:
         console.print(f"[red]refused[/red]: {error.code} {error.read().decode(errors='replace')}")
         raise SystemExit(1) from None
+
+
+@main.command()
+@click.option(
+    "--namespaces", required=True, metavar="A,B",
+    help="The two datasets to compare, e.g. acled,ucdp-ged (own: analysts' incidents).",
+)  # fmt: skip
+@click.option(
+    "--min-score", type=click.FloatRange(0, 1), default=MIN_SCORE, show_default=True,
+    help="Leave out proposals scoring less.",
+)  # fmt: skip
+@click.option(
+    "--output", type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the proposals here (CSV: first, second, their dataset ids, score, reasons).",
+)  # fmt: skip
+@click.option(
+    "--link-above", type=click.FloatRange(0, 1), metavar="SCORE",
+    help="Also link every proposal scoring at least SCORE (each a decision, with its score "
+    "and reasons), except pairs already decided.",
+)  # fmt: skip
+def reconcile(
+    namespaces: str, min_score: float, output: Path | None, link_above: float | None
+) -> None:
+    """Propose links between the incidents of two datasets that may be the same event.
+
+    Compares only incidents near each other in space and time (blocking), scores each pair
+    (dates, places, kinds, actors) and prints how many were proposed. The `links` read model
+    proposes the same pairs as rows arrive (GET /api/v1/links/proposals); this is the whole
+    comparison at once, e.g. after importing a new dataset.
+    """
+    names = [n.strip() for n in namespaces.split(",") if n.strip()]
+    if len(names) != 2 or names[0] == names[1]:
+        raise click.BadParameter("name two different datasets, e.g. acled,ucdp-ged",
+                                 param_hint="--namespaces")  # fmt: skip
+    services = _open_store()
+    _catch_up(services)
+    services.runner.wait_for("links", services.app.head(), 600.0)
+    (left, _), (right, _) = (services.reads.footprints(n) for n in names)
+    console.print(f"{names[0]}: {len(left)} incident(s); {names[1]}: {len(right)}")
+    with _progress() as progress:
+        task = progress.add_task("comparing", total=len(left) or 1)
+        found = propose_between(left, right, min_score, partial(_advance, progress, task))
+    console.print(f"{len(found)} proposal(s) scoring at least {min_score}")
+    if output is not None:
+        labels = {fp.incident_id: " ".join(fp.labels) for fp in (*left, *right)}
+        write_proposals(output, found, labels)
+        console.print(f"proposals written to {output}")
+    if link_above is not None:
+        reason = f"timeline reconcile --link-above {link_above}: scored at least that"
+        linked = link_proposals(services.app, found, link_above, reason)
+        _catch_up(services)  # workers may not be running
+        console.print(f"{linked} pair(s) linked")
+    services.close()
 
 
 @main.command()

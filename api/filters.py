@@ -56,12 +56,18 @@ class IncidentScope(Schema):
         load_default=False,
         metadata={"description": "Include retired incidents (marked so); default: leave out."},
     )
+    dedupe = fields.String(
+        validate=validate.OneOf(["linked"]),
+        metadata={"description": "linked: each group of incidents linked as one event (the "
+                  "links held now) counts once, as its first member the other filters match; "
+                  "statements stay every member's (they are the competing claims)."},
+    )  # fmt: skip
 
 
 # The scope's arguments that narrow it (clock alone does not: it qualifies as_of).
 NARROWING = (
     "kind", "actor", "tag", "country", "admin1", "namespace", "metric", "flag", "flagged",
-    "as_of", "retired",
+    "as_of", "retired", "dedupe",
 )  # fmt: skip
 
 
@@ -108,5 +114,6 @@ def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:
         **{k: args.get(k) for k in ("actor", "tag", "country", "admin1", "namespace", "metric")},
         flag=args.get("flag"),
         flagged=args.get("flagged"),
+        dedupe=args.get("dedupe") == "linked",
         **more,
     )
