@@ -5,9 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
+from flask_smorest import abort
 from marshmallow import Schema, fields
 
 from api.auth import require
+from api.consistency import MAX_POSITION
 from api.json_bodies import Blueprint
 from api.services import services
 from timeline.ledger import ALGORITHM
@@ -49,3 +51,28 @@ class Ledger(MethodView):
             "log_head": svc.app.head(),
             "algorithm": ALGORITHM,
         }
+
+
+class LedgerLink(Schema):
+    """The chain's hash at one log position: what an answer citing that position can be checked
+    against."""
+
+    position = fields.Integer()
+    hash = fields.String(metadata={"description": "Hex SHA-256 of the chain up to here."})
+    algorithm = fields.String()
+
+
+@blp.route(f"/<int(max={MAX_POSITION}):position>")
+class LedgerAt(MethodView):
+    """One link of the chain."""
+
+    @require("read")
+    @blp.response(200, LedgerLink)
+    @blp.alt_response(404, description="No event at that position, or not chained yet.")
+    def get(self, position: int) -> dict[str, Any]:
+        """The chain's hash at a log position (the same one `timeline verify` recomputes)."""
+        found, chained = services().reads.ledger_link(position)
+        if found is None:
+            abort(404, message=f"No link at position {position} (the ledger has chained up "
+                  f"to {chained}).")  # fmt: skip
+        return {"position": position, "hash": found, "algorithm": ALGORITHM}

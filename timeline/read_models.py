@@ -20,7 +20,7 @@ from timeline.projections.clusters import cluster
 from timeline.projections.framework import read_position
 from timeline.projections.history import incident_history
 from timeline.projections.jsontext import loads as jsonloads
-from timeline.projections.ledger import head
+from timeline.projections.ledger import head, link_at
 from timeline.projections.links import footprints, held_links, open_proposals, proposal_of
 from timeline.projections.sources import SourcesFilter, query_sources
 from timeline.projections.sql import Cursor, ViewDatabase
@@ -204,6 +204,11 @@ class ReadModels:
             found = cluster(cursor, incident_id, clock, at)
             reached = min(read_position(cursor, "links"), read_position(cursor, "timeline"))
         return found, reached
+
+    def ledger_link(self, position: int) -> tuple[str | None, int]:
+        """The chain's hash at a log position (None: not chained yet), and how far the ledger
+        has chained."""
+        return self._read("ledger", lambda c: link_at(c, position))
 
     def ledger_head(self) -> tuple[int, str] | None:
         """The newest link of the hash chain: (position, hex hash), or None when empty."""

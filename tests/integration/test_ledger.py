@@ -138,3 +138,17 @@ def test_an_event_that_no_longer_decodes_is_named_by_verify_and_by_events(
     assert answer.status_code == 500 and answer.is_json
     assert "position 4" in answer.json["message"]
     assert client.get("/api/v1/events?after=4").status_code == 200  # the rest still reads
+
+
+def test_the_hash_at_any_position_is_served(services: Services) -> None:
+    chained(services)
+    client = create_app(services=services).test_client()
+    read = {"Authorization": "Bearer test-read-key"}
+    links = dict(stored_links(services.views))
+    for position in (1, 4, max(links)):
+        answer = client.get(f"/api/v1/ledger/{position}", headers=read)
+        assert answer.status_code == 200, answer.json
+        assert answer.json == {"position": position, "hash": links[position],
+                               "algorithm": "sha256-chain-v2"}  # fmt: skip
+    beyond = client.get(f"/api/v1/ledger/{max(links) + 1}", headers=read)
+    assert beyond.status_code == 404 and str(max(links)) in beyond.json["message"]

@@ -47,6 +47,13 @@ def head(cursor: Cursor) -> tuple[int, str] | None:
     return (int(row["position"]), str(row["hash"])) if row else None
 
 
+def link_at(cursor: Cursor, position: int) -> str | None:
+    """The chain's hex hash at a log position (None: not chained yet)."""
+    cursor.execute("SELECT hash FROM ledger_links WHERE position = ?", (position,))
+    row = cursor.fetchone()
+    return str(row["hash"]) if row else None
+
+
 def stored_links(views: ViewDatabase, batch_size: int = 5000) -> Iterator[tuple[int, str]]:
     """Every stored link in position order, read in batches."""
     after = 0
