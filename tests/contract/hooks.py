@@ -45,6 +45,7 @@ DOCUMENTED = [
         r"^Required to report a new incident\.$",  # /batch: an item naming no incident held
         r"^Name the place \(only a source recorded as published may leave it unnamed\)\.$",
         r"^(claimant|source)_side groups (figures|statements) only\.$",
+        r"^An incident cannot be linked to itself\.$",  # POST /links: the two incidents
     )
 ]
 STATE_OR_RELATION = {400, 412, 422}
