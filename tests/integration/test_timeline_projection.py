@@ -13,6 +13,7 @@ from tests.factories import T0, a_statement, an_incident
 from tests.integration.helpers import table_rows
 from timeline.bootstrap import Services
 from timeline.event_log import read_log
+from timeline.links import decide
 from timeline.projections.framework import (
     PositionMoved,
     apply_batch,
@@ -131,6 +132,13 @@ def test_rebuild_of_every_projection_equals_the_incremental_build(services: Serv
             app.withdraw_statement(UUID(written.incident_id), written.statements[0]["id"], "dup")
         for name in services.projections:
             services.runner.run(name)  # incrementally, a few events at a time
+    # The same strike in two datasets: proposed, linked, unlinked and linked again
+    twins = [app.report_incident(an_incident(external_ids={ns: "1"})).incident_id
+             for ns in ("acled", "ucdp-ged")]  # fmt: skip
+    for decision in ("link", "unlink", "link"):
+        decide(app, *twins, decision, "the same strike")
+        for name in services.projections:
+            services.runner.run(name)
     read_models = {n: p for n, p in services.projections.items() if p.rebuildable}
     assert "webhooks" not in read_models  # the dispatcher sends: it is never rebuilt
     for name, projection in read_models.items():

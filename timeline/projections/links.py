@@ -215,12 +215,14 @@ class LinksProjection(Projection):
         cursor.flush()
         proposed: set[tuple[str, str]] = set()
         for fp in fresh:
-            entry = self._changed[fp.incident_id]
             for other in nearby(cursor, fp):
                 proposal = compare(fp, other)
                 if proposal is None or (proposal.first, proposal.second) in proposed:
                     continue
                 proposed.add((proposal.first, proposal.second))
+                # Proposed by the later of the two changes (as if each came in its own batch)
+                changes = [self._changed.get(i) for i in (proposal.first, proposal.second)]
+                entry = max((c for c in changes if c is not None), key=lambda c: c.position)
                 cursor.insert(
                     "INSERT INTO link_proposals (first, second, score, reasons, position, "
                     "proposed_at) VALUES (?, ?, ?, ?, ?, ?)",
