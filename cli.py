@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sys
@@ -30,6 +31,14 @@ from rich.table import Column, Table
 
 from timeline import embedded_redis, exports
 from timeline.bootstrap import Services, build
+from timeline.citations import (
+    AT_POSITION_ALONE,
+    HashingWriter,
+    check_chain,
+    manifest,
+    manifest_path,
+    read_manifest,
+)
 from timeline.config import Settings, describe_store
 from timeline.demo import load_demo
 from timeline.domain import DomainError, values
@@ -327,39 +336,60 @@ def import_(
 @click.option("--flag", type=click.Choice(list(CODES)), help="Only incidents with this quality "
               "flag (their own or a statement's).")  # fmt: skip
 @click.option("--flagged", is_flag=True, help="Only incidents with a quality flag.")
+@click.option("--at-position", type=click.IntRange(min=0), help="Exactly as the log stood at "
+              "this position (a citation's), not as it stands now.")  # fmt: skip
 def export(
     data_format: str, output: Path | None, url: str | None, key: str | None,
     namespace: str | None, kind: tuple[str, ...], country: str | None, actor: str | None,
     as_of: str | None, clock: str, retired: bool, flag: str | None, flagged: bool,
+    at_position: int | None,
 ) -> None:  # fmt: skip
     """Write every incident that matches the filters, with its statements or figures, as a
-    file: what GET /api/v1/incidents?format=… streams, from one consistent snapshot."""
+    file: what GET /api/v1/incidents?format=… streams, from one consistent snapshot.
+
+    With -o FILE, a manifest is written beside it (FILE.manifest.json: the query, the log
+    position the file reflects, the ledger's hash there and the file's SHA-256), so the file
+    can be cited and checked later with `timeline cite verify`.
+    """
     query = {"namespace": namespace, "country": country, "actor": actor, "as_of": as_of,
              "clock": clock, "retired": "true" if retired else None, "flag": flag,
-             "flagged": "true" if flagged else None}  # fmt: skip
+             "flagged": "true" if flagged else None,
+             "at_position": str(at_position) if at_position is not None else None}  # fmt: skip
     given = {k: v for k, v in query.items() if v is not None}
     if output == Path("-"):  # the convention for standard output
         output = None
-    sink = output.open("wb") if output else sys.stdout.buffer
+    sink = HashingWriter(output.open("wb") if output else sys.stdout.buffer)
     try:
         if url:
-            _export_remote(url, key, data_format, given, kind, sink)
+            position, ledger_hash = _export_remote(url, key, data_format, given, kind, sink)
         else:
-            _export_local(data_format, given, kind, sink)
+            position, ledger_hash = _export_local(data_format, given, kind, sink)
     except DomainError as error:
         console.print(f"[red]refused[/red]: {error.field}: {error.message}")
         raise SystemExit(1) from None
     finally:
         if output:
             sink.close()
+    if output:
+        cited = {"format": data_format, "filters": given, "kind": list(kind), "url": url}
+        written = manifest_path(output)
+        content = manifest(cited, position, ledger_hash, sink.sha256, sink.size, output.name)
+        written.write_text(json.dumps(content, indent=2) + "\n")
+        console.print(f"cited in {written} (position {position}, sha256 {sink.sha256[:12]}…)")
 
 
 def _export_local(
     data_format: str, given: dict[str, str], kind: tuple[str, ...], sink: Any
-) -> None:
+) -> tuple[int, str | None]:
+    """Export from the local store; the position the file reflects and the ledger's hash."""
     services = _open_store()
     try:
         as_of = values.timestamp(given["as_of"], "as_of") if "as_of" in given else None
+        at_position = int(given["at_position"]) if "at_position" in given else None
+        if at_position is not None and (as_of is not None or given["clock"] == "stated"):
+            raise DomainError(AT_POSITION_ALONE, "--at-position")
+        if at_position is not None and at_position > services.app.head():
+            raise DomainError(f"The log's head is {services.app.head()}.", "--at-position")
         where = TimelineFilter(
             kind=kind,
             as_of=as_of,
@@ -370,6 +400,7 @@ def _export_local(
             actor=given.get("actor"),
             flag=given.get("flag"),
             flagged=True if "flagged" in given else None,
+            at_position=at_position,
         )
         _catch_up(services)
         lines = data_format == "ndjson"  # the stored texts, spliced: nothing parsed
@@ -380,6 +411,7 @@ def _export_local(
         writers = exports.LINES if lines else exports.WRITERS
         for chunk in exports.write(export, data_format, writers):
             sink.write(chunk if isinstance(chunk, bytes) else chunk.encode())
+        return export.position, services.reads.ledger_link(export.position)[0]
     finally:
         services.close()
 
@@ -407,7 +439,8 @@ def _catch_up(services: Any, progress: Progress | None = None) -> None:
 def _export_remote(
     url: str, key: str | None, data_format: str, given: dict[str, str],
     kind: tuple[str, ...], sink: Any,
-) -> None:  # fmt: skip
+) -> tuple[int, str | None]:  # fmt: skip
+    """Export through the service's API; the position and hash its answer names."""
     query = urllib.parse.urlencode([*given.items(), ("format", data_format),
                                     *(("kind", k) for k in kind)])  # fmt: skip
     request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/incidents?{query}")
@@ -415,9 +448,11 @@ def _export_remote(
         request.add_header("Authorization", f"Bearer {key}")
     try:
         with urllib.request.urlopen(request, timeout=300) as answer:
-            console.print(f"log position {answer.headers.get('X-Projection-Position')}")
+            position = int(answer.headers.get("X-Projection-Position") or 0)
+            console.print(f"log position {position}")
             while chunk := answer.read(1 << 16):
                 sink.write(chunk)
+            return position, answer.headers.get("X-Ledger-Hash")
     except urllib.error.HTTPError as error:
         console.print(f"[red]refused[/red]: {error.code} {error.read().decode(errors='replace')}")
         raise SystemExit(1) from None
@@ -474,6 +509,113 @@ def reconcile(
         _catch_up(services)  # workers may not be running
         console.print(f"{linked} pair(s) linked")
     services.close()
+
+
+@main.group()
+def cite() -> None:
+    """Citations of exported files (the manifests `timeline export -o FILE` writes)."""
+
+
+@cite.command("verify")
+@click.argument("manifest_file", metavar="MANIFEST",
+                type=click.Path(exists=True, dir_okay=False, path_type=Path))  # fmt: skip
+@click.option("--file", "exported", type=click.Path(dir_okay=False, path_type=Path),
+              help="The exported file (default: the one the manifest names).")  # fmt: skip
+@click.option("--key", envvar="TIMELINE_EXPORT_KEY", help="A read key, for a manifest of an "
+              "export made with --url.")  # fmt: skip
+def cite_verify(manifest_file: Path, exported: Path | None, key: str | None) -> None:
+    """Prove a cited export: the log up to its position is untouched (the hash chain,
+    recomputed from the stored events, matches the ledger and the cited hash), the same
+    export run again at that position gives the same bytes, and the file (if still there) is
+    the one cited. Exit status 0 when all hold, 1 naming what does not, 2 for a bad manifest.
+    """
+    try:
+        cited = read_manifest(manifest_file)
+    except ValueError as error:
+        console.print(f"[red]not a manifest[/red]: {error}")
+        raise SystemExit(2) from None
+    position, query = int(cited["position"]), cited["query"]
+    failures: list[str] = []
+    path = exported or manifest_file.with_name(str(cited.get("file") or ""))
+    if path.is_file():
+        with path.open("rb") as f:
+            on_disk = HashingWriter()
+            while chunk := f.read(1 << 16):
+                on_disk.write(chunk)
+        _checked(on_disk.sha256 == cited["sha256"], f"the file {path} is the one cited",
+                 f"the file {path} differs from the one cited", failures)  # fmt: skip
+    else:
+        console.print(f"(the file {path} is not here: checking the service's answer only)")
+    given = dict(query.get("filters") or {})
+    if given.get("clock") == "stated" and "as_of" in given:
+        console.print("(an export on the stated clock is not re-run: what was said by a time "
+                      "may still be learned; the chain is checked)")  # fmt: skip
+        again = None
+    else:
+        if "as_of" not in given:
+            given["at_position"] = str(position)
+        again = HashingWriter()
+    kind = tuple(query.get("kind") or ())
+    if query.get("url"):
+        if again is not None:
+            _export_remote(query["url"], key, query["format"], given, kind, again)
+        _checked(_remote_hash(query["url"], key, position) == cited.get("ledger_hash"),
+                 f"the service's ledger still holds the cited hash at {position}",
+                 f"the service's ledger no longer holds the cited hash at {position}",
+                 failures)  # fmt: skip
+    else:
+        if again is not None:
+            _export_local(query["format"], given, kind, again)
+        _check_local_chain(position, cited.get("ledger_hash"), failures)
+    if again is not None:
+        other = f"(sha256 {again.sha256[:12]}…, not {cited['sha256'][:12]}…)"
+        _checked(again.sha256 == cited["sha256"],
+                 f"the export run again at position {position} gives the cited bytes",
+                 f"the export run again at position {position} gives other bytes {other}",
+                 failures)  # fmt: skip
+    if failures:
+        raise SystemExit(1)
+
+
+def _checked(holds: bool, good: str, bad: str, failures: list[str]) -> None:
+    console.print(f"[green]✓[/green] {good}" if holds else f"[red]✗[/red] {bad}")
+    if not holds:
+        failures.append(bad)
+
+
+def _check_local_chain(position: int, cited_hash: str | None, failures: list[str]) -> None:
+    from timeline.projections.ledger import stored_links
+
+    services = _open_store()
+    try:
+        with _progress() as progress:
+            task = progress.add_task("chain", total=position or 1)
+            found = check_chain(services.app, stored_links(services.views), position,
+                                partial(_advance, progress, task))  # fmt: skip
+        if found.tampered_at is not None:
+            _checked(False, "", f"the log was changed at position {found.tampered_at}: "
+                     f"{found.reason}", failures)  # fmt: skip
+            return
+        _checked(found.recomputed_hash == cited_hash,
+                 f"the log up to position {position} is untouched (its chain gives the cited "
+                 "hash)",
+                 f"the chain recomputed up to position {position} does not give the cited "
+                 "hash (events up to it were changed and the ledger rebuilt since)",
+                 failures)  # fmt: skip
+    finally:
+        services.close()
+
+
+def _remote_hash(url: str, key: str | None, position: int) -> str | None:
+    request = urllib.request.Request(f"{url.rstrip('/')}/api/v1/ledger/{position}")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            found: str | None = json.loads(answer.read())["hash"]
+            return found
+    except urllib.error.HTTPError:
+        return None
 
 
 @main.command()

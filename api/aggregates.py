@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require
+from api.citation import Cited
 from api.consistency import MinPosition, await_position, with_position
 from api.filters import NARROWING, IncidentScope, timeline_filter
 from api.json_bodies import Blueprint
@@ -81,7 +82,7 @@ class Bucket(Schema):
     high = fields.Float()
 
 
-class Aggregates(Schema):
+class Aggregates(Cited):
     """Every bucket, in time order, and the log position it reflects."""
 
     measure = fields.String()
@@ -107,6 +108,7 @@ class AggregatesResource(MethodView):
         (its cost follows how many match).
         """
         await_position(PROJECTION, args.get("min_position"))
+        await_position("timeline", args.get("at_position"), "at_position")
         where = AggregatesFilter(
             measure=args["measure"],
             group_by=args.get("group_by"),
@@ -116,7 +118,7 @@ class AggregatesResource(MethodView):
         )
         # Narrowed (or as of a time): counted from the incidents in scope, the days (from,
         # to) being the buckets' range, not the incidents' times.
-        narrowed = any(args.get(k) for k in NARROWING)
+        narrowed = any(args.get(k) for k in NARROWING) or args.get("at_position") is not None
         scope = timeline_filter({**args, "start": None, "end": None}) if narrowed else None
         page = services().reads.aggregates(where, scope)
         body = {

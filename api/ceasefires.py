@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import require
+from api.citation import Cited
 from api.consistency import MinPosition, await_position
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
@@ -92,7 +93,7 @@ class Ceasefire(Schema):
     status = fields.String(metadata={"enum": ["held", "violated", "disputed"]})
 
 
-class CeasefiresPage(Schema):
+class CeasefiresPage(Cited):
     """The ceasefires, and the log position they reflect."""
 
     items = fields.List(fields.Nested(Ceasefire))

@@ -8,6 +8,7 @@ from flask.views import MethodView
 from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
+from api.citation import Cited
 from api.consistency import MinPosition, await_position, with_position
 from api.exports import FormatArg, file_responses, streamed, wanted
 from api.fields import Clock, StoredTimestamp, Timestamp
@@ -90,7 +91,7 @@ class ClaimGroup(Schema):
     contested = fields.Boolean()
 
 
-class ClaimsPage(Schema):
+class ClaimsPage(Cited):
     """The groups, and the log position they reflect."""
 
     items = fields.List(fields.Nested(ClaimGroup))

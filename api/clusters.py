@@ -7,10 +7,17 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validates_schema
 
 from api.auth import require
-from api.consistency import MinPosition, await_position, with_position
+from api.citation import Cited
+from api.consistency import (
+    AtPosition,
+    MinPosition,
+    await_position,
+    check_at_position,
+    with_position,
+)
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.incidents import IncidentSummary
 from api.json_bodies import Blueprint
@@ -31,7 +38,13 @@ class ClusterArgs(Schema):
     as_of = Timestamp(metadata={"description": "The group as linked, and its members as "
                                 "known, at this time."})  # fmt: skip
     clock = Clock()
+    at_position = AtPosition()
     min_position = MinPosition()
+
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone."""
+        check_at_position(data)
 
 
 class Member(Schema):
@@ -90,7 +103,7 @@ class Disagreement(Schema):
     kinds = fields.List(fields.String())
 
 
-class ClusterOut(Schema):
+class ClusterOut(Cited):
     """A linked group: its members, the links that make it, their figures and differences."""
 
     id = fields.String(metadata={"description": "The group's id: its smallest member id."})
@@ -116,8 +129,12 @@ class Cluster(MethodView):
         nothing): each dataset's version side by side, the figures as competing claims with
         their spread, and where dates, places and kinds disagree."""
         await_position("links", args.get("min_position"))
+        for projection in ("links", "timeline"):
+            await_position(projection, args.get("at_position"), "at_position")
         at = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
-        found, position = services().reads.cluster(str(incident_id), args["clock"], at)
+        found, position = services().reads.cluster(
+            str(incident_id), args["clock"], at, args.get("at_position")
+        )
         if found is None:
             abort(404, message=f"No incident {incident_id} (as known then).")
             raise AssertionError  # (abort raises)

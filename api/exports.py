@@ -13,6 +13,7 @@ from typing import Any
 from flask import Response, request
 from marshmallow import fields, validate
 
+from api.citation import citation_of, with_citation_headers
 from timeline import exports
 from timeline.read_models import Export
 
@@ -120,5 +121,4 @@ def streamed(
         data_format
     ]
     response.headers["Content-Disposition"] = f'attachment; filename="{name}.{extension}"'
-    response.headers["X-Projection-Position"] = str(export.position)
-    return response
+    return with_citation_headers(response, citation_of(export.position))

@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from api.consistency import MinPosition
+from api.consistency import AtPosition, MinPosition, check_at_position
 from api.fields import Clock, Timestamp
 from api.paging import PageArgs
 from timeline.domain.quality import CODES
@@ -56,6 +56,7 @@ class IncidentScope(Schema):
         load_default=False,
         metadata={"description": "Include retired incidents (marked so); default: leave out."},
     )
+    at_position = AtPosition()
     dedupe = fields.String(
         validate=validate.OneOf(["linked"]),
         metadata={"description": "linked: each group of incidents linked as one event (the "
@@ -63,11 +64,16 @@ class IncidentScope(Schema):
                   "statements stay every member's (they are the competing claims)."},
     )  # fmt: skip
 
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone (see check_at_position)."""
+        check_at_position(data)
+
 
 # The scope's arguments that narrow it (clock alone does not: it qualifies as_of).
 NARROWING = (
     "kind", "actor", "tag", "country", "admin1", "namespace", "metric", "flag", "flagged",
-    "as_of", "retired", "dedupe",
+    "as_of", "retired", "dedupe", "at_position",
 )  # fmt: skip
 
 
@@ -115,5 +121,6 @@ def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:
         flag=args.get("flag"),
         flagged=args.get("flagged"),
         dedupe=args.get("dedupe") == "linked",
+        at_position=args.get("at_position"),
         **more,
     )

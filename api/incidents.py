@@ -13,6 +13,7 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import WrittenBy, require, written_by
+from api.citation import HASH_HEADER, Cited, cited
 from api.consistency import MinPosition, await_position, with_position
 from api.exports import file_responses, streamed, wanted
 from api.fields import Clock, Moment, StoredTimestamp, Timestamp
@@ -310,7 +311,7 @@ class IncidentSummary(Schema):
     flags = flags_field("this version of the incident (its statements carry their own)")
 
 
-class IncidentOut(IncidentSummary):
+class IncidentOut(IncidentSummary, Cited):
     """An incident with its statements, as known at the time asked for."""
 
     version = fields.Integer()
@@ -394,7 +395,7 @@ class IncidentListArgs(IncidentFilters):
     )
 
 
-class IncidentsPage(Schema):
+class IncidentsPage(Cited):
     """A page of incidents."""
 
     items = fields.List(fields.Nested(IncidentSummary))
@@ -415,6 +416,7 @@ class Incidents(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents by when they occurred, with the timeline's filters, now or as of a time."""
         await_position(LISTING, args.get("min_position"))
+        await_position("timeline", args.get("at_position"), "at_position")
         svc = services()
         where = timeline_filter(args)
         data_format = wanted(args.get("format"))
@@ -471,8 +473,11 @@ class IncidentResource(MethodView):
         app = services().app
         head = app.head()  # read first: the incident loaded next holds every event up to it
         view = app.get_incident(incident_id, args.get("as_of"), args["clock"])
-        body = {**view, "as_of": args.get("as_of"), "clock": args["clock"], "position": head}
+        body = cited({**view, "as_of": args.get("as_of"), "clock": args["clock"],
+                      "position": head}, head)  # fmt: skip
         headers = {"ETag": etag(view["version"]), "X-Projection-Position": str(head)}
+        if body["citation"]["ledger_hash"]:
+            headers[HASH_HEADER] = body["citation"]["ledger_hash"]
         return body, 200, headers
 
     @require("write")
@@ -621,7 +626,7 @@ class Version(Schema):
     )
 
 
-class History(Schema):
+class History(Cited):
     """Every version of an incident, oldest first."""
 
     id = fields.String()

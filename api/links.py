@@ -6,10 +6,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
 from api.auth import require, written_by
-from api.consistency import MinPosition, await_position, with_position
+from api.citation import Cited
+from api.consistency import (
+    AtPosition,
+    MinPosition,
+    await_position,
+    check_at_position,
+    with_position,
+)
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, page_body
@@ -56,10 +63,16 @@ class LinksArgs(PageArgs):
     incident = fields.UUID(metadata={"description": "Only the links of this incident."})
     as_of = Timestamp(metadata={"description": "The links held at this time."})
     clock = Clock()
+    at_position = AtPosition()
     min_position = MinPosition()
 
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone."""
+        check_at_position(data)
 
-class LinksPage(Schema):
+
+class LinksPage(Cited):
     """Links held, by pair."""
 
     items = fields.List(fields.Nested(LinkOut))
@@ -124,7 +137,7 @@ class ProposalsArgs(PageArgs):
     min_position = MinPosition()
 
 
-class ProposalsPage(Schema):
+class ProposalsPage(Cited):
     """Proposals no decision stands on, best first."""
 
     items = fields.List(fields.Nested(ProposalOut))
@@ -142,10 +155,12 @@ class Links(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """The links held now, or at `as_of` (on either clock), by pair."""
         await_position(PROJECTION, args.get("min_position"))
+        await_position(PROJECTION, args.get("at_position"), "at_position")
         at = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
         incident = str(args["incident"]) if args.get("incident") else None
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
-        page = services().reads.links(incident, args["clock"], at, after, args["limit"])
+        page = services().reads.links(incident, args["clock"], at, after, args["limit"],
+                                      args.get("at_position"))  # fmt: skip
         return with_position(LinksPage().dump(page_body(PROJECTION, page)), page.position)
 
     @require("write")

@@ -16,6 +16,7 @@ from flask_smorest import abort
 from itsdangerous import BadSignature, URLSafeSerializer
 from marshmallow import Schema, fields, validate
 
+from api.citation import citation_of, with_citation_headers
 from api.services import services
 from timeline.read_models import MAX_PAGE, Page
 
@@ -80,10 +81,9 @@ def page_body(kind: str, page: Page) -> dict[str, Any]:
 def raw_page(kind: str, page: Page, items: list[str]) -> Response:
     """A listing whose items are already JSON text (stored ready to serve): sent as they are."""
     next_cursor = encode_cursor(kind, page.next_key) if page.next_key else None
+    citation = citation_of(page.position)
     body = (
         '{"items":[' + ",".join(items) + '],"next_cursor":' + json.dumps(next_cursor)
-        + ',"position":' + str(page.position) + "}"
+        + ',"position":' + str(page.position) + ',"citation":' + json.dumps(citation) + "}"
     )  # fmt: skip
-    response = Response(body, mimetype="application/json")
-    response.headers["X-Projection-Position"] = str(page.position)
-    return response
+    return with_citation_headers(Response(body, mimetype="application/json"), citation)

@@ -39,6 +39,10 @@ RULES: dict[str, list[tuple[str, str]]] = {
         ("422", "`min_position` is beyond the log's head (`errors` says where the head is)."),
         ("503", "The read model did not reach `min_position` in time (retry)."),
     ],
+    "at_position": [
+        ("422", "`at_position` is beyond the log's head, or given with `as_of` or `clock=stated`."),
+        ("503", "The read model did not reach `at_position` in time (retry)."),
+    ],
     "to": [("422", "`from` is after `to`.")],
     "bbox": [("422", "`bbox` has a minimum above its maximum.")],
     "Last-Event-ID": [("422", "`Last-Event-ID` is beyond the log's head.")],

@@ -9,6 +9,7 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, fields
 
 from api.auth import require
+from api.citation import Cited
 from api.consistency import MinPosition, await_position, with_position
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
@@ -58,7 +59,7 @@ class SourceRecord(Schema):
     last_statement_at = StoredTimestamp()
 
 
-class SourcesPage(Schema):
+class SourcesPage(Cited):
     """Every source, and the log position this reflects."""
 
     items = fields.List(fields.Nested(SourceRecord))
@@ -66,7 +67,7 @@ class SourcesPage(Schema):
     position = fields.Integer(metadata={"description": "The log position this page reflects."})
 
 
-class OneSource(SourceRecord):
+class OneSource(SourceRecord, Cited):
     """One source, and the log position this reflects."""
 
     position = fields.Integer()

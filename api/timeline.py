@@ -9,6 +9,7 @@ from marshmallow import RAISE, Schema, fields, validate
 from webargs.fields import DelimitedList
 
 from api.auth import require
+from api.citation import Cited
 from api.consistency import await_position
 from api.exports import FormatArg, file_responses, streamed, wanted
 from api.fields import StoredTimestamp
@@ -64,7 +65,7 @@ class TimelineItem(Schema):
     statement = fields.Nested(TimelineStatement)
 
 
-class TimelinePage(Schema):
+class TimelinePage(Cited):
     """A page of the timeline."""
 
     items = fields.List(fields.Nested(TimelineItem))
@@ -86,6 +87,7 @@ class Timeline(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Incidents and statements in time order, filtered and paginated."""
         await_position(PROJECTION, args.get("min_position"))
+        await_position("timeline", args.get("at_position"), "at_position")
         where = timeline_filter(args, item_type=args.get("type"))
         data_format = wanted(args.get("format"), TIMELINE_WRITERS)
         if data_format is not None:

@@ -89,14 +89,16 @@ class ReadModels:
         rows, position = self._read(
             "timeline", lambda c: query_timeline(c, where, after, limit + 1)
         )
-        return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
+        reflects = where.at_position if where.at_position is not None else position
+        return _page(rows, limit, lambda row: [row["at"], row["item_id"]], reflects)
 
     def incidents(self, where: TimelineFilter, after: Sequence[str] | None, limit: int) -> Page:
         """Incidents (``item``: JSON text) by when they occurred, from the timeline."""
         rows, position = self._read(
             "timeline", lambda c: query_incidents(c, where, after, limit + 1)
         )
-        return _page(rows, limit, lambda row: [row["at"], row["item_id"]], position)
+        reflects = where.at_position if where.at_position is not None else position
+        return _page(rows, limit, lambda row: [row["at"], row["item_id"]], reflects)
 
     def aggregates(self, where: AggregatesFilter, scope: TimelineFilter | None = None) -> Page:
         """Counts over time (every bucket: one answer, no paging): kept by the `aggregates`
@@ -114,18 +116,18 @@ class ReadModels:
     def export_incidents(self, where: TimelineFilter, page: int = 500) -> Export:
         """Every incident the filter matches, with its live statements, from one snapshot:
         iterate the answer (a page of rows at a time), then close it."""
-        export = Export(self.views, "timeline", incident_pages(where, page))
-        export.metrics = figure_metrics(export.cursor)
+        export = Export(self.views, "timeline", incident_pages(where, page), where.at_position)
+        export.metrics = figure_metrics(export.cursor, where.at_position)
         return export
 
     def export_incident_lines(self, where: TimelineFilter, page: int = 1000) -> Export:
         """Every incident the filter matches, with its live statements, as NDJSON lines
         (bytes), from one snapshot (as above)."""
-        return Export(self.views, "timeline", incident_line_pages(where, page))
+        return Export(self.views, "timeline", incident_line_pages(where, page), where.at_position)
 
     def export_timeline(self, where: TimelineFilter, page: int = 1000) -> Export:
         """Every timeline item the filter matches, from one snapshot (as above)."""
-        return Export(self.views, "timeline", timeline_pages(where, page))
+        return Export(self.views, "timeline", timeline_pages(where, page), where.at_position)
 
     def export_claims(self, where: ClaimsFilter, incidents: int = 200) -> Export:
         """Every figure group the filter matches, from one snapshot (as above)."""
@@ -169,13 +171,14 @@ class ReadModels:
 
     def links(
         self, incident: str | None, clock: Clock, at: str | None, after: Sequence[str] | None,
-        limit: int,
+        limit: int, at_position: int | None = None,
     ) -> Page:  # fmt: skip
-        """The pairs linked now (or at ``at`` on ``clock``), by pair."""
+        """The pairs linked now (or at ``at`` on ``clock``, or at a log position), by pair."""
         rows, position = self._read(
-            "links", lambda c: held_links(c, incident, clock, at, after, limit + 1)
+            "links", lambda c: held_links(c, incident, clock, at, after, limit + 1, at_position)
         )
-        return _page(rows, limit, lambda row: [row["first"], row["second"]], position)
+        reflects = at_position if at_position is not None else position
+        return _page(rows, limit, lambda row: [row["first"], row["second"]], reflects)
 
     def proposals(
         self, namespace: str | None, min_score: float, after: Sequence[Any] | None, limit: int
@@ -196,14 +199,18 @@ class ReadModels:
         return self._read("links", lambda c: footprints(c, namespace))
 
     def cluster(
-        self, incident_id: str, clock: Clock = "recorded", at: str | None = None
+        self,
+        incident_id: str,
+        clock: Clock = "recorded",
+        at: str | None = None,
+        at_position: int | None = None,
     ) -> tuple[dict[str, Any] | None, int]:
         """The linked group of an incident, each member as it stood, and the position both read
-        models reflect (the lower)."""
+        models reflect (the lower; or ``at_position``)."""
         with self.views.snapshot() as cursor:
-            found = cluster(cursor, incident_id, clock, at)
+            found = cluster(cursor, incident_id, clock, at, at_position)
             reached = min(read_position(cursor, "links"), read_position(cursor, "timeline"))
-        return found, reached
+        return found, at_position if at_position is not None else reached
 
     def ledger_link(self, position: int) -> tuple[str | None, int]:
         """The chain's hash at a log position (None: not chained yet), and how far the ledger
@@ -226,10 +233,14 @@ class Export:
     API's shapes); ``close`` ends the snapshot (also when not iterated, e.g. a client that
     went away)."""
 
-    def __init__(self, views: ViewDatabase, projection: str, pages: Pages) -> None:
+    def __init__(
+        self, views: ViewDatabase, projection: str, pages: Pages, at_position: int | None = None
+    ) -> None:
         self._context = views.snapshot()
         self.cursor = self._context.__enter__()
-        self.position = read_position(self.cursor, projection)
+        self.position = (
+            at_position if at_position is not None else read_position(self.cursor, projection)
+        )
         # The metrics an incident CSV gives columns to (see figure_metrics).
         self.metrics: tuple[str, ...] = COMMON_METRICS
         self._pages = pages

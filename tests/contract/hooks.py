@@ -46,6 +46,8 @@ DOCUMENTED = [
         r"^Name the place \(only a source recorded as published may leave it unnamed\)\.$",
         r"^(claimant|source)_side groups (figures|statements) only\.$",
         r"^An incident cannot be linked to itself\.$",  # POST /links: the two incidents
+        r"^at_position replays the log as recorded: ",  # beside as_of or clock=stated
+        r"^dedupe=linked groups by the links held now: not with at_position\.$",
     )
 ]
 STATE_OR_RELATION = {400, 412, 422}

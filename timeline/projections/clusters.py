@@ -16,20 +16,25 @@ from timeline.projections import jsontext as json
 from timeline.projections.links import component, held_among
 from timeline.projections.sql import Cursor
 from timeline.projections.timeline import TimelineFilter, live_statements
-from timeline.projections.versions import Clock, standing
+from timeline.projections.versions import Clock, at_position, standing
 
 
 def cluster(
-    cursor: Cursor, incident_id: str, clock: Clock = "recorded", at: str | None = None
+    cursor: Cursor,
+    incident_id: str,
+    clock: Clock = "recorded",
+    at: str | None = None,
+    position: int | None = None,
 ) -> dict[str, Any] | None:
-    """The group ``incident_id`` belongs to (a group of one when it is linked to nothing);
-    None when no such incident was known then."""
-    members = sorted(component(cursor, incident_id, clock, at))
-    incidents = _pictures(cursor, members, clock, at)
+    """The group ``incident_id`` belongs to (a group of one when it is linked to nothing), now,
+    at ``at`` on ``clock`` or at a log ``position``; None when no such incident was known."""
+    members = sorted(component(cursor, incident_id, clock, at, position))
+    when = TimelineFilter(as_of=at, clock=clock, at_position=position)
+    incidents = _pictures(cursor, members, when)
     if incident_id not in incidents:
         return None
     members = [m for m in members if m in incidents]
-    statements = live_statements(cursor, TimelineFilter(as_of=at, clock=clock), members)
+    statements = live_statements(cursor, when, members)
     shown = [
         {"claimant": claimant(incidents[m]), "incident": incidents[m], "statements": statements[m]}
         for m in members
@@ -37,16 +42,19 @@ def cluster(
     return {
         "id": members[0],
         "members": shown,
-        "links": held_among(cursor, members, clock, at),
+        "links": held_among(cursor, members, clock, at, position),
         "figures": competing_figures(shown),
         "disagreement": disagreement([incidents[m] for m in members]),
     }
 
 
 def _pictures(
-    cursor: Cursor, members: list[str], clock: Clock, at: str | None
+    cursor: Cursor, members: list[str], when: TimelineFilter
 ) -> dict[str, dict[str, Any]]:
-    live, params = standing("v", clock, at)
+    if when.at_position is not None:
+        live, params = at_position("v", when.at_position)
+    else:
+        live, params = standing("v", when.clock, when.as_of)
     marks = ", ".join("?" for _ in members)
     cursor.execute(
         f"SELECT v.incident_id, v.incident FROM timeline_incidents v WHERE {live} "

@@ -306,12 +306,16 @@ def regroup(cursor: BatchCursor, touched: Iterable[str]) -> None:
 
 
 def component(
-    cursor: Cursor | BatchCursor, incident_id: str, clock: Clock = "recorded", at: str | None = None
+    cursor: Cursor | BatchCursor,
+    incident_id: str,
+    clock: Clock = "recorded",
+    at: str | None = None,
+    position: int | None = None,
 ) -> set[str]:
     """The incidents linked to ``incident_id``, directly or through others (itself included),
-    by the links held now or at ``at`` on ``clock``."""
+    by the links held now, at ``at`` on ``clock``, or at a log ``position``."""
     group, frontier = {incident_id}, [incident_id]
-    held, params = holding(clock, at)
+    held, params = holding(clock, at, position)
     while frontier:
         marks = ", ".join("?" for _ in frontier)
         cursor.execute(
@@ -325,8 +329,11 @@ def component(
     return group
 
 
-def holding(clock: Clock, at: str | None) -> tuple[str, list[Any]]:
-    """SQL: a decision row stood now, or at ``at`` on ``clock``."""
+def holding(clock: Clock, at: str | None, position: int | None = None) -> tuple[str, list[Any]]:
+    """SQL: a decision row stood now, at ``at`` on ``clock``, or once the log reached
+    ``position``."""
+    if position is not None:
+        return "sys_from_pos <= ? AND (sys_to_pos IS NULL OR sys_to_pos > ?)", [position, position]
     if at is None:
         return "sys_to_pos IS NULL", []
     if clock == "recorded":
@@ -336,10 +343,11 @@ def holding(clock: Clock, at: str | None) -> tuple[str, list[Any]]:
 
 def held_links(
     cursor: Cursor, incident: str | None, clock: Clock, at: str | None, after: Sequence[str] | None,
-    limit: int,
+    limit: int, position: int | None = None,
 ) -> list[Row]:  # fmt: skip
-    """The pairs linked now (or at ``at``), with the decision that linked them, by pair."""
-    held, params = holding(clock, at)
+    """The pairs linked now (or at ``at``, or at a log ``position``), with the decision that
+    linked them, by pair."""
+    held, params = holding(clock, at, position)
     clauses = ["status = 'linked'", held]
     if incident is not None:
         clauses.append("(first = ? OR second = ?)")
@@ -356,9 +364,11 @@ def held_links(
     return [_decision_row(row) for row in cursor.fetchall()]
 
 
-def held_among(cursor: Cursor, members: Sequence[str], clock: Clock, at: str | None) -> list[Row]:
-    """The links held (now, or at ``at``) between these incidents."""
-    held, params = holding(clock, at)
+def held_among(
+    cursor: Cursor, members: Sequence[str], clock: Clock, at: str | None, position: int | None
+) -> list[Row]:
+    """The links held (now, at ``at``, or at a log ``position``) between these incidents."""
+    held, params = holding(clock, at, position)
     marks = ", ".join("?" for _ in members)
     cursor.execute(
         "SELECT first, second, reason, by_key, by_name, score, reasons, sys_from_pos, sys_from, "

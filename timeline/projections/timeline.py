@@ -32,7 +32,14 @@ from timeline.pictures import stated_of
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
-from timeline.projections.versions import Clock, IncidentVersions, published, said, standing
+from timeline.projections.versions import (
+    Clock,
+    IncidentVersions,
+    at_position,
+    published,
+    said,
+    standing,
+)
 
 PICTURES = IncidentVersions(
     "timeline_incidents", ("kind", "title", "country", "lat", "lon", "terms", "incident")
@@ -75,8 +82,8 @@ class TimelineProjection(Projection):
     name = "timeline"
     # 5: incidents carry properties, places admin2/admin3; 6: actors are objects; 7: external ids
     # 8: pictures on both clocks, retirement. 9: terms (the analyst filters). 10: metrics
-    # 11: countries as ISO codes. 12: quality flags
-    version = 12
+    # 11: countries as ISO codes. 12: quality flags. 13: when each metric was first given
+    version = 13
     tables = ("timeline_items", "timeline_incidents", "timeline_metrics")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -107,7 +114,10 @@ class TimelineProjection(Projection):
         cursor.execute("CREATE INDEX IF NOT EXISTS timeline_order ON timeline_items (at, item_id)")
         # Every metric a statement has given: the CSV export's figure columns, known before
         # its first row.
-        cursor.execute(f"CREATE TABLE IF NOT EXISTS timeline_metrics (metric {key} PRIMARY KEY)")
+        cursor.execute(
+            f"CREATE TABLE IF NOT EXISTS timeline_metrics (metric {key} PRIMARY KEY, "
+            "first_pos BIGINT NOT NULL)"
+        )
         cursor.execute(
             "CREATE INDEX IF NOT EXISTS timeline_incident ON timeline_items (incident_id) "
             "WHERE sys_to_pos IS NULL"
@@ -122,11 +132,11 @@ class TimelineProjection(Projection):
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Apply a batch, remembering each touched incident's current fields meanwhile."""
         self._incidents: dict[str, dict[str, Any]] = {}
-        self._metrics: set[str] = set()
+        self._metrics: dict[str, int] = {}
         super().apply(cursor, entries)
         cursor.executemany(
-            "INSERT INTO timeline_metrics (metric) VALUES (?) ON CONFLICT DO NOTHING",
-            [(metric,) for metric in sorted(self._metrics)],
+            "INSERT INTO timeline_metrics (metric, first_pos) VALUES (?, ?) ON CONFLICT DO NOTHING",
+            sorted(self._metrics.items()),
         )
 
     def _current(self, cursor: BatchCursor, incident_id: str) -> dict[str, Any]:
@@ -199,7 +209,8 @@ class TimelineProjection(Projection):
              s["stated_at"], entry.recorded, None, source["name"], source["side"], s["stance"],
              s["text"], json.dumps(statement)),
         )  # fmt: skip
-        self._metrics.update(figure["metric"] for figure in s["figures"])
+        for figure in s["figures"]:
+            self._metrics.setdefault(figure["metric"], entry.position)
 
     @handle.register
     def _amended(
@@ -281,6 +292,8 @@ class TimelineFilter:
     flag: str | None = None  # a quality flag's code, the incident's own or a live statement's
     flagged: bool | None = None  # with any flag (True) or none (False)
     dedupe: bool = False  # each linked group's incidents once (see _first_of_group)
+    # As the log stood at this position (the recorded clock, exactly): what a citation names.
+    at_position: int | None = None
 
 
 def _in(column: str, values: Sequence[str]) -> tuple[str, list[Any]]:
@@ -328,8 +341,8 @@ def _flags(code: str | None, where: TimelineFilter) -> tuple[str, list[Any]]:
 def _a_statement_like(where: TimelineFilter) -> tuple[str, list[Any]]:
     """SQL: the incident has a statement live at the filter's ``as_of`` (on its clock) whose
     JSON is LIKE the one parameter left to add."""
-    live, params = said("s", where.clock, where.as_of, "sys_from", "sys_to", "at")
-    if where.as_of is None:  # (so that the index of the incidents' current rows serves)
+    live, params = _said(where, "s")
+    if where.as_of is None and where.at_position is None:  # (the current rows' index serves)
         live += " AND s.sys_to_pos IS NULL"
     return (
         "EXISTS (SELECT 1 FROM timeline_items s WHERE s.incident_id = i.incident_id "
@@ -379,10 +392,24 @@ def _first_of_group(where: TimelineFilter) -> tuple[str, list[Any]]:
     )
 
 
+def _standing(where: TimelineFilter, alias: str) -> tuple[str, list[Any]]:
+    """SQL: the picture row of ``alias`` stands at the filter's time (or log position)."""
+    if where.at_position is not None:
+        return at_position(alias, where.at_position)
+    return standing(alias, where.clock, where.as_of)
+
+
+def _said(where: TimelineFilter, alias: str) -> tuple[str, list[Any]]:
+    """SQL: the statement row of ``alias`` is live at the filter's time (or log position)."""
+    if where.at_position is not None:
+        return at_position(alias, where.at_position)
+    return said(alias, where.clock, where.as_of, "sys_from", "sys_to", "at")
+
+
 def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
     """The filter as SQL conditions on ``i`` (an item) and ``v`` (its incident's picture)."""
-    live_v, params = standing("v", where.clock, where.as_of)
-    live_s, more_s = said("i", where.clock, where.as_of, "sys_from", "sys_to", "at")
+    live_v, params = _standing(where, "v")
+    live_s, more_s = _said(where, "i")
     shown, more_i = published("v", where.clock, where.as_of, _SPOKEN)
     clauses = [
         live_v,
@@ -451,8 +478,8 @@ def live_statement_texts(
     cursor: Cursor, where: TimelineFilter, incident_ids: Sequence[str]
 ) -> dict[str, list[str]]:
     """The same, each statement as the stored JSON text of the API's shape."""
-    live_s, params = said("i", where.clock, where.as_of, "sys_from", "sys_to", "at")
-    if where.as_of is None:  # (so that the index of the incidents' current rows serves)
+    live_s, params = _said(where, "i")
+    if where.as_of is None and where.at_position is None:  # (the current rows' index serves)
         live_s += " AND i.sys_to_pos IS NULL"
     found: dict[str, list[tuple[str, str, str]]] = {i: [] for i in incident_ids}
     for start in range(0, len(incident_ids), 500):
@@ -480,10 +507,11 @@ def namespace_ids(cursor: Cursor, namespace: str) -> set[str]:
     return {json.loads(row["incident"])["external_ids"][namespace] for row in cursor.fetchall()}
 
 
-def figure_metrics(cursor: Cursor) -> tuple[str, ...]:
+def figure_metrics(cursor: Cursor, at_position: int | None = None) -> tuple[str, ...]:
     """Every metric a figure may have in an export: the common ones, then any other a
-    statement has given, alphabetically."""
-    cursor.execute("SELECT metric FROM timeline_metrics ORDER BY metric")
+    statement has given (by ``at_position``), alphabetically."""
+    cutoff, params = ("", []) if at_position is None else (" WHERE first_pos <= ?", [at_position])
+    cursor.execute(f"SELECT metric FROM timeline_metrics{cutoff} ORDER BY metric", params)
     others = [row["metric"] for row in cursor.fetchall() if row["metric"] not in COMMON_METRICS]
     return (*COMMON_METRICS, *others)
 

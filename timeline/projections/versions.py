@@ -158,3 +158,13 @@ def said(alias: str, clock: Clock, as_of: str | None, recorded: str, withdrawn: 
             [as_of, as_of],
         )
     return f"{alias}.{stated} <= ? AND {alias}.{withdrawn} IS NULL", [as_of]
+
+
+def at_position(alias: str, position: int) -> tuple[str, list[Any]]:
+    """SQL: the row of ``alias`` (a picture, or a timeline item) stood once the log reached
+    ``position``: recorded by then and not yet replaced or withdrawn. Exact where a time is not:
+    two writers' events may be recorded in one order and logged in the other."""
+    return (
+        f"{alias}.sys_from_pos <= ? AND ({alias}.sys_to_pos IS NULL OR {alias}.sys_to_pos > ?)",
+        [position, position],
+    )
