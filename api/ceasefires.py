@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import require
 from api.citation import Cited
-from api.consistency import MinPosition, await_position
+from api.consistency import AtPosition, MinPosition, await_position, check_at_position
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, raw_page
@@ -35,13 +35,15 @@ class CeasefiresArgs(PageArgs):
     party = fields.String(validate=validate.Length(1, MAX_SIDE), metadata={"example": "RU"})
     as_of = Timestamp()
     clock = Clock()
+    at_position = AtPosition()
     min_position = MinPosition()
 
     @validates_schema
     def check_order(self, data: dict[str, Any], **_: Any) -> None:
-        """``from`` must not be after ``to``."""
+        """``from`` must not be after ``to``; ``at_position`` stands alone."""
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise ValidationError("'from' must not be after 'to'.", "from")
+        check_at_position(data)
 
 
 class Speaker(Schema):
@@ -111,12 +113,14 @@ class Ceasefires(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Ceasefires by window start, each with the fighting reported inside its window."""
         await_position(PROJECTION, args.get("min_position"))
+        await_position(PROJECTION, args.get("at_position"), "at_position")
         where = CeasefireFilter(
             start=timestamp(args["start"], "from") if args.get("start") else None,
             end=timestamp(args["end"], "to") if args.get("end") else None,
             party=args.get("party"),
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
             clock=args["clock"],
+            at_position=args.get("at_position"),
         )
         after = decode_cursor(PROJECTION, args.get("cursor"), 2)
         page = services().reads.ceasefires(where, after, args["limit"])

@@ -5,11 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import RAISE, Schema, fields, validate, validates_schema
 
 from api.auth import require
 from api.citation import Cited
-from api.consistency import MinPosition, await_position, with_position
+from api.consistency import (
+    AtPosition,
+    MinPosition,
+    await_position,
+    check_at_position,
+    with_position,
+)
 from api.exports import FormatArg, file_responses, streamed, wanted
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
@@ -41,10 +47,16 @@ class ClaimsArgs(Schema):
     subject = fields.String(validate=validate.Length(1, MAX_NAME))
     as_of = Timestamp()
     clock = Clock()
+    at_position = AtPosition()
     min_position = MinPosition()
     limit = Limit(what="Incidents (with all their groups)")
     cursor = Cursor()
     format = FormatArg(CLAIM_WRITERS, "figure group")
+
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone."""
+        check_at_position(data)
 
 
 class ClaimedFigure(Schema):
@@ -110,12 +122,14 @@ class Claims(MethodView):
     def get(self, args: dict[str, Any]) -> Any:
         """Per incident, metric, subject: every figure by source, the range, contested or not."""
         await_position(PROJECTION, args.get("min_position"))
+        await_position(PROJECTION, args.get("at_position"), "at_position")
         where = ClaimsFilter(
             incident=str(args["incident"]) if args.get("incident") else None,
             metric=args.get("metric"),
             subject=args.get("subject"),
             as_of=timestamp(args["as_of"], "as_of") if args.get("as_of") else None,
             clock=args["clock"],
+            at_position=args.get("at_position"),
         )
         data_format = wanted(args.get("format"), CLAIM_WRITERS)
         if data_format is not None:

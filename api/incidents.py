@@ -14,7 +14,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import WrittenBy, require, written_by
 from api.citation import HASH_HEADER, Cited, cited
-from api.consistency import MinPosition, await_position, with_position
+from api.consistency import (
+    AtPosition,
+    MinPosition,
+    await_position,
+    check_at_position,
+    with_position,
+)
 from api.exports import file_responses, streamed, wanted
 from api.fields import Clock, Moment, StoredTimestamp, Timestamp
 from api.filters import IncidentFilters, timeline_filter
@@ -346,10 +352,16 @@ class IncidentWritten(Schema):
 
 
 class AsOfArgs(Schema):
-    """Replay the incident to what was known at a time."""
+    """Replay the incident to what was known at a time, or at a log position."""
 
     as_of = Timestamp(metadata={"description": "Show the incident as known at this time."})
     clock = Clock()
+    at_position = AtPosition()
+
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone."""
+        check_at_position(data)
 
 
 def incident_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -470,9 +482,15 @@ class IncidentResource(MethodView):
         Its `ETag` is its version: send it back as `If-Match` on a write to make the write
         conditional on nobody having changed the incident since.
         """
-        app = services().app
-        head = app.head()  # read first: the incident loaded next holds every event up to it
-        view = app.get_incident(incident_id, args.get("as_of"), args["clock"])
+        svc = services()
+        head = svc.app.head()  # read first: the incident loaded next holds every event up to it
+        version, at = None, args.get("at_position")
+        if at is not None:  # the incident's last version logged by then (the history's index)
+            await_position(HISTORY, at, "at_position")
+            version, head = svc.reads.version_at_position(str(incident_id), at), at
+            if version is None:
+                abort(404, message=f"Incident {incident_id} was not yet recorded at position {at}.")
+        view = svc.app.get_incident(incident_id, args.get("as_of"), args["clock"], version)
         body = cited({**view, "as_of": args.get("as_of"), "clock": args["clock"],
                       "position": head}, head)  # fmt: skip
         headers = {"ETag": etag(view["version"]), "X-Projection-Position": str(head)}
@@ -603,7 +621,13 @@ class HistoryArgs(Schema):
 
     as_of = Timestamp(metadata={"description": "Only the versions known by this time."})
     clock = Clock()
+    at_position = AtPosition()
     min_position = MinPosition()
+
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone."""
+        check_at_position(data)
 
 
 class Version(Schema):
@@ -660,10 +684,11 @@ class IncidentHistory(MethodView):
         """Every version: log position, when recorded, event type and a one-line summary."""
         svc = services()
         await_position(HISTORY, args.get("min_position"))
+        await_position(HISTORY, args.get("at_position"), "at_position")
         if not svc.app.exists(incident_id):
             abort(404, message=f"No incident {incident_id}.")
         as_of = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
-        page = svc.reads.history(str(incident_id), as_of, args["clock"])
+        page = svc.reads.history(str(incident_id), as_of, args["clock"], args.get("at_position"))
         body = History().dump(
             {"id": str(incident_id), "items": page.items, "position": page.position}
         )

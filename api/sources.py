@@ -6,11 +6,17 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import RAISE, Schema, fields
+from marshmallow import RAISE, Schema, fields, validates_schema
 
 from api.auth import require
 from api.citation import Cited
-from api.consistency import MinPosition, await_position, with_position
+from api.consistency import (
+    AtPosition,
+    MinPosition,
+    await_position,
+    check_at_position,
+    with_position,
+)
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, page_body
@@ -33,7 +39,13 @@ class SourceArgs(Schema):
 
     as_of = Timestamp()
     clock = Clock()
+    at_position = AtPosition()
     min_position = MinPosition()
+
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone."""
+        check_at_position(data)
 
 
 class SourcesArgs(SourceArgs, PageArgs):
@@ -75,9 +87,10 @@ class OneSource(SourceRecord, Cited):
 
 def _read(args: dict[str, Any], name: str | None) -> Page:
     await_position(PROJECTION, args.get("min_position"))
+    await_position(PROJECTION, args.get("at_position"), "at_position")
     as_of = timestamp(args["as_of"], "as_of") if args.get("as_of") else None
     after = decode_cursor(PROJECTION, args.get("cursor"), 4)
-    where = SourcesFilter(name, as_of, args["clock"])
+    where = SourcesFilter(name, as_of, args["clock"], args.get("at_position"))
     return services().reads.sources(where, after, args.get("limit", 100))
 
 

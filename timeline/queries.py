@@ -28,7 +28,11 @@ class IncidentQueries(Application[UUID]):
     pictures read here to compare a revision with what was published)."""
 
     def get_incident(
-        self, incident_id: UUID, as_of: datetime | None = None, clock: Clock = "recorded"
+        self,
+        incident_id: UUID,
+        as_of: datetime | None = None,
+        clock: Clock = "recorded",
+        version: int | None = None,
     ) -> dict[str, Any]:
         """The incident with its statements as known at ``as_of`` (now when None).
 
@@ -38,9 +42,10 @@ class IncidentQueries(Application[UUID]):
         then; its ``version`` is the last version of the stream that this shows (the picture's
         or a statement's). An incident published later, but spoken of by then, shows its first
         picture.
+        ``version`` (without ``as_of``): as the service held it once that version was recorded
+        (what a log position names).
         Either way the aggregate comes from the nearest snapshot plus the events after it.
         """
-        version = None
         if as_of is not None and clock == "recorded":
             version = self._version_at(incident_id, as_of)
         try:

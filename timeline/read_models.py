@@ -18,7 +18,7 @@ from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
 from timeline.projections.claims import ClaimsFilter, query_claims
 from timeline.projections.clusters import cluster
 from timeline.projections.framework import read_position
-from timeline.projections.history import incident_history
+from timeline.projections.history import incident_history, version_at
 from timeline.projections.jsontext import loads as jsonloads
 from timeline.projections.ledger import head, link_at
 from timeline.projections.links import footprints, held_links, open_proposals, proposal_of
@@ -131,7 +131,7 @@ class ReadModels:
 
     def export_claims(self, where: ClaimsFilter, incidents: int = 200) -> Export:
         """Every figure group the filter matches, from one snapshot (as above)."""
-        return Export(self.views, "claims", claim_pages(where, incidents))
+        return Export(self.views, "claims", claim_pages(where, incidents), where.at_position)
 
     def external_ids(self, namespace: str) -> set[str]:
         """The ids of a dataset's namespace that name live incidents now (what an importer's
@@ -144,30 +144,42 @@ class ReadModels:
         (groups, last), position = self._read(
             "claims", lambda c: query_claims(c, where, after[0] if after else None, limit)
         )
-        return Page(groups, [last] if last else None, position)
+        reflects = where.at_position if where.at_position is not None else position
+        return Page(groups, [last] if last else None, reflects)
 
     def ceasefires(self, where: CeasefireFilter, after: Sequence[str] | None, limit: int) -> Page:
         """Ceasefires by window start, each with the fighting inside it (``item``: JSON text)."""
         rows, position = self._read(
             "ceasefires", lambda c: query_ceasefires(c, where, after, limit + 1)
         )
-        return _page(rows, limit, lambda row: [row["start"], row["id"]], position)
+        reflects = where.at_position if where.at_position is not None else position
+        return _page(rows, limit, lambda row: [row["start"], row["id"]], reflects)
 
     def sources(self, where: SourcesFilter, after: Sequence[Any] | None, limit: int) -> Page:
         """Sources' records, most prolific first."""
         rows, position = self._read("sources", lambda c: query_sources(c, where, after, limit + 1))
         key = ("statements", "name", "side", "type")
-        return _page(rows, limit, lambda row: [row[k] for k in key], position)
+        reflects = where.at_position if where.at_position is not None else position
+        return _page(rows, limit, lambda row: [row[k] for k in key], reflects)
 
     def history(
-        self, incident_id: str, as_of: str | None = None, clock: Clock = "recorded"
+        self,
+        incident_id: str,
+        as_of: str | None = None,
+        clock: Clock = "recorded",
+        at_position: int | None = None,
     ) -> Page:
-        """Every projected version of an incident (recorded, or stated, by ``as_of``), oldest
-        first."""
+        """Every projected version of an incident (recorded, or stated, by ``as_of``; logged
+        by ``at_position``), oldest first."""
         rows, position = self._read(
-            "history", lambda c: incident_history(c, incident_id, as_of, clock)
+            "history", lambda c: incident_history(c, incident_id, as_of, clock, at_position)
         )
-        return Page(rows, None, position)
+        return Page(rows, None, at_position if at_position is not None else position)
+
+    def version_at_position(self, incident_id: str, position: int) -> int | None:
+        """The incident's last version logged at or before ``position`` (None: none yet)."""
+        found, _ = self._read("history", lambda c: version_at(c, incident_id, position))
+        return found  # type: ignore[no-any-return]
 
     def links(
         self, incident: str | None, clock: Clock, at: str | None, after: Sequence[str] | None,

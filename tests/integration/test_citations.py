@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,7 @@ from click.testing import CliRunner, Result
 from flask.testing import FlaskClient
 
 from cli import main
-from tests.factories import a_statement, an_incident
+from tests.factories import T0, a_statement, an_incident
 from tests.integration.test_ledger import tamper
 from timeline.bootstrap import Services
 from timeline.config import Settings
@@ -36,6 +37,8 @@ def history(services: Services) -> list[str]:
         )
         ids.append(written.incident_id)
     decide(app, ids[0], ids[1], "link", "the same strike")
+    truce = {"start": T0 - timedelta(hours=1), "end": T0 + timedelta(days=1)}
+    app.report_incident(an_incident(kind="ceasefire", title="Truce", occurred=truce))
     services.runner.run_all()
     return ids
 
@@ -51,6 +54,7 @@ def later_changes(services: Services, ids: list[str]) -> None:
     app.retire_incident(UUID(ids[2]), "recorded_in_error")
     figure = {"metric": "drones", "value": 12}
     app.report_incident(an_incident(title="Later"), statements=[a_statement(figures=[figure])])
+    app.report_incident(an_incident(title="Later still"))
     decide(app, ids[0], ids[1], "unlink", "not the same after all")
     services.runner.run_all()
 
@@ -83,7 +87,8 @@ def test_an_incident_and_its_group_are_cited(services: Services, client: FlaskCl
     "path",
     ["/api/v1/timeline", "/api/v1/incidents", "/api/v1/incidents?format=csv",
      "/api/v1/incidents?format=ndjson", "/api/v1/timeline?format=csv", "/api/v1/links",
-     "/api/v1/aggregates?measure=statements&group_by=source_side", "/api/v1/aggregates"],
+     "/api/v1/aggregates?measure=statements&group_by=source_side", "/api/v1/aggregates",
+     "/api/v1/claims", "/api/v1/claims?format=csv", "/api/v1/sources", "/api/v1/ceasefires"],
 )  # fmt: skip
 def test_a_read_at_a_cited_position_answers_exactly_as_it_did(
     services: Services, client: FlaskClient, path: str
@@ -94,7 +99,7 @@ def test_a_read_at_a_cited_position_answers_exactly_as_it_did(
     position = int(then.headers["X-Projection-Position"])
     later_changes(services, ids)
     now = client.get(path)
-    assert now.data != then.data  # (the later changes show now)
+    assert now.json["items"] != then.json["items"] if now.is_json else now.data != then.data
     joiner = "&" if "?" in path else "?"
     again = client.get(f"{path}{joiner}at_position={position}")
     assert again.status_code == 200, again.json
@@ -193,3 +198,23 @@ def test_a_bad_manifest_exits_2(tmp_path: Path, cli_env: Settings) -> None:
     bogus.write_text('{"kind": "something else"}')
     result = cli("cite", "verify", bogus)
     assert result.exit_code == 2 and "not a manifest" in result.output
+
+
+def test_an_incident_and_its_history_at_a_cited_position(
+    services: Services, client: FlaskClient
+) -> None:
+    ids = history(services)
+    paths = (f"/api/v1/incidents/{ids[0]}", f"/api/v1/incidents/{ids[0]}/history")
+    then = [client.get(path) for path in paths]
+    position = then[0].json["citation"]["position"]
+    later_changes(services, ids)
+    for path, answer in zip(paths, then, strict=True):
+        assert client.get(path).json != answer.json
+        again = client.get(path, query_string={"at_position": position})
+        assert again.status_code == 200, again.json
+        expected = answer.json | {"position": position}
+        expected["citation"] = again.json["citation"]
+        assert again.json == expected
+        assert again.json["citation"]["position"] == position
+    before = client.get(f"/api/v1/incidents/{ids[1]}", query_string={"at_position": 1})
+    assert before.status_code == 404 and "not yet recorded at position 1" in before.json["message"]

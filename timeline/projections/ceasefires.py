@@ -36,7 +36,15 @@ from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
-from timeline.projections.versions import Clock, IncidentVersions, published, said, standing
+from timeline.projections.versions import (
+    Clock,
+    IncidentVersions,
+    at_position,
+    held_at,
+    published,
+    said,
+    standing,
+)
 
 FIGHTING = (
     "strike",
@@ -64,7 +72,7 @@ class CeasefiresProjection(Projection):
 
     name = "ceasefires"
     # 4: actors are objects; parties and accused are their sides. 5: pictures. 6: [start, end)
-    version = 6
+    version = 7  # 7: statements' log positions (for at_position)
     tables = (
         "ceasefire_incidents",
         "ceasefire_statements",
@@ -89,6 +97,7 @@ class CeasefiresProjection(Projection):
             "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, source_side TEXT NOT NULL, "
             "source_type TEXT NOT NULL, stance TEXT NOT NULL, responds_to TEXT, "
             "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
+            "recorded_pos BIGINT NOT NULL, withdrawn_pos BIGINT, "
             "PRIMARY KEY (incident_id, statement_id))"
         )
         cursor.execute(
@@ -168,10 +177,10 @@ class CeasefiresProjection(Projection):
         source = s["source"]
         cursor.insert(
             "INSERT INTO ceasefire_statements (statement_id, incident_id, source_name, "
-            "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source_side, source_type, stance, responds_to, stated_at, recorded_at, "
+            "recorded_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (s["id"], entry.incident_id, source["name"], source["side"], source["type"],
-             s["stance"], s["responds_to"], s["stated_at"], entry.recorded),
+             s["stance"], s["responds_to"], s["stated_at"], entry.recorded, entry.position),
         )  # fmt: skip
         self._talked.add(entry.incident_id)
 
@@ -180,9 +189,9 @@ class CeasefiresProjection(Projection):
         self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
     ) -> None:
         cursor.execute(
-            "UPDATE ceasefire_statements SET withdrawn_at = ? "
+            "UPDATE ceasefire_statements SET withdrawn_at = ?, withdrawn_pos = ? "
             "WHERE incident_id = ? AND statement_id = ?",
-            (entry.recorded, entry.incident_id, event.statement_id),
+            (entry.recorded, entry.position, entry.incident_id, event.statement_id),
         )
         self._talked.add(entry.incident_id)
 
@@ -192,7 +201,7 @@ class CeasefiresProjection(Projection):
         if not touched:
             return
         current = {row["incident_id"]: row for row in _current_rows(cursor, touched)}
-        statements = _statements(cursor, touched, None)
+        statements = _statements(cursor, touched, CeasefireFilter())
         for incident_id in sorted(self._rekinded):
             _forget(cursor, incident_id)
         for incident_id in touched:
@@ -323,6 +332,7 @@ class CeasefireFilter:
     party: str | None = None
     as_of: str | None = None
     clock: Clock = "recorded"
+    at_position: int | None = None  # as the log stood at this position (exactly)
 
 
 # A live statement of the incident was made by the time asked (one parameter).
@@ -353,7 +363,7 @@ def query_ceasefires(
     Each row has ``start`` and ``id`` (the paging key) and ``item``, the API's JSON text:
     the current state is stored in that shape and put together as text.
     """
-    if where.as_of is not None:
+    if where.as_of is not None or where.at_position is not None:
         return [
             {"start": c["window"]["start"], "id": c["id"], "item": json.dumps(c)}
             for c in _decided_as_of(cursor, where, after, limit)
@@ -421,7 +431,10 @@ def _decided_as_of(
 ) -> list[dict[str, Any]]:
     """A page of matching ceasefires as known at ``where.as_of``, decided from the history
     tables: the page's windows first, then only the fighting that can fall in them."""
-    live_i, params = standing("i", where.clock, where.as_of)
+    if where.at_position is not None:
+        live_i, params = at_position("i", where.at_position)
+    else:
+        live_i, params = standing("i", where.clock, where.as_of)
     shown, params_shown = published("i", where.clock, where.as_of, _SPOKEN)
     known = f"{live_i} AND {shown} AND i.retired = 0"
     params += params_shown
@@ -460,7 +473,7 @@ def _decided_as_of(
     }
     wanted = {c["incident_id"] for c in ceasefires}
     wanted.update(r["incident_id"] for rs in inside.values() for r in rs)
-    statements = _statements(cursor, sorted(wanted), where.as_of, where.clock)
+    statements = _statements(cursor, sorted(wanted), where)
     result = []
     for ceasefire in ceasefires:
         violations = [
@@ -487,10 +500,15 @@ def _ceasefire(row: Row, statements: list[Row]) -> dict[str, Any]:
 
 
 def _statements(
-    cursor: Cursor, incident_ids: list[str], as_of: str | None, clock: Clock = "recorded"
+    cursor: Cursor, incident_ids: list[str], where: CeasefireFilter
 ) -> dict[str, list[dict[str, Any]]]:
-    """Live statements of the given incidents, by incident, in the order they were said."""
-    live_s, params_s = said("s", clock, as_of, "recorded_at", "withdrawn_at", "stated_at")
+    """Live statements of the given incidents (at the filter's time or position), by
+    incident, in the order they were said."""
+    if where.at_position is not None:
+        live_s, params_s = held_at("s", where.at_position, "recorded_pos", "withdrawn_pos")
+    else:
+        live_s, params_s = said("s", where.clock, where.as_of, "recorded_at", "withdrawn_at",
+                                "stated_at")  # fmt: skip
     found: dict[str, list[dict[str, Any]]] = {}
     for start in range(0, len(incident_ids), 500):  # keep each IN list a reasonable size
         chunk = incident_ids[start : start + 500]

@@ -23,7 +23,14 @@ from timeline.event_log import LogEntry
 from timeline.projections import jsontext as json
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor
-from timeline.projections.versions import Clock, IncidentVersions, said, standing
+from timeline.projections.versions import (
+    Clock,
+    IncidentVersions,
+    at_position,
+    held_at,
+    said,
+    standing,
+)
 
 ANSWERING = ("denial", "correction", "retraction", "confirmation")
 COLUMNS = (
@@ -38,6 +45,7 @@ COLUMNS = (
     "recorded_at",
     "withdrawn_at",
     "figures",
+    "recorded_pos",
 )
 # Each incident's title and kind, and whether it is retired, per picture on both clocks.
 PICTURES = IncidentVersions("claim_incidents", ("title", "kind"))
@@ -51,7 +59,9 @@ class ClaimsProjection(Projection):
     """Keeps `claim_statements` and `claim_incidents` in step with the log."""
 
     name = "claims"
-    version = 3  # 3: pictures on both clocks; retired incidents leave the claims
+    # 3: pictures on both clocks; retired incidents leave the claims. 4: log positions (for
+    # at_position)
+    version = 4
     tables = ("claim_statements", "claim_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -61,7 +71,8 @@ class ClaimsProjection(Projection):
             "incident_id TEXT NOT NULL, source_name TEXT NOT NULL, source_side TEXT NOT NULL, "
             "source_type TEXT NOT NULL, stance TEXT NOT NULL, responds_to TEXT, "
             "stated_at TEXT NOT NULL, recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
-            "figures TEXT NOT NULL, PRIMARY KEY (incident_id, statement_id))"
+            "figures TEXT NOT NULL, recorded_pos BIGINT NOT NULL, withdrawn_pos BIGINT, "
+            "PRIMARY KEY (incident_id, statement_id))"
         )
         PICTURES.create(cursor, "title TEXT NOT NULL, kind TEXT NOT NULL")
 
@@ -104,7 +115,7 @@ class ClaimsProjection(Projection):
                     s["id"], entry.incident_id, source["name"], source["side"], source["type"],
                     s["stance"], s["responds_to"], s["stated_at"],
                     entry.recorded, None,
-                    json.dumps(s["figures"]),
+                    json.dumps(s["figures"]), entry.position,
                 ),
             )  # fmt: skip
 
@@ -113,10 +124,11 @@ class ClaimsProjection(Projection):
         self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
     ) -> None:
         cursor.execute(
-            "UPDATE claim_statements SET withdrawn_at = ? "
+            "UPDATE claim_statements SET withdrawn_at = ?, withdrawn_pos = ? "
             "WHERE incident_id = ? AND statement_id = ?",
             (
                 entry.recorded,
+                entry.position,
                 entry.incident_id,
                 event.statement_id,
             ),
@@ -132,6 +144,7 @@ class ClaimsFilter:
     subject: str | None = None
     as_of: str | None = None
     clock: Clock = "recorded"
+    at_position: int | None = None  # as the log stood at this position (exactly)
 
 
 def query_claims(
@@ -142,8 +155,13 @@ def query_claims(
     Pages by incident: the groups of up to ``incidents`` incidents whose id comes after
     ``after``; returns them with the last incident id when more may follow.
     """
-    live_s, params = said("s", where.clock, where.as_of, "recorded_at", "withdrawn_at", "stated_at")
-    live_i, params_i = standing("i", where.clock, where.as_of)
+    if where.at_position is not None:
+        live_s, params = held_at("s", where.at_position, "recorded_pos", "withdrawn_pos")
+        live_i, params_i = at_position("i", where.at_position)
+    else:
+        live_s, params = said("s", where.clock, where.as_of, "recorded_at", "withdrawn_at",
+                              "stated_at")  # fmt: skip
+        live_i, params_i = standing("i", where.clock, where.as_of)
     clauses = [live_s, live_i, "i.retired = 0"]
     params += params_i
     if where.incident is not None:

@@ -129,14 +129,34 @@ def _stated(event: Any) -> str | None:
     return None
 
 
+def version_at(cursor: Cursor, incident_id: str, position: int) -> int | None:
+    """The incident's last version logged at or before ``position`` (None: none yet)."""
+    cursor.execute(
+        "SELECT MAX(version) AS version FROM incident_versions "
+        "WHERE incident_id = ? AND position <= ?",
+        (incident_id, position),
+    )
+    row = cursor.fetchone()
+    return int(row["version"]) if row and row["version"] is not None else None
+
+
 def incident_history(
-    cursor: Cursor, incident_id: str, as_of: str | None = None, clock: str = "recorded"
+    cursor: Cursor,
+    incident_id: str,
+    as_of: str | None = None,
+    clock: str = "recorded",
+    at_position: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every projected version of an incident, oldest first, with who wrote it (if known):
     all of them, or those recorded by ``as_of``, or (``clock="stated"``) those their sources
     had published or said by then — and the editorial ones (withdrawals) recorded by then."""
+    params: list[Any]
     when = {"recorded": "recorded_at", "stated": "COALESCE(stated_at, recorded_at)"}[clock]
-    cutoff, params = ("", []) if as_of is None else (f" AND {when} <= ?", [as_of])
+    cutoff, params = "", []
+    if at_position is not None:
+        cutoff, params = " AND position <= ?", [at_position]
+    elif as_of is not None:
+        cutoff, params = f" AND {when} <= ?", [as_of]
     cursor.execute(
         "SELECT version, position, recorded_at, stated_at, type, summary, by_key, by_name "
         f"FROM incident_versions WHERE incident_id = ?{cutoff} ORDER BY version",

@@ -39,7 +39,14 @@ from timeline.domain import Incident
 from timeline.event_log import LogEntry
 from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
-from timeline.projections.versions import Clock, IncidentVersions, said, standing
+from timeline.projections.versions import (
+    Clock,
+    IncidentVersions,
+    at_position,
+    held_at,
+    said,
+    standing,
+)
 
 COUNTS = (
     "statements",
@@ -67,7 +74,8 @@ class SourcesProjection(Projection):
     """Keeps `source_statements` and `source_records` in step with the log."""
 
     name = "sources"
-    version = 4  # 4: retired incidents count for no source; the stated clock
+    # 4: retired incidents count for no source; the stated clock. 5: log positions
+    version = 5
     tables = ("source_statements", "source_records", "source_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -78,6 +86,7 @@ class SourcesProjection(Projection):
             "source_side TEXT NOT NULL, source_type TEXT NOT NULL, "
             "stance TEXT NOT NULL, responds_to TEXT, stated_at TEXT NOT NULL, "
             "recorded_at TEXT NOT NULL, withdrawn_at TEXT, "
+            "recorded_pos BIGINT NOT NULL, withdrawn_pos BIGINT, "
             "denials INTEGER NOT NULL DEFAULT 0, objections INTEGER NOT NULL DEFAULT 0, "
             "retired INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (incident_id, statement_id))"
         )
@@ -106,7 +115,7 @@ class SourcesProjection(Projection):
         source; answers and withdrawals are settled at the end, in log order."""
         self._added: dict[Source, list[Any]] = {}
         # ("answer", incident, answered statement, (side, stance)) or
-        # ("withdrawal", incident, withdrawn statement, recorded time)
+        # ("withdrawal", incident, withdrawn statement, (recorded time, position))
         self._settle: list[tuple[str, str, str, Any]] = []
         # Incidents whose current picture may have changed, or that gained statements.
         self._pictured: set[str] = set()
@@ -196,10 +205,10 @@ class SourcesProjection(Projection):
         key = (source["name"], source["side"], source["type"])
         cursor.insert(
             "INSERT INTO source_statements (statement_id, incident_id, source_name, "
-            "source_side, source_type, stance, responds_to, stated_at, recorded_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "source_side, source_type, stance, responds_to, stated_at, recorded_at, "
+            "recorded_pos) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (s["id"], entry.incident_id, *key, s["stance"], s["responds_to"], s["stated_at"],
-             entry.recorded),
+             entry.recorded, entry.position),
         )  # fmt: skip
         added = self._added.get(key)
         if added is None:  # statements, by stance…, denied, contradicted, first, last
@@ -217,11 +226,12 @@ class SourcesProjection(Projection):
     def _withdrawn(
         self, event: Incident.StatementWithdrawn, entry: LogEntry, cursor: BatchCursor
     ) -> None:
-        self._settle.append(("withdrawal", entry.incident_id, event.statement_id, entry.recorded))
+        withdrawal = (entry.recorded, entry.position)
+        self._settle.append(("withdrawal", entry.incident_id, event.statement_id, withdrawal))
 
 
 def _withdraw(
-    cursor: BatchCursor, incident_id: str, statement_id: str, recorded: str
+    cursor: BatchCursor, incident_id: str, statement_id: str, withdrawal: tuple[str, int]
 ) -> set[Source]:
     """Mark a statement withdrawn and uncount it as an answer; returns the sources to recount."""
     cursor.execute(
@@ -233,8 +243,9 @@ def _withdraw(
     if row is None:
         return set()
     cursor.execute(
-        "UPDATE source_statements SET withdrawn_at = ? WHERE incident_id = ? AND statement_id = ?",
-        (recorded, incident_id, statement_id),
+        "UPDATE source_statements SET withdrawn_at = ?, withdrawn_pos = ? "
+        "WHERE incident_id = ? AND statement_id = ?",
+        (*withdrawal, incident_id, statement_id),
     )
     touched = {(row["source_name"], row["source_side"], row["source_type"])}
     if row["responds_to"] is not None:
@@ -360,14 +371,25 @@ class SourcesFilter:
     name: str | None = None
     as_of: str | None = None
     clock: Clock = "recorded"
+    at_position: int | None = None  # as the log stood at this position (exactly)
 
 
-def _grouped_as_of(as_of: str, clock: Clock) -> tuple[str, list[Any]]:
-    """Every source's record as known at ``as_of``, grouped from the statements (a subquery)
-    of incidents whose picture then was not retired."""
-    live_s, params = said("s", clock, as_of, "recorded_at", "withdrawn_at", "stated_at")
-    live_p, params_p = standing("p", clock, as_of)
-    live_r, params_r = said("r", clock, as_of, "recorded_at", "withdrawn_at", "stated_at")
+def _said(alias: str, where: SourcesFilter) -> tuple[str, list[Any]]:
+    if where.at_position is not None:
+        return held_at(alias, where.at_position, "recorded_pos", "withdrawn_pos")
+    return said(alias, where.clock, where.as_of, "recorded_at", "withdrawn_at", "stated_at")
+
+
+def _grouped_as_of(where: SourcesFilter) -> tuple[str, list[Any]]:
+    """Every source's record as known at the filter's time or position, grouped from the
+    statements (a subquery) of incidents whose picture then was not retired."""
+    live_s, params = _said("s", where)
+    live_p, params_p = (
+        at_position("p", where.at_position)
+        if where.at_position is not None
+        else standing("p", where.clock, where.as_of)
+    )
+    live_r, params_r = _said("r", where)
     answered = (
         "SELECT 1 FROM source_statements r WHERE r.incident_id = s.incident_id "
         "AND r.responds_to = s.statement_id "
@@ -399,10 +421,10 @@ def query_sources(
     Now: the kept records, read in index order. As of a past time: grouped from the statements.
     """
     params: list[Any]
-    if where.as_of is None:
+    if where.as_of is None and where.at_position is None:
         table, params = "source_records", []
     else:
-        grouped, params = _grouped_as_of(where.as_of, where.clock)
+        grouped, params = _grouped_as_of(where)
         table = f"({grouped})"
     clauses = ["1 = 1"]
     if where.name is not None:

@@ -164,7 +164,13 @@ def at_position(alias: str, position: int) -> tuple[str, list[Any]]:
     """SQL: the row of ``alias`` (a picture, or a timeline item) stood once the log reached
     ``position``: recorded by then and not yet replaced or withdrawn. Exact where a time is not:
     two writers' events may be recorded in one order and logged in the other."""
+    return held_at(alias, position, "sys_from_pos", "sys_to_pos")
+
+
+def held_at(alias: str, position: int, since: str, until: str) -> tuple[str, list[Any]]:
+    """SQL: the row of ``alias`` held at a log position (``since``, ``until``: its columns of
+    the positions that recorded it and that ended it)."""
     return (
-        f"{alias}.sys_from_pos <= ? AND ({alias}.sys_to_pos IS NULL OR {alias}.sys_to_pos > ?)",
+        f"{alias}.{since} <= ? AND ({alias}.{until} IS NULL OR {alias}.{until} > ?)",
         [position, position],
     )
