@@ -115,11 +115,25 @@ class DecisionOut(Schema):
     )
 
 
+class Proposed(Schema):
+    """What a reviewer reads of one incident of a proposal."""
+
+    id = fields.String()
+    title = fields.String()
+    kind = fields.String()
+    start = StoredTimestamp(metadata={"description": "When it occurred (its start)."})
+    place = fields.String(allow_none=True)
+    datasets = fields.List(
+        fields.String(), metadata={"description": "Its datasets' ids, e.g. acled:UKR7001."}
+    )
+
+
 class ProposalOut(Schema):
     """Two incidents that may be the same event, and why."""
 
     first = fields.String()
     second = fields.String()
+    incidents = fields.List(fields.Nested(Proposed), metadata={"description": "first, second"})
     score = fields.Float(metadata={"description": "0 to 1: how alike."})
     reasons = fields.List(fields.String())
     position = fields.Integer(metadata={"description": "The log position that proposed it."})
@@ -134,6 +148,7 @@ class ProposalsArgs(PageArgs):
         metadata={"description": "Involving this dataset (own: analysts' incidents)."},
     )
     min_score = fields.Float(load_default=0.0, validate=validate.Range(0, 1))
+    incident = fields.UUID(metadata={"description": "Only the proposals of this incident."})
     min_position = MinPosition()
 
 
@@ -199,7 +214,8 @@ class Proposals(MethodView):
         """Pairs the matcher proposes and no decision stands on, best first."""
         await_position(PROJECTION, args.get("min_position"))
         after = decode_cursor(PROPOSALS, args.get("cursor"), 3)
+        incident = str(args["incident"]) if args.get("incident") else None
         page = services().reads.proposals(
-            args.get("namespace"), args["min_score"], after, args["limit"]
+            args.get("namespace"), args["min_score"], after, args["limit"], incident
         )
         return with_position(ProposalsPage().dump(page_body(PROPOSALS, page)), page.position)

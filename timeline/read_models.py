@@ -193,11 +193,16 @@ class ReadModels:
         return _page(rows, limit, lambda row: [row["first"], row["second"]], reflects)
 
     def proposals(
-        self, namespace: str | None, min_score: float, after: Sequence[Any] | None, limit: int
+        self,
+        namespace: str | None,
+        min_score: float,
+        after: Sequence[Any] | None,
+        limit: int,
+        incident: str | None = None,
     ) -> Page:
-        """Proposals not decided, best first."""
+        """Proposals not decided (of one incident), best first."""
         rows, position = self._read(
-            "links", lambda c: open_proposals(c, namespace, min_score, after, limit + 1)
+            "links", lambda c: open_proposals(c, namespace, min_score, after, limit + 1, incident)
         )
         return _page(rows, limit, lambda r: [r["score"], r["first"], r["second"]], position)
 

@@ -16,7 +16,7 @@ from tests.conftest import READ_KEY, WRITE_KEY
 from tests.e2e.processes import clean_env, serving
 
 pytestmark = pytest.mark.e2e
-PAGES = ["timeline", "map", "ceasefires", "sources", "live"]
+PAGES = ["timeline", "map", "ceasefires", "sources", "links", "live"]
 
 
 def ready(watched: Watched, served: str, route: str) -> Any:
@@ -159,4 +159,67 @@ def test_the_folded_filters_reach_the_api_too(watched: Watched, served: str) -> 
     titles = set(page.locator("#timeline-rows tbody tr td:nth-child(3) a").all_inner_texts())
     assert titles and "Missile strike on Kramatorsk" in titles
     assert not any("ceasefire" in t.lower() for t in titles)
+    assert watched.errors == []
+
+
+def a_twin_of(served: str, incident_id: str) -> str:
+    """The same strike as a monitor's row (3 km away, another count), reported through the
+    API; its id once the matcher has proposed the pair."""
+    writer = {"Authorization": f"Bearer {WRITE_KEY}"}
+    original = requests.get(f"{served}/api/v1/incidents/{incident_id}", timeout=5).json()
+    location = {k: v for k, v in original["location"].items() if v is not None}
+    location |= {"name": "Kramatorsk city", "lat": location["lat"] + 0.027}
+    body = {
+        "title": "Missile strike, Kramatorsk (monitor)", "kind": original["kind"],
+        "occurred": {"start": original["occurred"]["start"], "precision": "day"},
+        "location": location, "external_ids": {"monitor": "KRA-0001"},
+        "statements": [{"source": {"name": "Example Monitor", "side": "independent",
+                                   "type": "ngo"}, "stance": "assessment",
+                        "text": "Two killed, per the city's hospital.",
+                        "stated_at": original["occurred"]["start"],
+                        "figures": [{"metric": "killed", "value": 2}]}],
+    }  # fmt: skip
+    posted = requests.post(f"{served}/api/v1/incidents", json=body, headers=writer, timeout=5)
+    assert posted.status_code == 201, posted.text
+    twin = str(posted.json()["id"])
+    for _ in range(100):
+        found = requests.get(f"{served}/api/v1/links/proposals",
+                             params={"incident": twin}, timeout=5).json()["items"]  # fmt: skip
+        if found:
+            return twin
+        time.sleep(0.1)
+    raise AssertionError("no proposal for the twin")
+
+
+def test_a_proposal_is_linked_in_the_queue_and_the_twins_compete_on_the_incident_page(
+    watched: Watched, served: str
+) -> None:
+    original = kramatorsk(served)
+    twin = a_twin_of(served, original)
+    page = watched.page
+    page.goto(f"{served}/#/timeline")
+    page.evaluate(f"sessionStorage.setItem('timeline.readKey', '{WRITE_KEY}')")
+    ready(watched, served, "links")
+    row = page.locator(f"li.proposal[data-pair*='{twin}']")
+    expect(row).to_contain_text("monitor:KRA-0001")
+    expect(row).to_contain_text("km apart")
+    watched.shot("links")
+    row.get_by_role("button", name="Same event: link").click()
+    expect(row.get_by_role("status")).to_contain_text("Say why first")
+    row.get_by_label("Reason").fill("the same strike, the monitor places it in the city")
+    row.get_by_role("button", name="Same event: link").click()
+    expect(row.get_by_role("status")).to_have_text("Linked.")
+    for _ in range(100):  # the links read model catches up
+        held = requests.get(f"{served}/api/v1/links", params={"incident": twin}, timeout=5)
+        if held.json()["items"]:
+            break
+        time.sleep(0.1)
+    page = ready(watched, served, f"incident/{original}")
+    expect(page.locator("#twin-members tbody tr")).to_have_count(2)
+    expect(page.locator("#twins")).to_contain_text("monitor")
+    expect(page.locator("#disagreement")).to_contain_text("km apart")
+    killed = page.locator(".competing[data-metric='killed']")
+    expect(killed).to_contain_text("Example Monitor (monitor) 2")
+    expect(killed).to_contain_text("they disagree")
+    watched.shot("twins")
     assert watched.errors == []

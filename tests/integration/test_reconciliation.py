@@ -87,6 +87,13 @@ def test_each_proposal_says_why(loaded: dict[str, str], client: FlaskClient) -> 
     assert "km apart" in proposal["reasons"][1] and "Kramatorsk town" in proposal["reasons"][1]
     kinds = "shelling and battle" if proposal["first"] == first else "battle and shelling"
     assert proposal["reasons"][2] == f"{kinds} (alike)"  # UCDP calls it a battle
+    shown = {i["datasets"][0]: i for i in proposal["incidents"]}
+    assert set(shown) == {"acled:UKR7001", "ucdp-ged:600001"}
+    assert shown["acled:UKR7001"]["place"] == "Kramatorsk"
+    assert shown["ucdp-ged:600001"]["start"].startswith("2023-03-05")
+    # an incident's own proposals: UCDP's row and the monitor's
+    own = proposed(client, incident=first)
+    assert len(own) == 2 and all(first in (p["first"], p["second"]) for p in own)
 
 
 def test_reconcile_compares_two_datasets_and_links_above_a_score(

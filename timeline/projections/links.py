@@ -33,7 +33,7 @@ from timeline.projections.sql import Cursor, Row
 from timeline.projections.versions import Clock, IncidentVersions
 
 PICTURES = IncidentVersions("link_pictures", ("fields",))
-MATCHED_FIELDS = ("kind", "occurred", "location", "actors", "external_ids")
+MATCHED_FIELDS = ("title", "kind", "occurred", "location", "actors", "external_ids")
 _DECISION = (
     "INSERT INTO link_decisions (stream, first, second, version, decision, status, reason, by_key, "
     "by_name, score, reasons, sys_from_pos, sys_from, stated_at) "
@@ -58,7 +58,7 @@ class LinksProjection(Projection):
         PICTURES.create(cursor, "fields TEXT NOT NULL")
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS link_footprints (incident_id {key} PRIMARY KEY, "
-            "footprint TEXT NOT NULL)"
+            "footprint TEXT NOT NULL, summary TEXT NOT NULL)"
         )
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS link_keys (cell {key} NOT NULL, day INTEGER NOT NULL, "
@@ -200,12 +200,13 @@ class LinksProjection(Projection):
             )
         fresh: list[Footprint] = []
         for incident_id in changed:
-            found = _current_footprint(cursor, incident_id)
+            found, summary = _current_footprint(cursor, incident_id)
             if found is not None:
                 fresh.append(found)
                 cursor.insert(
-                    "INSERT INTO link_footprints (incident_id, footprint) VALUES (?, ?)",
-                    (incident_id, json.dumps(found.to_dict())),
+                    "INSERT INTO link_footprints (incident_id, footprint, summary) "
+                    "VALUES (?, ?, ?)",
+                    (incident_id, json.dumps(found.to_dict()), json.dumps(summary)),
                 )
                 for cell, day in filed_under(found):
                     cursor.insert(
@@ -235,17 +236,29 @@ def _status(decision: str) -> str | None:
     return {"link": "linked", "reject": "rejected"}.get(decision)
 
 
-def _current_footprint(cursor: BatchCursor, incident_id: str) -> Footprint | None:
-    """The footprint of the incident's picture now (None: retired, or no place to match)."""
+def _current_footprint(
+    cursor: BatchCursor, incident_id: str
+) -> tuple[Footprint | None, dict[str, Any]]:
+    """The footprint of the incident's picture now (None: retired, or no place to match), and
+    what a reviewer reads of it (title, kind, start, place, its datasets' ids)."""
     cursor.execute(
         "SELECT fields, retired FROM link_pictures WHERE incident_id = ? AND sys_to_pos IS NULL",
         (incident_id,),
     )
     row = cursor.fetchone()
     if row is None or row["retired"]:
-        return None
+        return None, {}
     fields = json.loads(row["fields"])
-    return footprint({"id": incident_id, **fields})
+    found = footprint({"id": incident_id, **fields})
+    summary = {
+        "id": incident_id,
+        "title": fields.get("title"),
+        "kind": fields["kind"],
+        "start": fields["occurred"]["start"],
+        "place": (fields.get("location") or {}).get("name"),
+        "datasets": list(found.labels) if found is not None else [],
+    }
+    return found, summary
 
 
 def nearby(cursor: Cursor | BatchCursor, fp: Footprint) -> list[Footprint]:
@@ -381,9 +394,10 @@ def held_among(
 
 def open_proposals(
     cursor: Cursor, namespace: str | None, min_score: float, after: Sequence[Any] | None,
-    limit: int,
+    limit: int, incident: str | None = None,
 ) -> list[Row]:  # fmt: skip
-    """Proposals no decision stands on now, best first (score, then pair)."""
+    """Proposals no decision stands on now, best first (score, then pair), each with what a
+    reviewer reads of its two incidents."""
     clauses = [
         "p.score >= ?",
         "NOT EXISTS (SELECT 1 FROM link_decisions d WHERE d.first = p.first AND "
@@ -394,12 +408,16 @@ def open_proposals(
         clauses.append("(f1.footprint LIKE ? ESCAPE '\\' OR f2.footprint LIKE ? ESCAPE '\\')")
         pattern = "%" + _namespace_pattern(namespace) + "%"
         params += [pattern, pattern]
+    if incident is not None:
+        clauses.append("(p.first = ? OR p.second = ?)")
+        params += [incident, incident]
     if after is not None:
         clauses.append("(p.score < ? OR (p.score = ? AND (p.first > ? OR (p.first = ? "
                        "AND p.second > ?))))")  # fmt: skip
         params += [after[0], after[0], after[1], after[1], after[2]]
     cursor.execute(
-        "SELECT p.first, p.second, p.score, p.reasons, p.position, p.proposed_at "
+        "SELECT p.first, p.second, p.score, p.reasons, p.position, p.proposed_at, "
+        "f1.summary AS first_summary, f2.summary AS second_summary "
         "FROM link_proposals p JOIN link_footprints f1 ON f1.incident_id = p.first "
         f"JOIN link_footprints f2 ON f2.incident_id = p.second WHERE {' AND '.join(clauses)} "
         "ORDER BY p.score DESC, p.first, p.second LIMIT ?",
@@ -409,6 +427,7 @@ def open_proposals(
     for row in rows:
         row["reasons"] = json.loads(row["reasons"])
         row["score"] = float(row["score"])
+        row["incidents"] = [json.loads(row.pop(f"{n}_summary")) for n in ("first", "second")]
     return rows
 
 

@@ -35,6 +35,21 @@ export async function get(path, params = {}) {
   return body;
 }
 
+/** POST a JSON body (a write key decides); an Error with the API's message on failure. */
+export async function post(path, body) {
+  const answer = await fetch(url(path), {
+    method: "POST",
+    headers: { "Content-Type": "application/json", Accept: "application/json", ...headers() },
+    body: JSON.stringify(body),
+  });
+  const data = await answer.json().catch(() => ({}));
+  if (answer.status === 401 || answer.status === 403) {
+    throw new Error("Deciding needs a write key: use one as this tab's key (Key, at the top).");
+  }
+  if (!answer.ok) throw new Error(data.message || answer.statusText);
+  return data;
+}
+
 /** Download a streamed export (a link cannot carry the key header, so it is fetched). */
 export async function download(path, params, filename) {
   const answer = await fetch(url(path, params), { headers: headers() });

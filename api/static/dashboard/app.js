@@ -1,16 +1,17 @@
 // The dashboard: a page per address (#/timeline, #/map, #/incident/ID, #/ceasefires,
-// #/sources, #/live), each drawn from the public API. Asks for a read key when the service
+// #/sources, #/links, #/live), each drawn from the public API. Asks for a read key when the service
 // wants one, and keeps it for this tab only.
 import { NeedsKey, rememberKey } from "./api.js";
 import { message } from "./ui.js";
 import * as ceasefires from "./views/ceasefires.js";
 import * as incident from "./views/incident.js";
+import * as links from "./views/links.js";
 import * as live from "./views/live.js";
 import * as map from "./views/map.js";
 import * as sources from "./views/sources.js";
 import * as timeline from "./views/timeline.js";
 
-const VIEWS = { timeline, map, incident, ceasefires, sources, live };
+const VIEWS = { timeline, map, incident, ceasefires, sources, links, live };
 const main = document.getElementById("view");
 let leaving = new AbortController();
 
@@ -48,6 +49,9 @@ function askForKey() {
 document.getElementById("key-form").addEventListener("submit", () => {
   rememberKey(document.getElementById("key-input").value);
   route();
+});
+document.getElementById("key-button").addEventListener("click", () => {
+  document.getElementById("key-dialog").showModal();
 });
 window.addEventListener("hashchange", () => { route(); main.focus({ preventScroll: true }); });
 window.addEventListener("load", route);

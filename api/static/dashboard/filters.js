@@ -22,6 +22,7 @@ const MORE = [
   ["tag", "Tag", "text"], ["admin1", "Region (admin1)", "text"], ["namespace", "Dataset", "text"],
   ["metric", "Has a figure of", "text"], ["bbox", "Box (W,S,E,N)", "text"],
   ["retired", "Include retired incidents", "checkbox"],
+  ["dedupe", "Linked twins", ["linked"]],
 ];
 
 /** The API query for the view's filters (dates as UTC timestamps). */

@@ -1,13 +1,15 @@
 // Incident: its statements as a thread (who answers whom), figures per claimant as ranges
 // (contested ones marked), and a replay slider — "as known at" (recorded clock) or "as said
 // by" (stated clock) — that shows the incident as it was at each step, what changed since the
-// step before highlighted.
+// step before highlighted. Below: the same event in other datasets (its linked twins, where
+// they disagree, their counts side by side) and the twins proposed but not yet decided.
 import { get } from "../api.js";
-import { badge, el, figureText, message, place, when } from "../ui.js";
+import { badge, el, figureText, incidentLink, message, place, when } from "../ui.js";
 
 export async function render(main, params, incidentId) {
-  const [now, history] = await Promise.all([
+  const [now, history, group, proposed] = await Promise.all([
     get(`/incidents/${incidentId}`), get(`/incidents/${incidentId}/history`),
+    get(`/clusters/${incidentId}`), get("/links/proposals", { incident: incidentId, limit: 20 }),
   ]);
   const clock = params.get("clock") === "recorded" ? "recorded" : "stated";
   const steps = replaySteps(now, history.items, clock);
@@ -28,6 +30,7 @@ export async function render(main, params, incidentId) {
       slider, label),
     body,
   );
+  main.querySelector(".replay").before(twins(incidentId, group, proposed.items));
   let shown = null;
   async function show(index) {
     const step = steps[index];
@@ -110,4 +113,40 @@ function thread(statements, earlier) {
       s.figures.length ? el("p", { class: "muted" }, s.figures.map(figureText).join("; ")) : null),
     children.has(s.id) ? list(children.get(s.id)) : null)));
   return statements.length ? list(roots) : message("Nothing said yet.");
+}
+
+/** The same event in other datasets: each linked version side by side, where they disagree,
+ * and their figures as competing claims (the dataset as claimant) with the spread. */
+function twins(incidentId, group, proposed) {
+  const others = group.members.filter((m) => m.incident.id !== incidentId);
+  const pending = proposed.length
+    ? el("p", { id: "proposed-twins" }, `${proposed.length} possible twin(s) not yet decided: `,
+        el("a", { href: "#/links" }, "decide them in the queue"), ".")
+    : null;
+  if (!others.length) {
+    return el("section", { id: "twins", "aria-label": "Other datasets" },
+      el("h3", {}, "In other datasets"), message("Linked to no other dataset's row."), pending);
+  }
+  const d = group.disagreement;
+  const apart = [d.days_apart ? `starts ${d.days_apart} day(s) apart` : "the same day",
+    d.km_apart !== null ? `places ${d.km_apart} km apart` : null,
+    d.places.length > 1 ? `named ${d.places.join(" / ")}` : null,
+    d.kinds.length > 1 ? `called ${d.kinds.map((k) => k.replaceAll("_", " ")).join(" / ")}` : null];
+  return el("section", { id: "twins", "aria-label": "Other datasets" },
+    el("h3", {}, `The same event in ${group.members.length} datasets`),
+    el("table", { class: "wide", id: "twin-members" },
+      el("thead", {}, el("tr", {}, ["Claimant", "Incident", "When", "Where", "Kind"].map((h) => el("th", { scope: "col" }, h)))),
+      el("tbody", {}, group.members.map((m) => el("tr", { class: m.incident.id === incidentId ? "this" : null },
+        el("td", {}, m.claimant), el("td", {}, incidentLink(m.incident)), el("td", {}, when(m.incident.occurred.start)),
+        el("td", {}, place(m.incident.location)), el("td", {}, m.incident.kind.replaceAll("_", " ")))))),
+    el("p", { id: "disagreement" }, "Dates and places: ", apart.filter(Boolean).join("; "), "."),
+    group.figures.length
+      ? el("div", { id: "competing" }, group.figures.map((f) => el("p", { class: "competing", "data-metric": f.metric },
+          el("strong", {}, f.metric.replaceAll("_", " "), ": "),
+          f.claims.map((c) => `${c.source} (${c.claimant}) ${c.value}${c.subject ? ` of ${c.subject}` : ""}`).join(", "),
+          el("span", { class: f.spread.range ? "contested" : "muted" },
+            f.spread.range ? ` (they disagree: ${f.spread.min}–${f.spread.max})`
+              : f.claims.length > 1 ? " (they agree)" : " (one figure)"))))
+      : message("No figures given."),
+    pending);
 }
