@@ -1,5 +1,5 @@
 """Reconciliation on the fixtures: the same thirty events as ACLED, UCDP GED and a monitor's
-rows (tests/fixtures/reconcile, made by its make.py), proposed, decided on both clocks, answered
+rows (examples/reconcile, made by its make.py), proposed, decided on both clocks, answered
 as one event, and counted once."""
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from tests.datasets import FIXTURES
 from timeline.bootstrap import Services
 from timeline.config import Settings
 
-HERE = FIXTURES / "reconcile"
+HERE = FIXTURES.parent.parent / "examples" / "reconcile"
 NAMESPACES = ("acled", "ucdp-ged", "monitor")
 
 
