@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 
 from api.auth import require
 from api.citation import Cited
-from api.consistency import AtPosition, MinPosition, await_position, check_at_position
+from api.consistency import AtPositionArgs, MinPosition, await_position
 from api.fields import Clock, StoredTimestamp, Timestamp
 from api.json_bodies import Blueprint
 from api.paging import PageArgs, decode_cursor, raw_page
@@ -27,7 +27,7 @@ blp = Blueprint(
 )
 
 
-class CeasefiresArgs(PageArgs):
+class CeasefiresArgs(PageArgs, AtPositionArgs):
     """Which ceasefires, as known when, a page at a time (by window start)."""
 
     start = Timestamp(data_key="from", metadata={"description": "Windows ending after this."})
@@ -35,15 +35,13 @@ class CeasefiresArgs(PageArgs):
     party = fields.String(validate=validate.Length(1, MAX_SIDE), metadata={"example": "RU"})
     as_of = Timestamp()
     clock = Clock()
-    at_position = AtPosition()
     min_position = MinPosition()
 
     @validates_schema
     def check_order(self, data: dict[str, Any], **_: Any) -> None:
-        """``from`` must not be after ``to``; ``at_position`` stands alone."""
+        """``from`` must not be after ``to``."""
         if data.get("start") and data.get("end") and data["start"] > data["end"]:
             raise ValidationError("'from' must not be after 'to'.", "from")
-        check_at_position(data)
 
 
 class Speaker(Schema):

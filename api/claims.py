@@ -5,15 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require
 from api.citation import Cited
 from api.consistency import (
-    AtPosition,
+    AtPositionArgs,
     MinPosition,
     await_position,
-    check_at_position,
     with_position,
 )
 from api.exports import FormatArg, file_responses, streamed, wanted
@@ -36,7 +35,7 @@ blp = Blueprint(
 )
 
 
-class ClaimsArgs(Schema):
+class ClaimsArgs(AtPositionArgs):
     """Which figures, and as known when."""
 
     incident = fields.UUID()
@@ -47,16 +46,10 @@ class ClaimsArgs(Schema):
     subject = fields.String(validate=validate.Length(1, MAX_NAME))
     as_of = Timestamp()
     clock = Clock()
-    at_position = AtPosition()
     min_position = MinPosition()
     limit = Limit(what="Incidents (with all their groups)")
     cursor = Cursor()
     format = FormatArg(CLAIM_WRITERS, "figure group")
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone."""
-        check_at_position(data)
 
 
 class ClaimedFigure(Schema):

@@ -7,15 +7,14 @@ from uuid import UUID
 
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import RAISE, Schema, fields, validates_schema
+from marshmallow import RAISE, Schema, fields
 
 from api.auth import require
 from api.citation import Cited
 from api.consistency import (
-    AtPosition,
+    AtPositionArgs,
     MinPosition,
     await_position,
-    check_at_position,
     with_position,
 )
 from api.fields import Clock, StoredTimestamp, Timestamp
@@ -32,19 +31,13 @@ blp = Blueprint(
 )  # fmt: skip
 
 
-class ClusterArgs(Schema):
+class ClusterArgs(AtPositionArgs):
     """As linked and known when."""
 
     as_of = Timestamp(metadata={"description": "The group as linked, and its members as "
                                 "known, at this time."})  # fmt: skip
     clock = Clock()
-    at_position = AtPosition()
     min_position = MinPosition()
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone."""
-        check_at_position(data)
 
 
 class Member(Schema):

@@ -7,7 +7,7 @@ from typing import Any
 from flask import make_response
 from flask.typing import ResponseReturnValue
 from flask_smorest import abort
-from marshmallow import ValidationError, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from api.citation import cited, with_citation_headers
 from api.services import services
@@ -57,6 +57,17 @@ def AtPosition() -> fields.Integer:
                   "citation's position): every event up to it, none after. Not with as_of or "
                   "clock=stated."},
     )  # fmt: skip
+
+
+class AtPositionArgs(Schema):
+    """The ``at_position`` argument of a read (with its rule: it stands alone)."""
+
+    at_position = AtPosition()
+
+    @validates_schema
+    def check_position(self, data: dict[str, Any], **_: Any) -> None:
+        """``at_position`` stands alone (see check_at_position)."""
+        check_at_position(data)
 
 
 def check_at_position(data: dict[str, Any]) -> None:

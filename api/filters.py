@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
 from webargs.fields import DelimitedList
 
-from api.consistency import AtPosition, MinPosition, check_at_position
+from api.consistency import AtPositionArgs, MinPosition
 from api.fields import Clock, Timestamp
 from api.paging import PageArgs
 from timeline.domain.quality import CODES
@@ -22,7 +22,7 @@ from timeline.domain.values import (
 from timeline.read_models import TimelineFilter
 
 
-class IncidentScope(Schema):
+class IncidentScope(AtPositionArgs):
     """Which incidents (combined with AND), as known when: what the listings and the
     aggregates narrow by."""
 
@@ -56,18 +56,12 @@ class IncidentScope(Schema):
         load_default=False,
         metadata={"description": "Include retired incidents (marked so); default: leave out."},
     )
-    at_position = AtPosition()
     dedupe = fields.String(
         validate=validate.OneOf(["linked"]),
         metadata={"description": "linked: each group of incidents linked as one event (the "
                   "links held now) counts once, as its first member the other filters match; "
                   "statements stay every member's (they are the competing claims)."},
     )  # fmt: skip
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone (see check_at_position)."""
-        check_at_position(data)
 
 
 # The scope's arguments that narrow it (clock alone does not: it qualifies as_of).

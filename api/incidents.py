@@ -15,10 +15,9 @@ from marshmallow import RAISE, Schema, ValidationError, fields, validate, valida
 from api.auth import WrittenBy, require, written_by
 from api.citation import HASH_HEADER, Cited, cited
 from api.consistency import (
-    AtPosition,
+    AtPositionArgs,
     MinPosition,
     await_position,
-    check_at_position,
     with_position,
 )
 from api.exports import file_responses, streamed, wanted
@@ -351,17 +350,11 @@ class IncidentWritten(Schema):
     )
 
 
-class AsOfArgs(Schema):
+class AsOfArgs(AtPositionArgs):
     """Replay the incident to what was known at a time, or at a log position."""
 
     as_of = Timestamp(metadata={"description": "Show the incident as known at this time."})
     clock = Clock()
-    at_position = AtPosition()
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone."""
-        check_at_position(data)
 
 
 def incident_fields(data: dict[str, Any]) -> dict[str, Any]:
@@ -616,18 +609,12 @@ class IncidentDiff(Schema):
     figures_changed = fields.List(fields.Nested(FigureChange))
 
 
-class HistoryArgs(Schema):
+class HistoryArgs(AtPositionArgs):
     """The versions recorded (or published) by a time; read-your-writes."""
 
     as_of = Timestamp(metadata={"description": "Only the versions known by this time."})
     clock = Clock()
-    at_position = AtPosition()
     min_position = MinPosition()
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone."""
-        check_at_position(data)
 
 
 class Version(Schema):

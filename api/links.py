@@ -6,15 +6,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask.views import MethodView
-from marshmallow import RAISE, Schema, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, fields, validate
 
 from api.auth import require, written_by
 from api.citation import Cited
 from api.consistency import (
-    AtPosition,
+    AtPositionArgs,
     MinPosition,
     await_position,
-    check_at_position,
     with_position,
 )
 from api.fields import Clock, StoredTimestamp, Timestamp
@@ -57,19 +56,13 @@ class LinkOut(Schema):
     stated_at = StoredTimestamp(metadata={"description": "When it was decided (stated clock)."})
 
 
-class LinksArgs(PageArgs):
+class LinksArgs(PageArgs, AtPositionArgs):
     """Which links, held when."""
 
     incident = fields.UUID(metadata={"description": "Only the links of this incident."})
     as_of = Timestamp(metadata={"description": "The links held at this time."})
     clock = Clock()
-    at_position = AtPosition()
     min_position = MinPosition()
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone."""
-        check_at_position(data)
 
 
 class LinksPage(Cited):

@@ -6,15 +6,14 @@ from typing import Any
 
 from flask.views import MethodView
 from flask_smorest import abort
-from marshmallow import RAISE, Schema, fields, validates_schema
+from marshmallow import RAISE, Schema, fields
 
 from api.auth import require
 from api.citation import Cited
 from api.consistency import (
-    AtPosition,
+    AtPositionArgs,
     MinPosition,
     await_position,
-    check_at_position,
     with_position,
 )
 from api.fields import Clock, StoredTimestamp, Timestamp
@@ -34,18 +33,12 @@ blp = Blueprint(
 )
 
 
-class SourceArgs(Schema):
+class SourceArgs(AtPositionArgs):
     """As known when."""
 
     as_of = Timestamp()
     clock = Clock()
-    at_position = AtPosition()
     min_position = MinPosition()
-
-    @validates_schema
-    def check_position(self, data: dict[str, Any], **_: Any) -> None:
-        """``at_position`` stands alone."""
-        check_at_position(data)
 
 
 class SourcesArgs(SourceArgs, PageArgs):
