@@ -3,8 +3,9 @@
 - ``link_pictures``: each incident's pictures (:mod:`timeline.projections.versions`), with the
   fields matching reads (kind, occurred, location, actors, external ids);
 - ``link_footprints`` and ``link_keys``: the current footprint of every live incident, filed
-  under its blocking keys (:mod:`timeline.domain.matching`), so a new or changed incident is
-  compared only with incidents near it in space and time;
+  under its blocking keys (:mod:`timeline.domain.matching`) per dataset, so a new or changed
+  incident is compared only with other datasets' incidents near it in space and time
+  (``link_namespaces``: the datasets seen);
 - ``link_proposals``: the current proposals (recomputed whenever either incident changes);
   a pair decided since is left out of the queue when read, not deleted, so undoing a decision
   brings its proposal back;
@@ -47,8 +48,8 @@ class LinksProjection(Projection):
     name = "links"
     version = 1
     tables = (
-        "link_pictures", "link_footprints", "link_keys", "link_proposals", "link_decisions",
-        "link_members",
+        "link_pictures", "link_footprints", "link_keys", "link_namespaces", "link_proposals",
+        "link_decisions", "link_members",
     )  # fmt: skip
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -65,6 +66,7 @@ class LinksProjection(Projection):
             f"incident_id {key} NOT NULL, PRIMARY KEY (cell, day, incident_id))"
         )
         cursor.execute("CREATE INDEX IF NOT EXISTS link_keys_incident ON link_keys (incident_id)")
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS link_namespaces (namespace {key} PRIMARY KEY)")
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS link_proposals (first {key} NOT NULL, "
             f"second {key} NOT NULL, score {real} NOT NULL, reasons TEXT NOT NULL, "
@@ -208,11 +210,16 @@ class LinksProjection(Projection):
                     "VALUES (?, ?, ?)",
                     (incident_id, json.dumps(found.to_dict()), json.dumps(summary)),
                 )
-                for cell, day in filed_under(found):
+                for namespace in sorted(found.namespaces):  # (never looked up by its own)
                     cursor.insert(
-                        "INSERT INTO link_keys (cell, day, incident_id) VALUES (?, ?, ?)",
-                        (cell, day, incident_id),
+                        "INSERT INTO link_namespaces (namespace) VALUES (?) ON CONFLICT DO NOTHING",
+                        (namespace,),
                     )
+                    for cell, day in filed_under(found):
+                        cursor.insert(
+                            "INSERT INTO link_keys (cell, day, incident_id) VALUES (?, ?, ?)",
+                            (f"{namespace}|{cell}", day, incident_id),
+                        )
         cursor.flush()
         proposed: set[tuple[str, str]] = set()
         for fp in fresh:
@@ -262,8 +269,17 @@ def _current_footprint(
 
 
 def nearby(cursor: Cursor | BatchCursor, fp: Footprint) -> list[Footprint]:
-    """The live footprints filed where ``fp`` looks (its blocking keys), but itself."""
-    cells, first, last = looked_up_under(fp)
+    """The live footprints of other datasets filed where ``fp`` looks (its blocking keys).
+
+    Keys are filed per dataset, so an incident is never read for the rows of its own dataset,
+    however many share its place and day (a city shelled daily has hundreds).
+    """
+    places, first, last = looked_up_under(fp)
+    cursor.execute("SELECT namespace FROM link_namespaces ORDER BY namespace")
+    others = [
+        row["namespace"] for row in cursor.fetchall() if row["namespace"] not in fp.namespaces
+    ]
+    cells = [f"{namespace}|{cell}" for namespace in others for cell in places]
     found: dict[str, Footprint] = {}
     for start in range(0, len(cells), 200):
         chunk = cells[start : start + 200]
