@@ -101,7 +101,10 @@ class LinksProjection(Projection):
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
         """Apply a batch; incidents and pairs it touched are worked out once, at its end."""
+        # Each touched incident's last recorded fields, and that version (what the next event
+        # changes; also the current picture's fields, when that version is the current one).
         self._fields: dict[str, dict[str, Any]] = {}
+        self._versions: dict[str, int] = {}
         self._changed: dict[str, LogEntry] = {}
         self._decided_streams: set[str] = set()
         self._pairs: dict[str, tuple[str, str]] = {}
@@ -111,13 +114,37 @@ class LinksProjection(Projection):
 
     def _picture(self, cursor: BatchCursor, entry: LogEntry, fields: dict[str, Any]) -> None:
         self._fields[entry.incident_id] = fields
+        self._versions[entry.incident_id] = entry.version
         PICTURES.add(cursor, entry, fields["retired"] is not None, (json.dumps(fields),))
         self._changed[entry.incident_id] = entry
 
     def _latest(self, cursor: BatchCursor, incident_id: str) -> dict[str, Any]:
         if incident_id not in self._fields:
-            self._fields[incident_id] = json.loads(PICTURES.latest(cursor, incident_id)["fields"])
+            latest = PICTURES.latest(cursor, incident_id)
+            self._fields[incident_id] = json.loads(latest["fields"])
+            self._versions[incident_id] = int(latest["version"])
         return self._fields[incident_id]
+
+    def _current_fields(self, cursor: BatchCursor, incidents: list[str]) -> dict[str, Any]:
+        """The fields of each incident's current picture (None: retired), read in one query a
+        chunk; the batch's own decoded fields where the current picture is the last one."""
+        found: dict[str, Any] = {}
+        for start in range(0, len(incidents), 500):
+            chunk = incidents[start : start + 500]
+            cursor.execute(
+                "SELECT incident_id, version, retired, fields FROM link_pictures "
+                f"WHERE sys_to_pos IS NULL AND incident_id IN ({', '.join('?' for _ in chunk)})",
+                chunk,
+            )
+            for row in cursor.fetchall():
+                incident_id = row["incident_id"]
+                if row["retired"]:
+                    found[incident_id] = None
+                elif self._versions.get(incident_id) == int(row["version"]):
+                    found[incident_id] = self._fields[incident_id]
+                else:  # a version published earlier arrived later: it is not the current one
+                    found[incident_id] = json.loads(row["fields"])
+        return found
 
     @singledispatchmethod
     def handle(self, event: object, entry: LogEntry, cursor: BatchCursor) -> None:
@@ -201,9 +228,12 @@ class LinksProjection(Projection):
                 [*chunk, *chunk],
             )
         fresh: list[Footprint] = []
+        current = self._current_fields(cursor, changed)
         for incident_id in changed:
-            found, summary = _current_footprint(cursor, incident_id)
-            if found is not None:
+            fields = current.get(incident_id)
+            found = footprint({"id": incident_id, **fields}) if fields is not None else None
+            if fields is not None and found is not None:
+                summary = _summary(incident_id, fields, found)
                 fresh.append(found)
                 cursor.insert(
                     "INSERT INTO link_footprints (incident_id, footprint, summary) "
@@ -222,8 +252,10 @@ class LinksProjection(Projection):
                         )
         cursor.flush()
         proposed: set[tuple[str, str]] = set()
+        cursor.execute("SELECT namespace FROM link_namespaces ORDER BY namespace")
+        namespaces = [row["namespace"] for row in cursor.fetchall()]
         for fp in fresh:
-            for other in nearby(cursor, fp):
+            for other in nearby(cursor, fp, namespaces):
                 proposal = compare(fp, other)
                 if proposal is None or (proposal.first, proposal.second) in proposed:
                     continue
@@ -243,42 +275,29 @@ def _status(decision: str) -> str | None:
     return {"link": "linked", "reject": "rejected"}.get(decision)
 
 
-def _current_footprint(
-    cursor: BatchCursor, incident_id: str
-) -> tuple[Footprint | None, dict[str, Any]]:
-    """The footprint of the incident's picture now (None: retired, or no place to match), and
-    what a reviewer reads of it (title, kind, start, place, its datasets' ids)."""
-    cursor.execute(
-        "SELECT fields, retired FROM link_pictures WHERE incident_id = ? AND sys_to_pos IS NULL",
-        (incident_id,),
-    )
-    row = cursor.fetchone()
-    if row is None or row["retired"]:
-        return None, {}
-    fields = json.loads(row["fields"])
-    found = footprint({"id": incident_id, **fields})
-    summary = {
+def _summary(incident_id: str, fields: dict[str, Any], found: Footprint) -> dict[str, Any]:
+    """What a reviewer reads of an incident: title, kind, start, place, its datasets' ids."""
+    return {
         "id": incident_id,
         "title": fields.get("title"),
         "kind": fields["kind"],
         "start": fields["occurred"]["start"],
         "place": (fields.get("location") or {}).get("name"),
-        "datasets": list(found.labels) if found is not None else [],
+        "datasets": list(found.labels),
     }
-    return found, summary
 
 
-def nearby(cursor: Cursor | BatchCursor, fp: Footprint) -> list[Footprint]:
-    """The live footprints of other datasets filed where ``fp`` looks (its blocking keys).
+def nearby(cursor: Cursor | BatchCursor, fp: Footprint, namespaces: list[str]) -> list[Footprint]:
+    """The live footprints of the other datasets (of ``namespaces``) filed where ``fp`` looks
+    (its blocking keys).
 
     Keys are filed per dataset, so an incident is never read for the rows of its own dataset,
     however many share its place and day (a city shelled daily has hundreds).
     """
+    others = [namespace for namespace in namespaces if namespace not in fp.namespaces]
+    if not others:
+        return []
     places, first, last = looked_up_under(fp)
-    cursor.execute("SELECT namespace FROM link_namespaces ORDER BY namespace")
-    others = [
-        row["namespace"] for row in cursor.fetchall() if row["namespace"] not in fp.namespaces
-    ]
     cells = [f"{namespace}|{cell}" for namespace in others for cell in places]
     found: dict[str, Footprint] = {}
     for start in range(0, len(cells), 200):
