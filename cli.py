@@ -338,11 +338,13 @@ def import_(
 @click.option("--flagged", is_flag=True, help="Only incidents with a quality flag.")
 @click.option("--at-position", type=click.IntRange(min=0), help="Exactly as the log stood at "
               "this position (a citation's), not as it stands now.")  # fmt: skip
+@click.option("--dedupe-linked", is_flag=True, help="Each group of incidents linked as one event "
+              "once (the links held now).")  # fmt: skip
 def export(
     data_format: str, output: Path | None, url: str | None, key: str | None,
     namespace: str | None, kind: tuple[str, ...], country: str | None, actor: str | None,
     as_of: str | None, clock: str, retired: bool, flag: str | None, flagged: bool,
-    at_position: int | None,
+    at_position: int | None, dedupe_linked: bool,
 ) -> None:  # fmt: skip
     """Write every incident that matches the filters, with its statements or figures, as a
     file: what GET /api/v1/incidents?format=… streams, from one consistent snapshot.
@@ -354,7 +356,8 @@ def export(
     query = {"namespace": namespace, "country": country, "actor": actor, "as_of": as_of,
              "clock": clock, "retired": "true" if retired else None, "flag": flag,
              "flagged": "true" if flagged else None,
-             "at_position": str(at_position) if at_position is not None else None}  # fmt: skip
+             "at_position": str(at_position) if at_position is not None else None,
+             "dedupe": "linked" if dedupe_linked else None}  # fmt: skip
     given = {k: v for k, v in query.items() if v is not None}
     if output == Path("-"):  # the convention for standard output
         output = None
@@ -388,6 +391,9 @@ def _export_local(
         at_position = int(given["at_position"]) if "at_position" in given else None
         if at_position is not None and (as_of is not None or given["clock"] == "stated"):
             raise DomainError(AT_POSITION_ALONE, "--at-position")
+        if at_position is not None and "dedupe" in given:
+            raise DomainError("It groups by the links held now: not with --at-position.",
+                              "--dedupe-linked")  # fmt: skip
         if at_position is not None and at_position > services.app.head():
             raise DomainError(f"The log's head is {services.app.head()}.", "--at-position")
         where = TimelineFilter(
@@ -401,6 +407,7 @@ def _export_local(
             flag=given.get("flag"),
             flagged=True if "flagged" in given else None,
             at_position=at_position,
+            dedupe="dedupe" in given,
         )
         _catch_up(services)
         lines = data_format == "ndjson"  # the stored texts, spliced: nothing parsed

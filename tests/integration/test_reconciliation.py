@@ -230,8 +230,9 @@ def count(client: FlaskClient, path: str, **query: Any) -> int:
 
 
 def test_dedupe_linked_counts_each_group_once(
-    loaded: dict[str, str], client: FlaskClient, writer: dict[str, str], store: Services
-) -> None:
+    loaded: dict[str, str], client: FlaskClient, writer: dict[str, str], store: Services,
+    tmp_path: Path,
+) -> None:  # fmt: skip
     for n in (0, 1, 2, 25):  # three groups of three, one of two
         link_event(client, writer, loaded, n)
     store.runner.run_all()
@@ -248,6 +249,9 @@ def test_dedupe_linked_counts_each_group_once(
     assert ucdp == 30  # filtered to one dataset, no group hides behind another's row
     timeline = count(client, "/api/v1/timeline")
     assert count(client, "/api/v1/timeline", dedupe="linked") == timeline - 7
+    exported = tmp_path / "incidents.ndjson"
+    cli("export", "--format", "ndjson", "--dedupe-linked", "-o", exported)
+    assert len(exported.read_text().splitlines()) == 85 - 7
     totals = client.get("/api/v1/aggregates", query_string={"dedupe": "linked"})
     assert totals.status_code == 200, totals.json
     assert sum(b["count"] for b in totals.json["items"]) == 85 - 7
