@@ -12,6 +12,7 @@ from flask_smorest import abort
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from api.auth import require
+from api.citation import HASH_HEADER, Cited, cited
 from api.consistency import MAX_POSITION
 from api.json_bodies import Blueprint
 from api.limits import client_key
@@ -43,8 +44,9 @@ class EventOut(Schema):
     data = fields.Dict()
 
 
-class EventsPage(Schema):
-    """A slice of the log; pass ``next_after`` as ``after`` to continue."""
+class EventsPage(Cited):
+    """A slice of the log; pass ``next_after`` as ``after`` to continue. Its citation is the
+    ledger's hash at its last event (check the slice against the chain)."""
 
     items = fields.List(fields.Nested(EventOut))
     next_after = fields.Integer()
@@ -57,13 +59,15 @@ class Events(MethodView):
     @require("read")
     @blp.arguments(EventsArgs(), location="query", unknown=RAISE)
     @blp.response(200, EventsPage)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> tuple[dict[str, Any], int, dict[str, str]]:
         """Events after a position, in log order."""
         entries = services().app.read_events(args["after"], args["limit"])
-        return {
-            "items": [entry.to_dict() for entry in entries],
-            "next_after": entries[-1].position if entries else args["after"],
-        }
+        last = entries[-1].position if entries else args["after"]
+        body = cited({"items": [entry.to_dict() for entry in entries], "next_after": last}, last)
+        headers = {"X-Projection-Position": str(last)}
+        if body["citation"]["ledger_hash"]:
+            headers[HASH_HEADER] = body["citation"]["ledger_hash"]
+        return body, 200, headers
 
 
 _EVENT = EventOut()
