@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 # An incident without a dataset's id is an analyst's own: its own "dataset".
@@ -208,7 +208,7 @@ def _time(a: Footprint, b: Footprint) -> tuple[str, float, str] | None:
     if gap < 0:
         return "time", 1.0, f"dates overlap ({_day(a.start)} and {_day(b.start)})"
     allowed = a.slack + b.slack
-    if gap > allowed:
+    if gap >= allowed:  # (the widened intervals' ends are exclusive: touching is apart)
         return None
     return (
         "time",
@@ -229,7 +229,8 @@ def _place(a: Footprint, b: Footprint) -> tuple[str, float, str] | None:
         allowed = a.radius_km + b.radius_km
         if distance > allowed:
             return None
-        names = "" if a.place == b.place else f"; named {a.place!r} and {b.place!r}"
+        differ = a.place and b.place and a.place != b.place
+        names = f"; named {a.place!r} and {b.place!r}" if differ else ""
         return (
             "place",
             1 - 0.5 * distance / allowed,
@@ -363,7 +364,7 @@ def _seconds(moment: str) -> float:
 
 
 def _day(seconds: float) -> str:
-    return datetime.utcfromtimestamp(seconds).date().isoformat()
+    return datetime.fromtimestamp(seconds, UTC).date().isoformat()
 
 
 def _duration(seconds: float) -> str:
