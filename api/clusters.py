@@ -130,5 +130,4 @@ class Cluster(MethodView):
         )
         if found is None:
             abort(404, message=f"No incident {incident_id} (as known then).")
-            raise AssertionError  # (abort raises)
-        return with_position(ClusterOut().dump({**found, "position": position}), position)
+        return with_position(ClusterOut().dump({**(found or {}), "position": position}), position)

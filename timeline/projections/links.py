@@ -1,7 +1,7 @@
 """The `links` read model: proposals of the same event across datasets, and the links held.
 
 - ``link_pictures``: each incident's pictures (:mod:`timeline.projections.versions`), with the
-  fields matching reads (kind, occurred, location, actors, external ids);
+  fields matching reads (kind, occurred, location, actors, external ids) and its title;
 - ``link_footprints`` and ``link_keys``: the current footprint of every live incident, filed
   under its blocking keys (:mod:`timeline.domain.matching`) per dataset, so a new or changed
   incident is compared only with other datasets' incidents near it in space and time
