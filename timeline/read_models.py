@@ -15,6 +15,7 @@ from typing import Any
 from timeline.domain.values import COMMON_METRICS
 from timeline.projections.aggregates import AggregatesFilter, counted, query_aggregates
 from timeline.projections.ceasefires import CeasefireFilter, query_ceasefires
+from timeline.projections.changes import ChangesFilter, query_changes
 from timeline.projections.claims import ClaimsFilter, query_claims
 from timeline.projections.clusters import cluster
 from timeline.projections.framework import read_position
@@ -39,6 +40,7 @@ __all__ = [
     "MAX_PAGE",
     "AggregatesFilter",
     "CeasefireFilter",
+    "ChangesFilter",
     "ClaimsFilter",
     "Page",
     "ReadModels",
@@ -180,6 +182,14 @@ class ReadModels:
         """The incident's last version logged at or before ``position`` (None: none yet)."""
         found, _ = self._read("history", lambda c: version_at(c, incident_id, position))
         return found  # type: ignore[no-any-return]
+
+    def changes(self, where: ChangesFilter, after: Sequence[str] | None, limit: int) -> Page:
+        """The incidents that changed between two moments (added, restored, changed, retired),
+        by incident id."""
+        rows, position = self._read(
+            "timeline", lambda c: query_changes(c, where, after[0] if after else None, limit + 1)
+        )
+        return _page(rows, limit, lambda row: [row["id"]], position)
 
     def links(
         self, incident: str | None, clock: Clock, at: str | None, after: Sequence[str] | None,
