@@ -1,24 +1,19 @@
 // Map: the filtered incidents as points, clustered, on an offline base map (country shapes
 // from Natural Earth, via the world-atlas package). No tiles are fetched.
 import { get } from "../api.js";
+import { baseMap } from "../basemap.js";
 import { form, query } from "../filters.js";
 import { el, incidentLink, message, place, when } from "../ui.js";
 
 const PAGE = 1000;
 const MOST = 20000; // incidents put on the map at the most (a page of 1,000 at a time)
-let countries = null;
 
 export async function render(main, params) {
   const holder = el("div", { id: "map", role: "region", "aria-label": "Map of incidents" });
   const summary = el("p", { class: "muted", id: "map-summary" }, "Loading incidents…");
   main.replaceChildren(el("h2", {}, "Map"), form("map", params, false), summary, holder);
   const L = window.L;
-  const map = L.map(holder, { worldCopyJump: true, preferCanvas: true, minZoom: 2, maxZoom: 12 })
-    .setView([48.5, 35], 5);
-  countries ??= await fetch("/dashboard/vendor/world-atlas@2.0.2/countries-110m.json").then((r) => r.json());
-  L.geoJSON(window.topojson.feature(countries, countries.objects.countries), {
-    style: { color: "#7d8b99", weight: 1, fillColor: "#f4f1ea", fillOpacity: 1 }, interactive: false,
-  }).addTo(map);
+  const map = await baseMap(holder);
   const cluster = L.markerClusterGroup({ chunkedLoading: true, showCoverageOnHover: false });
   map.addLayer(cluster);
   const wanted = query(params, false);

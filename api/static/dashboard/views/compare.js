@@ -1,0 +1,92 @@
+// Compare: what changed between two moments — on the recorded clock (what the service learned)
+// or the stated clock (what the sources published; two release dates of a dataset show what
+// the later release changed): incidents added, restored, changed field by field, retired, as
+// a list and on a map. The two moments and the clock are kept in the page address.
+import { get } from "../api.js";
+import { baseMap } from "../basemap.js";
+import { el, incidentLink, message, place, when } from "../ui.js";
+
+const CHANGES = [["added", "Added"], ["restored", "Restored"], ["changed", "Changed"], ["retired", "Retired"]];
+const COLOURS = { added: "#1b6e3a", restored: "#0b5cad", changed: "#7a5a00", retired: "#b3261e" };
+
+export async function render(main, params) {
+  const start = params.get("from") || "";
+  const end = params.get("to") || "";
+  const clock = params.get("clock") === "stated" ? "stated" : "recorded";
+  const namespace = params.get("namespace") || "";
+  const field = (id, label, input) => el("label", { for: id }, label, input);
+  const onsubmit = (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
+    location.hash = `#/compare?${chosen}`;
+  };
+  const form = el("form", { class: "filters", onsubmit, "aria-label": "Moments to compare" },
+    field("compare-from", "From (UTC)", el("input", { id: "compare-from", name: "from", type: "datetime-local", step: 1, value: start, required: true })),
+    field("compare-to", "To (UTC)", el("input", { id: "compare-to", name: "to", type: "datetime-local", step: 1, value: end, required: true })),
+    field("compare-clock", "Clock", el("select", { id: "compare-clock", name: "clock" },
+      [["recorded", "as recorded (what the service learned)"], ["stated", "as published (the sources' clock)"]]
+        .map(([value, text]) => el("option", { value, selected: value === clock }, text)))),
+    field("compare-namespace", "Dataset", el("input", { id: "compare-namespace", name: "namespace", value: namespace, placeholder: "any, or e.g. acled" })),
+    el("button", { type: "submit" }, "Compare"));
+  const heading = el("h2", {}, "What changed between two moments");
+  if (!start || !end) {
+    main.replaceChildren(heading, form, message("Choose two moments (and a clock) to compare."));
+    return;
+  }
+  const items = [];
+  let cursor = null;
+  do {
+    const page = await get("/changes", { from: utc(start), to: utc(end), clock, namespace, limit: 1000, cursor });
+    items.push(...page.items);
+    cursor = page.next_cursor;
+  } while (cursor && items.length < 5000);
+  const counts = Object.fromEntries(CHANGES.map(([name]) => [name, items.filter((i) => i.change === name).length]));
+  const holder = el("div", { id: "compare-map", role: "region", "aria-label": "Map of the changes" });
+  main.replaceChildren(heading, form,
+    el("p", { id: "compare-summary" }, CHANGES.map(([name, label]) =>
+      el("span", { class: "change-count", "data-change": name }, `${label}: ${counts[name]}`)).flatMap((s) => [s, " "]),
+      cursor ? el("span", { class: "muted" }, "(the first 5,000)") : null),
+    items.length ? holder : null,
+    items.length ? el("ol", { id: "changes", class: "changes" }, items.map(change)) : message("Nothing changed between these moments."));
+  if (items.length) await drawMap(holder, items);
+}
+
+/** A datetime-local value (seconds left out when zero) as a UTC timestamp. */
+function utc(value) {
+  return `${value.length === 16 ? `${value}:00` : value}Z`;
+}
+
+function change(item) {
+  const fields = Object.entries(item.fields_changed);
+  return el("li", { class: "change", "data-change": item.change },
+    el("span", { class: `badge change-${item.change}` }, item.change), " ", incidentLink(item.incident),
+    el("span", { class: "muted" }, ` · ${[item.incident.kind.replaceAll("_", " "), when(item.incident.occurred.start), place(item.incident.location)].filter(Boolean).join(" · ")}`),
+    fields.length ? el("ul", { class: "field-changes" }, fields.map(([name, values]) =>
+      el("li", {}, el("strong", {}, name.replaceAll("_", " ")), ": ", shown(values.from), " → ", shown(values.to)))) : null,
+    item.statements_said ? el("div", { class: "muted" }, `${item.statements_said} statement(s) meanwhile`) : null);
+}
+
+function shown(value) {
+  if (value === null || value === undefined) return "—";
+  if (typeof value !== "object") return String(value);
+  if (value.name !== undefined) return place(value); // a place
+  if (value.start !== undefined) return `${when(value.start)}${value.end ? ` – ${when(value.end)}` : ""}`;
+  return JSON.stringify(value);
+}
+
+async function drawMap(holder, items) {
+  const L = window.L;
+  const map = await baseMap(holder);
+  const points = [];
+  for (const item of items) {
+    const where = item.incident.location;
+    if (where?.lat === null || where?.lat === undefined) continue;
+    const marker = L.circleMarker([where.lat, where.lon], { radius: 7, color: COLOURS[item.change], weight: 2, fillOpacity: 0.7 });
+    marker.bindPopup(() => el("div", {}, incidentLink(item.incident), el("div", {}, item.change)));
+    marker.addTo(map);
+    points.push([where.lat, where.lon]);
+  }
+  if (points.length) map.fitBounds(points, { maxZoom: 7, padding: [20, 20], animate: false });
+  holder.dataset.ready = "true";
+}
