@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -16,7 +17,7 @@ from tests.conftest import READ_KEY, WRITE_KEY
 from tests.e2e.processes import clean_env, serving
 
 pytestmark = pytest.mark.e2e
-PAGES = ["timeline", "map", "ceasefires", "sources", "links", "compare", "live"]
+PAGES = ["timeline", "map", "charts", "ceasefires", "sources", "links", "compare", "live"]
 
 
 def ready(watched: Watched, served: str, route: str) -> Any:
@@ -250,4 +251,34 @@ def test_compare_lists_what_changed_between_two_moments(watched: Watched, served
     expect(page.locator("#compare-summary")).to_contain_text("Changed: 1")
     page.wait_for_selector("#compare-map[data-ready='true']")
     watched.shot("compare")
+    assert watched.errors == []
+
+
+def test_a_chart_draws_the_whole_result_and_downloads_as_svg_png_and_csv(
+    watched: Watched, served: str
+) -> None:
+    page = ready(watched, served, "charts?measure=statements&group_by=source_side&interval=day")
+    page.wait_for_selector("#chart[data-ready='true']")
+    bars = page.locator("#chart svg rect")
+    assert bars.count() >= 3  # a bar per day and side of the demo's statements
+    expect(page.locator("#chart")).to_contain_text("RU")  # the legend names the sides
+    watched.shot("charts")
+    for label, name in (("Download CSV", "chart.csv"), ("Download SVG", "chart.svg"),
+                        ("Download PNG", "chart.png")):  # fmt: skip
+        with page.expect_download(timeout=5_000) as download:
+            page.get_by_role("button", name=label).click()
+        assert download.value.suggested_filename == name, label
+        content = Path(download.value.path()).read_bytes()
+        if name.endswith(".csv"):
+            assert content.startswith(b"start,group,count,best,low,high\n")
+        elif name.endswith(".png"):
+            assert content.startswith(b"\x89PNG")
+        else:
+            assert b"<svg" in content and b"xmlns" in content
+    page.select_option("#chart-group", "kind")
+    page.select_option("#chart-measure", "incidents")
+    page.click("form.filters button[type=submit]")
+    expect(page).to_have_url(re.compile("group_by=kind"))
+    page.wait_for_selector("#chart[data-ready='true']")
+    expect(page.locator("#chart")).to_contain_text("strike")
     assert watched.errors == []

@@ -1,9 +1,10 @@
-// The dashboard: a page per address (#/timeline, #/map, #/incident/ID, #/ceasefires,
+// The dashboard: a page per address (#/timeline, #/map, #/charts, #/incident/ID, #/ceasefires,
 // #/sources, #/links, #/compare, #/live), each drawn from the public API. Asks for a read key when the service
 // wants one, and keeps it for this tab only.
 import { NeedsKey, rememberKey } from "./api.js";
 import { message } from "./ui.js";
 import * as ceasefires from "./views/ceasefires.js";
+import * as charts from "./views/charts.js";
 import * as compare from "./views/compare.js";
 import * as incident from "./views/incident.js";
 import * as links from "./views/links.js";
@@ -12,7 +13,7 @@ import * as map from "./views/map.js";
 import * as sources from "./views/sources.js";
 import * as timeline from "./views/timeline.js";
 
-const VIEWS = { timeline, map, incident, ceasefires, sources, links, compare, live };
+const VIEWS = { timeline, map, charts, incident, ceasefires, sources, links, compare, live };
 const main = document.getElementById("view");
 let leaving = new AbortController();
 
