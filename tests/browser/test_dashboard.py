@@ -282,3 +282,31 @@ def test_a_chart_draws_the_whole_result_and_downloads_as_svg_png_and_csv(
     page.wait_for_selector("#chart[data-ready='true']")
     expect(page.locator("#chart")).to_contain_text("strike")
     assert watched.errors == []
+
+
+def test_the_time_axis_spans_the_whole_result_zooms_and_picks_a_period(
+    watched: Watched, served: str
+) -> None:
+    page = ready(watched, served, "timeline")
+    page.wait_for_selector("#density svg")
+    density = page.locator("#density")
+    assert density.locator("svg rect[fill-opacity], svg g[fill] rect").count() >= 2
+    expect(density).to_contain_text("Incidents (by when they occurred)")
+    whole = density.get_attribute("data-domain")
+    page.get_by_role("button", name="Zoom in").click()
+    expect(density).not_to_have_attribute("data-domain", whole or "")
+    zoomed = density.get_attribute("data-domain")
+    page.get_by_role("button", name="Earlier").click()
+    expect(density).not_to_have_attribute("data-domain", zoomed or "")
+    page.get_by_role("button", name="Whole span").click()
+    expect(density).to_have_attribute("data-domain", whole or "")
+    box = density.locator("svg .overlay").bounding_box()
+    assert box is not None
+    page.mouse.move(box["x"] + box["width"] * 0.55, box["y"] + box["height"] / 2)
+    page.mouse.down()
+    page.mouse.move(box["x"] + box["width"] * 0.95, box["y"] + box["height"] / 2, steps=5)
+    page.mouse.up()
+    expect(page).to_have_url(re.compile(r"from=\d{4}-\d\d-\d\dT\d\d(%3A|:)\d\d.*to="))
+    page.wait_for_selector("#view[data-ready='timeline']")
+    expect(page.locator("#filter-from")).not_to_have_value("")
+    assert watched.errors == []
