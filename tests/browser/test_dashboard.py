@@ -310,3 +310,19 @@ def test_the_time_axis_spans_the_whole_result_zooms_and_picks_a_period(
     page.wait_for_selector("#view[data-ready='timeline']")
     expect(page.locator("#filter-from")).not_to_have_value("")
     assert watched.errors == []
+
+
+def test_the_replay_steps_are_labelled_and_the_figures_have_a_scale(
+    watched: Watched, served: str
+) -> None:
+    page = ready(watched, served, f"incident/{kramatorsk(served)}")
+    steps = page.locator("#replay-steps button")
+    assert steps.count() >= 3
+    expect(steps.last).to_have_text("now")
+    expect(steps.last).to_have_attribute("aria-current", "")
+    steps.first.click()  # a step is a button: the keyboard reaches it too
+    expect(page.locator("#replay-label")).to_contain_text("2023-01-08 09:00")
+    expect(steps.first).to_have_attribute("aria-current", "")
+    killed = page.locator(".figure-group[data-metric='killed']")
+    expect(killed.locator(".figure-scale .ticks span")).to_have_text(["0", "300", "600"])
+    assert watched.errors == []

@@ -23,6 +23,7 @@ const MORE = [
   ["metric", "Has a figure of", "text"], ["bbox", "Box (W,S,E,N)", "text"],
   ["retired", "Include retired incidents", "checkbox"],
   ["dedupe", "Linked twins", ["linked"]],
+  ["flagged", "Quality flags", ["true", "false"]],
 ];
 
 /** The API query for the view's filters (dates as UTC timestamps). */

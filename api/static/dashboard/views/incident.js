@@ -31,10 +31,17 @@ export async function render(main, params, incidentId) {
     body,
   );
   main.querySelector(".replay").before(twins(incidentId, group, proposed.items));
+  const marks = el("ol", { class: "steps", id: "replay-steps", "aria-label": "Steps of the replay" },
+    steps.map((step, index) => el("li", {}, el("button", { type: "button", class: "secondary", "data-step": index,
+      onclick: () => { slider.value = String(index); slider.dispatchEvent(new Event("input")); } }, step.label))));
+  main.querySelector(".replay").append(marks);
   let shown = null;
   async function show(index) {
     const step = steps[index];
     label.textContent = step.label;
+    for (const button of main.querySelectorAll("#replay-steps button")) {
+      button.toggleAttribute("aria-current", Number(button.dataset.step) === index);
+    }
     const at = step.at;
     const [view, claims] = await Promise.all([
       at ? get(`/incidents/${incidentId}`, { as_of: at, clock }) : now,
@@ -65,6 +72,8 @@ function incidentParts(view, groups, before) {
   return [
     el("p", { class: changed("title") || changed("tags") ? "changed" : null },
       `Version ${view.version}. Tags: ${view.tags.join(", ") || "none"}.`, view.retired ? el("strong", {}, ` Retired: ${view.retired.reason}.`) : null),
+    view.flags.length ? el("p", { class: "flags", id: "incident-flags" }, "Flagged as published: ",
+      view.flags.map((f) => el("span", { class: "flag", title: `${f.field}: ${f.message}` }, f.code.replaceAll("_", " ")))) : null,
     el("h3", {}, "Figures by claimant"),
     figures(groups),
     el("h3", {}, `Statements (${view.statements.length})`),
@@ -78,6 +87,8 @@ function figures(groups) {
   return el("div", { class: "figures", id: "figures" }, groups.map((group) => {
     const top = Math.max(group.high ?? 0, ...group.figures.map((f) => f.high ?? f.value), 1);
     const name = `${group.metric.replaceAll("_", " ")}${group.subject ? ` of ${group.subject}` : ""}`;
+    const scale = el("div", { class: "figure-scale", "aria-hidden": "true" }, el("span", {}),
+      el("div", { class: "ticks" }, [0, top / 2, top].map((v) => el("span", {}, Number.isInteger(v) ? v : v.toFixed(1)))));
     return el("div", { class: "figure-group", "data-metric": group.metric },
       el("strong", {}, name, ": ", `${group.low}${group.high !== group.low ? `–${group.high}` : ""}`,
         group.contested ? el("span", { class: "contested" }, " contested") : null),
@@ -91,7 +102,7 @@ function figures(groups) {
         return el("div", { class: "figure-row" },
           el("span", {}, f.source.name, el("span", { class: "muted" }, ` ${f.value}`)),
           el("div", { class: "bar", role: "img", "aria-label": `${f.source.name}: ${figureText({ ...f, metric: group.metric, subject: group.subject })}` }, bar));
-      }));
+      }), scale);
   }));
 }
 
