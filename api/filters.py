@@ -71,8 +71,8 @@ NARROWING = (
 )  # fmt: skip
 
 
-class IncidentFilters(IncidentScope, PageArgs):
-    """Filters on incidents (combined with AND), pagination and replay."""
+class IncidentQuery(IncidentScope):
+    """Filters on incidents (combined with AND) and replay."""
 
     start = Timestamp(data_key="from", metadata={"description": "At or after this time."})
     end = Timestamp(data_key="to", metadata={"description": "At or before this time."})
@@ -94,6 +94,10 @@ class IncidentFilters(IncidentScope, PageArgs):
             raise ValidationError(
                 "bbox is min_lon,min_lat,max_lon,max_lat with min <= max.", "bbox"
             )
+
+
+class IncidentFilters(IncidentQuery, PageArgs):
+    """Filters on incidents (combined with AND), pagination and replay."""
 
 
 def timeline_filter(args: dict[str, Any], **more: Any) -> TimelineFilter:

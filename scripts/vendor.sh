@@ -5,8 +5,7 @@ set -euo pipefail
 shopt -s nullglob
 cd "$(dirname "$0")/.."
 DEST=api/static/dashboard/vendor
-PACKAGES=(leaflet@1.9.4 leaflet.markercluster@1.5.3 topojson-client@3.1.0 world-atlas@2.0.2
-          d3@7.9.0 @observablehq/plot@0.6.17)
+PACKAGES=(leaflet@1.9.4 topojson-client@3.1.0 world-atlas@2.0.2 d3@7.9.0 @observablehq/plot@0.6.17)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 (cd "$work" && npm pack --silent "${PACKAGES[@]}" >/dev/null)
@@ -17,12 +16,11 @@ for spec in "${PACKAGES[@]}"; do
   mkdir -p "$work/$flat" && tar xzf "$work/$flat-$version.tgz" -C "$work/$flat"
   src="$work/$flat/package" out="$DEST/$flat@$version"
   mkdir -p "$out"
-  licences=("$src"/LICENSE* "$src"/MIT-LICENCE*)
+  licences=("$src"/LICENSE*)
   [ ${#licences[@]} -gt 0 ] || { echo "no licence in $spec" >&2; exit 1; }
   cp "${licences[@]}" "$out"/
   case "$name" in
     leaflet) cp -r "$src/dist/leaflet.js" "$src/dist/leaflet.css" "$src/dist/images" "$out"/ ;;
-    leaflet.markercluster) cp "$src"/dist/leaflet.markercluster.js "$src"/dist/MarkerCluster*.css "$out"/ ;;
     topojson-client) cp "$src/dist/topojson-client.min.js" "$out"/ ;;
     world-atlas) cp "$src/countries-110m.json" "$out"/ ;;
     d3) cp "$src/dist/d3.min.js" "$out"/ ;;

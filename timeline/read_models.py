@@ -28,6 +28,7 @@ from timeline.projections.sql import Cursor, ViewDatabase
 from timeline.projections.timeline import (
     TimelineFilter,
     figure_metrics,
+    incident_cells,
     live_statement_texts,
     live_statements,
     namespace_ids,
@@ -101,6 +102,11 @@ class ReadModels:
         )
         reflects = where.at_position if where.at_position is not None else position
         return _page(rows, limit, lambda row: [row["at"], row["item_id"]], reflects)
+
+    def cells(self, where: TimelineFilter, degrees: float) -> Page:
+        """The matching incidents counted per map cell (no paging: a map's worth)."""
+        cells, position = self._read("timeline", lambda c: incident_cells(c, where, degrees))
+        return Page(cells, None, where.at_position if where.at_position is not None else position)
 
     def aggregates(self, where: AggregatesFilter, scope: TimelineFilter | None = None) -> Page:
         """Counts over time (every bucket: one answer, no paging): kept by the `aggregates`

@@ -465,6 +465,34 @@ def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
+def incident_cells(cursor: Cursor, where: TimelineFilter, degrees: float) -> list[Row]:
+    """The incidents the filter matches, counted per map cell of ``degrees`` (a map's zoom
+    level): each cell's count, the mean of its points, and one incident's id (the only one,
+    where the count is 1)."""
+    clauses, params = _conditions(replace(where, item_type="incident"))
+    if where.dedupe:
+        clause, more = _first_of_group(where)
+        clauses.append(clause)
+        params += more
+    if cursor.dialect == "postgres":
+        row, column = "FLOOR((v.lat + 90.0) / ?)", "FLOOR((v.lon + 180.0) / ?)"
+    else:  # (positive, so truncation is the floor)
+        row, column = "CAST((v.lat + 90.0) / ? AS INTEGER)", "CAST((v.lon + 180.0) / ? AS INTEGER)"
+    cursor.execute(
+        "SELECT gy, gx, COUNT(*) AS count, AVG(lat) AS lat, AVG(lon) AS lon, MIN(id) AS one "
+        f"FROM (SELECT {row} AS gy, {column} AS gx, v.lat AS lat, v.lon AS lon, "
+        "i.item_id AS id FROM timeline_items i JOIN timeline_incidents v "
+        f"ON v.incident_id = i.incident_id WHERE {' AND '.join(clauses)} "
+        "AND v.lat IS NOT NULL) g GROUP BY gy, gx ORDER BY gy, gx",
+        [degrees, degrees, *params],
+    )
+    return [
+        {"count": int(r["count"]), "lat": float(r["lat"]), "lon": float(r["lon"]),
+         "incident_id": r["one"] if int(r["count"]) == 1 else None}
+        for r in cursor.fetchall()
+    ]  # fmt: skip
+
+
 def live_statements(
     cursor: Cursor, where: TimelineFilter, incident_ids: Sequence[str]
 ) -> dict[str, list[dict[str, Any]]]:
