@@ -2,9 +2,9 @@
 build step), reading only the public API, so it is also a reference client.
 
 Third-party files (Leaflet, topojson-client, Natural Earth's country shapes from the
-world-atlas package, d3 and Observable Plot) are kept in ``vendor/`` at exact npm versions, with their
-licences (``make vendor`` refreshes them). A Content-Security-Policy lets the page load nothing
-from anywhere but this service.
+world-atlas package, d3 and Observable Plot) are kept in ``vendor/`` at exact npm versions,
+with their licences (``make vendor`` refreshes them). A Content-Security-Policy lets the page
+load nothing from anywhere but this service.
 """
 
 from __future__ import annotations
