@@ -33,6 +33,9 @@ def test_incidents_are_counted_per_cell_of_the_zoom_level(
     (alone,) = [c for c in town["items"] if c["count"] == 1]
     assert alone["incident_id"] == only.incident_id  # a cell of one names it
     assert cells(client, zoom=8, kind="shelling")["items"] == [alone]
+    # the current pictures alone, or joined with the timeline's items (a time filter): the same
+    joined = cells(client, zoom=8, **{"from": "2000-01-01T00:00:00Z"})
+    assert joined["items"] == town["items"]
     east = cells(client, zoom=8, bbox="37,48,38,49")["items"]
     assert [c["count"] for c in east] == [3]
     assert world["citation"]["position"] == world["position"]

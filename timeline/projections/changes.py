@@ -51,21 +51,26 @@ def query_changes(
     """A page (by incident id, after ``after``) of the incidents that changed in (T1, T2]."""
     window = [where.start, where.end]
     pictures = _window(where.clock, "p", "sys_from", "stated_at")
-    said = _window(where.clock, "s", "sys_from", "at")
-    following, more = ("WHERE incident_id > ? ", [after]) if after is not None else ("", [])
+    following, more = (" AND p.incident_id > ?", [after]) if after is not None else ("", [])
     cursor.execute(
-        "SELECT incident_id FROM (SELECT p.incident_id FROM timeline_incidents p "
-        f"WHERE {pictures} UNION SELECT s.incident_id FROM timeline_items s "
-        f"WHERE s.item_type = 'statement' AND {said}) c {following}ORDER BY incident_id",
-        [*window, *window, *more],
+        f"SELECT DISTINCT p.incident_id FROM timeline_incidents p WHERE {pictures}{following}",
+        [*window, *more],
     )
+    pictured = {row["incident_id"] for row in cursor.fetchall()}
+    said = _window(where.clock, "s", "sys_from", "at")
+    following = following.replace("p.", "s.")
+    cursor.execute(
+        "SELECT s.incident_id, COUNT(*) AS said FROM timeline_items s "
+        f"WHERE s.item_type = 'statement' AND {said}{following} GROUP BY s.incident_id",
+        [*window, *more],
+    )
+    said_meanwhile = {row["incident_id"]: int(row["said"]) for row in cursor.fetchall()}
     found: list[dict[str, Any]] = []
-    ids = [row["incident_id"] for row in cursor.fetchall()]
+    ids = sorted(pictured | set(said_meanwhile))
     for start in range(0, len(ids), 200):  # (filters leave some out: read on until the page fills)
         chunk = ids[start : start + 200]
         before = _pictures(cursor, chunk, where.clock, where.start)
         now = _pictures(cursor, chunk, where.clock, where.end)
-        said_meanwhile = _statements(cursor, chunk, where)
         for incident_id in chunk:
             change = _change(before.get(incident_id), now.get(incident_id),
                              said_meanwhile.get(incident_id, 0))  # fmt: skip
@@ -91,17 +96,6 @@ def _pictures(
         [*params, *incident_ids],
     )
     return {row["incident_id"]: row for row in cursor.fetchall()}
-
-
-def _statements(cursor: Cursor, incident_ids: list[str], where: ChangesFilter) -> dict[str, int]:
-    said = _window(where.clock, "s", "sys_from", "at")
-    cursor.execute(
-        "SELECT s.incident_id, COUNT(*) AS said FROM timeline_items s "
-        f"WHERE s.item_type = 'statement' AND {said} "
-        f"AND s.incident_id IN ({', '.join('?' for _ in incident_ids)}) GROUP BY s.incident_id",
-        [where.start, where.end, *incident_ids],
-    )
-    return {row["incident_id"]: int(row["said"]) for row in cursor.fetchall()}
 
 
 def _change(

@@ -408,25 +408,14 @@ def _said(where: TimelineFilter, alias: str) -> tuple[str, list[Any]]:
 
 def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
     """The filter as SQL conditions on ``i`` (an item) and ``v`` (its incident's picture)."""
-    live_v, params = _standing(where, "v")
+    clauses, params = _picture_conditions(where)
     live_s, more_s = _said(where, "i")
     shown, more_i = published("v", where.clock, where.as_of, _SPOKEN)
-    clauses = [
-        live_v,
+    clauses.append(
         f"((i.item_type = 'statement' AND {live_s}) "
-        f"OR (i.item_type = 'incident' AND i.version = v.version AND {shown}))",
-    ]
+        f"OR (i.item_type = 'incident' AND i.version = v.version AND {shown}))"
+    )
     params += more_s + more_i
-    if not where.retired:
-        clauses.append("v.retired = 0")
-    for kind in ("actor", "tag", "country", "admin1"):
-        if (value := getattr(where, kind)) is not None:
-            value = countries.wanted(value) if kind == "country" else value  # a code or a name
-            clauses.append("v.terms LIKE ? ESCAPE '\\'")
-            params.append("%\n" + _escaped(term_line(f"{kind}:{value}")) + "%")
-    if where.namespace is not None:
-        clauses.append("v.terms LIKE ? ESCAPE '\\'")
-        params.append("%\n" + _escaped(term_line(f"ns:{where.namespace}")) + "%")
     if where.metric is not None:
         clause, more = _a_statement_like(where)
         clauses.append(clause)
@@ -443,7 +432,6 @@ def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
             clauses.append(clause)
             params.append(value)
     for column, values in (
-        ("v.kind", where.kind),
         ("lower(i.source_side)", [side.lower() for side in where.side]),
         ("i.stance", where.stance),
     ):
@@ -458,6 +446,27 @@ def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
             "OR v.terms LIKE ? ESCAPE '\\')"
         )
         params += [pattern, pattern, pattern]
+    return clauses, params
+
+
+def _picture_conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
+    """The part of the filter that is the incident's picture's alone (``v``)."""
+    live_v, params = _standing(where, "v")
+    clauses = [live_v]
+    if not where.retired:
+        clauses.append("v.retired = 0")
+    for kind in ("actor", "tag", "country", "admin1"):
+        if (value := getattr(where, kind)) is not None:
+            value = countries.wanted(value) if kind == "country" else value  # a code or a name
+            clauses.append("v.terms LIKE ? ESCAPE '\\'")
+            params.append("%\n" + _escaped(term_line(f"{kind}:{value}")) + "%")
+    if where.namespace is not None:
+        clauses.append("v.terms LIKE ? ESCAPE '\\'")
+        params.append("%\n" + _escaped(term_line(f"ns:{where.namespace}")) + "%")
+    if where.kind:
+        clause, found = _in("v.kind", where.kind)
+        clauses.append(clause)
+        params += found
     if where.bbox is not None:
         min_lon, min_lat, max_lon, max_lat = where.bbox
         clauses.append("v.lat BETWEEN ? AND ? AND v.lon BETWEEN ? AND ?")
@@ -465,15 +474,30 @@ def _conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
+# The filters that are an incident picture's alone: what the map's cells can count from the
+# pictures without reading the timeline's items.
+_PICTURE_ONLY = ("kind", "actor", "tag", "country", "admin1", "namespace", "bbox", "retired")
+
+
 def incident_cells(cursor: Cursor, where: TimelineFilter, degrees: float) -> list[Row]:
     """The incidents the filter matches, counted per map cell of ``degrees`` (a map's zoom
     level): each cell's count, the mean of its points, and one incident's id (the only one,
     where the count is 1)."""
-    clauses, params = _conditions(replace(where, item_type="incident"))
-    if where.dedupe:
-        clause, more = _first_of_group(where)
-        clauses.append(clause)
-        params += more
+    plain = (
+        where.as_of is None
+        and replace(where, **{k: getattr(TimelineFilter(), k) for k in _PICTURE_ONLY})
+        == TimelineFilter()
+    )
+    if plain:  # (the current pictures alone answer: no join with the items)
+        clauses, params = _picture_conditions(where)
+        source = "timeline_incidents v"
+    else:
+        clauses, params = _conditions(replace(where, item_type="incident"))
+        source = "timeline_items i JOIN timeline_incidents v ON v.incident_id = i.incident_id"
+        if where.dedupe:
+            clause, more = _first_of_group(where)
+            clauses.append(clause)
+            params += more
     if cursor.dialect == "postgres":
         row, column = "FLOOR((v.lat + 90.0) / ?)", "FLOOR((v.lon + 180.0) / ?)"
     else:  # (positive, so truncation is the floor)
@@ -481,8 +505,7 @@ def incident_cells(cursor: Cursor, where: TimelineFilter, degrees: float) -> lis
     cursor.execute(
         "SELECT gy, gx, COUNT(*) AS count, AVG(lat) AS lat, AVG(lon) AS lon, MIN(id) AS one "
         f"FROM (SELECT {row} AS gy, {column} AS gx, v.lat AS lat, v.lon AS lon, "
-        "i.item_id AS id FROM timeline_items i JOIN timeline_incidents v "
-        f"ON v.incident_id = i.incident_id WHERE {' AND '.join(clauses)} "
+        f"v.incident_id AS id FROM {source} WHERE {' AND '.join(clauses)} "
         "AND v.lat IS NOT NULL) g GROUP BY gy, gx ORDER BY gy, gx",
         [degrees, degrees, *params],
     )
