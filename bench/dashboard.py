@@ -35,8 +35,8 @@ def load(settings: object, incidents: int, statements: int) -> tuple[int, str]:
     last = ""
     for start in range(0, incidents, 500):
         if not last and start >= incidents * 0.99:
+            time.sleep(1.1)  # (so that no earlier write falls in the second the window opens)
             last = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime())
-            time.sleep(1)
         batch = []
         for n in range(start, min(start + 500, incidents)):
             at = T0 + timedelta(hours=n * 17520 / incidents)

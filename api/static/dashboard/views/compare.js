@@ -8,8 +8,10 @@ import { el, incidentLink, message, place, when } from "../ui.js";
 
 const CHANGES = [["added", "Added"], ["restored", "Restored"], ["changed", "Changed"], ["retired", "Retired"]];
 const COLOURS = { added: "#1b6e3a", restored: "#0b5cad", changed: "#7a5a00", retired: "#b3261e" };
+const PAGE = 250; // changes a request (the first page is drawn as soon as it comes)
+const MOST = 5000; // changes shown at the most
 
-export async function render(main, params) {
+export async function render(main, params, _id, signal) {
   const start = params.get("from") || "";
   const end = params.get("to") || "";
   const clock = params.get("clock") === "stated" ? "stated" : "recorded";
@@ -34,22 +36,42 @@ export async function render(main, params) {
     main.replaceChildren(heading, form, message("Choose two moments (and a clock) to compare."));
     return;
   }
-  const items = [];
-  let cursor = null;
-  do {
-    const page = await get("/changes", { from: utc(start), to: utc(end), clock, namespace, limit: 1000, cursor });
-    items.push(...page.items);
-    cursor = page.next_cursor;
-  } while (cursor && items.length < 5000);
-  const counts = Object.fromEntries(CHANGES.map(([name]) => [name, items.filter((i) => i.change === name).length]));
+  const ask = (cursor) => get("/changes", { from: utc(start), to: utc(end), clock, namespace, limit: PAGE, cursor });
+  let page = await ask(null);
+  if (!page.items.length) {
+    main.replaceChildren(heading, form, message("Nothing changed between these moments."));
+    return;
+  }
+  const counts = Object.fromEntries(CHANGES.map(([name]) => [name, 0]));
+  const tallies = CHANGES.map(([name, label]) => el("span", { class: "change-count", "data-change": name }, `${label}: 0`));
+  const status = el("span", { class: "muted", role: "status" });
+  const list = el("ol", { id: "changes", class: "changes" });
   const holder = el("div", { id: "compare-map", role: "region", "aria-label": "Map of the changes" });
-  main.replaceChildren(heading, form,
-    el("p", { id: "compare-summary" }, CHANGES.map(([name, label]) =>
-      el("span", { class: "change-count", "data-change": name }, `${label}: ${counts[name]}`)).flatMap((s) => [s, " "]),
-      cursor ? el("span", { class: "muted" }, "(the first 5,000)") : null),
-    items.length ? holder : null,
-    items.length ? el("ol", { id: "changes", class: "changes" }, items.map(change)) : message("Nothing changed between these moments."));
-  if (items.length) await drawMap(holder, items);
+  main.replaceChildren(heading, form, el("p", { id: "compare-summary" }, tallies.flatMap((t) => [t, " "]), status),
+    holder, list);
+  const map = await baseMap(holder);
+  const points = [];
+  const show = (items) => {
+    for (const item of items) counts[item.change] += 1;
+    tallies.forEach((tally, n) => { tally.textContent = `${CHANGES[n][1]}: ${counts[CHANGES[n][0]]}`; });
+    list.append(...items.map(change));
+    points.push(...placeOn(map, items));
+  };
+  show(page.items);
+  if (points.length) map.fitBounds(points, { maxZoom: 7, padding: [20, 20], animate: false });
+  holder.dataset.ready = "true";
+  // The first page is drawn: the rest follow while the page is read (up to MOST)
+  (async () => {
+    let shown = page.items.length;
+    while (page.next_cursor && shown < MOST && !signal?.aborted) {
+      status.textContent = "loading more…";
+      page = await ask(page.next_cursor);
+      if (signal?.aborted) return;
+      show(page.items);
+      shown += page.items.length;
+    }
+    status.textContent = page.next_cursor ? `(the first ${MOST.toLocaleString("en")})` : "";
+  })().catch((error) => { status.textContent = error.message; });
 }
 
 /** A datetime-local value (seconds left out when zero) as a UTC timestamp. */
@@ -75,9 +97,9 @@ function shown(value) {
   return JSON.stringify(value);
 }
 
-async function drawMap(holder, items) {
+/** A circle per changed incident with coordinates, coloured by its change; their points. */
+function placeOn(map, items) {
   const L = window.L;
-  const map = await baseMap(holder);
   const points = [];
   for (const item of items) {
     const where = item.incident.location;
@@ -87,6 +109,5 @@ async function drawMap(holder, items) {
     marker.addTo(map);
     points.push([where.lat, where.lon]);
   }
-  if (points.length) map.fitBounds(points, { maxZoom: 7, padding: [20, 20], animate: false });
-  holder.dataset.ready = "true";
+  return points;
 }
