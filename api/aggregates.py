@@ -17,7 +17,7 @@ from timeline.domain.values import METRIC_PATTERN
 from timeline.read_models import AggregatesFilter
 
 PROJECTION = "aggregates"
-GROUPS = ("kind", "country", "admin1", "actor", "source_side", "claimant_side")
+GROUPS = ("kind", "country", "admin1", "actor", "dataset", "source_side", "claimant_side")
 
 blp = Blueprint(
     "aggregates",
@@ -48,11 +48,13 @@ class AggregatesArgs(IncidentScope):
     group_by = fields.String(
         validate=validate.OneOf(GROUPS),
         metadata={
-            "description": "kind, country, admin1, actor (name or side), source_side (who made "
-            "a statement; statements only), claimant_side (who gave a figure; figures only). "
-            "What has no value for the grouping (no country, no admin1, no actor) is the "
-            "group null, so the groups add up to the ungrouped count (by actor, an incident "
-            "counts once for each of its actors)."
+            "description": "kind, country, admin1, actor (name or side), dataset (the "
+            "namespaces of its external ids; an analyst's own incident: null), source_side "
+            "(who made a statement; statements only), claimant_side (who gave a figure; "
+            "figures only). What has no value for the grouping (no country, no admin1, no "
+            "actor) is the group null, so the groups add up to the ungrouped count (by actor, "
+            "an incident counts once for each of its actors; by dataset, once for each "
+            "dataset that names it)."
         },
     )
     start = fields.Date(data_key="from", metadata={"description": "From this day."})

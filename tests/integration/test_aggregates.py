@@ -35,6 +35,10 @@ def load(services: Services) -> None:
     app.amend_incident(named("ucdp-ged", "256003"), {"location": {"name": "Bria",
                        "country": "Chad", "admin1": "Ouaddai"}}, "moved")  # fmt: skip
     app.retire_incident(named("ucdp-ged", "256001"), "recorded_in_error")
+    # a row a monitor also names: it counts for both datasets
+    app.amend_incident(named("acled", "CAF2003"), {"external_ids": {"acled": "CAF2003",
+                       "monitor": "M-1"}}, "the monitor's too")  # fmt: skip
+    app.report_incident(an_incident())  # an analyst's own: the dataset grouping's null group
     incident = app.get_incident(named("ucdp-ged", "256005"))
     app.withdraw_statement(named("ucdp-ged", "256005"), incident["statements"][0]["id"], "wrong")
     services.runner.run_all()
@@ -58,6 +62,7 @@ def by_hand(
             "actor": sorted({a["name"] for a in incident["actors"]}
                             | {a["side"] for a in incident["actors"] if a.get("side")})
             or [None],
+            "dataset": sorted(incident["external_ids"]) or [None],
         }  # fmt: skip
         day = incident["occurred"]["start"][:10]
         if measure == "incidents":
@@ -99,8 +104,8 @@ def by_hand(
 @pytest.mark.parametrize(
     ("measure", "groups"),
     [
-        ("incidents", [None, "kind", "country", "admin1", "actor"]),
-        ("statements", [None, "kind", "source_side", "actor"]),
+        ("incidents", [None, "kind", "country", "admin1", "actor", "dataset"]),
+        ("statements", [None, "kind", "source_side", "actor", "dataset"]),
         ("figure:killed", [None, "claimant_side", "country", "kind"]),
     ],
 )

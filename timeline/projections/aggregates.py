@@ -32,8 +32,9 @@ from timeline.projections.framework import BatchCursor, Projection
 from timeline.projections.sql import Cursor, Row
 from timeline.projections.versions import IncidentVersions
 
-PICTURES = IncidentVersions("aggregate_incidents", ("day", "kind", "country", "admin1", "actors"))
-DIMENSIONS = ("kind", "country", "admin1", "actor")
+COLUMNS = ("day", "kind", "country", "admin1", "actors", "datasets")
+PICTURES = IncidentVersions("aggregate_incidents", COLUMNS)
+DIMENSIONS = ("kind", "country", "admin1", "actor", "dataset")
 Key = tuple[str, str, str, str]  # measure, dimension, day, value
 Totals = list[Any]  # count, best, low, high
 
@@ -43,17 +44,20 @@ def _picture(fields: dict[str, Any]) -> tuple[Any, ...]:
     place = fields.get("location") or {}
     actors = fields.get("actors") or []
     names = [a["name"] for a in actors] + [a["side"] for a in actors if a.get("side")]
+    datasets = sorted(fields.get("external_ids") or {})
     return (fields["occurred"]["start"][:10], fields["kind"], countries.key_of(place),
-            place.get("admin1"), json.dumps(sorted(set(names))))  # fmt: skip
+            place.get("admin1"), json.dumps(sorted(set(names))), json.dumps(datasets))  # fmt: skip
 
 
 def _dimensions(picture: Row) -> list[tuple[str, str]]:
     """The groups a picture counts in: one value of each dimension, "" (the null group) when
     it has none, so that a grouping's groups add up to the ungrouped count (the actor
-    grouping counts an incident once per actor)."""
+    grouping counts an incident once per actor, the dataset grouping once per dataset that
+    names it; an analyst's own incident is in the dataset grouping's null group)."""
     found = [("all", "")]
     found += [(d, picture[d] or "") for d in ("kind", "country", "admin1")]
     found += [("actor", name) for name in json.loads(picture["actors"])] or [("actor", "")]
+    found += [("dataset", ns) for ns in json.loads(picture["datasets"])] or [("dataset", "")]
     return found
 
 
@@ -86,7 +90,8 @@ class AggregatesProjection(Projection):
     """Keeps `aggregate_counts` (and what it needs to take contributions back) in step."""
 
     name = "aggregates"
-    version = 3  # 2: countries as ISO codes. 3: a null group for incidents without a value
+    # 2: countries as ISO codes. 3: a null group for incidents without a value. 4: by dataset
+    version = 4
     tables = ("aggregate_counts", "aggregate_statements", "aggregate_incidents")
 
     def create_tables(self, cursor: Cursor) -> None:
@@ -106,7 +111,7 @@ class AggregatesProjection(Projection):
         )
         PICTURES.create(
             cursor, "day TEXT NOT NULL, kind TEXT NOT NULL, country TEXT, admin1 TEXT, "
-            "actors TEXT NOT NULL",
+            "actors TEXT NOT NULL, datasets TEXT NOT NULL",
         )  # fmt: skip
 
     def apply(self, cursor: Cursor, entries: Sequence[LogEntry]) -> None:
@@ -145,7 +150,7 @@ class AggregatesProjection(Projection):
     ) -> None:
         payload = _picture(entry.data)
         PICTURES.add(cursor, entry, False, payload)
-        picture = dict(zip(("day", "kind", "country", "admin1", "actors"), payload, strict=True))
+        picture = dict(zip(COLUMNS, payload, strict=True))
         self._current[entry.incident_id] = {**picture, "retired": 0}
         self._add(incident_rows(self._current[entry.incident_id]), +1)
 
@@ -157,13 +162,15 @@ class AggregatesProjection(Projection):
         before = self._now(cursor, incident_id)
         latest = PICTURES.latest(cursor, incident_id)
         retired = bool(latest["retired"])
-        payload = tuple(latest[c] for c in ("day", "kind", "country", "admin1", "actors"))
+        payload = tuple(latest[c] for c in COLUMNS)
         if isinstance(event, Incident.IncidentAmended):
-            if {"occurred", "kind", "location", "actors"} & event.changes.keys():
+            if {"occurred", "kind", "location", "actors", "external_ids"} & event.changes.keys():
                 place = {"country": latest["country"], "admin1": latest["admin1"]}
                 actors = [{"name": name} for name in json.loads(latest["actors"])]
+                datasets = dict.fromkeys(json.loads(latest["datasets"]), "")
                 fields = {"occurred": {"start": latest["day"]}, "kind": latest["kind"],
-                          "location": place, "actors": actors}  # fmt: skip
+                          "location": place, "actors": actors,
+                          "external_ids": datasets}  # fmt: skip
                 payload = _picture(fields | event.changes)
         else:
             retired = isinstance(event, Incident.IncidentRetired)
@@ -285,6 +292,7 @@ def counted(incidents: Iterable[dict[str, Any]], where: AggregatesFilter) -> lis
                     {a["name"] for a in incident["actors"]}
                     | {a["side"] for a in incident["actors"] if a.get("side")}
                 )),
+                "datasets": json.dumps(sorted(incident.get("external_ids") or {})),
                 "retired": 0,  # (the incidents given are those to count)
             }  # fmt: skip
             found = incident_rows(picture)

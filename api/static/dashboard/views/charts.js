@@ -8,7 +8,7 @@ import { el, message } from "../ui.js";
 const MEASURES = [["incidents", "Incidents"], ["statements", "Statements"], ["figure:killed", "Killed (figures given)"],
   ["figure:wounded", "Wounded (figures given)"]];
 const GROUPS = [["", "nothing"], ["kind", "kind"], ["country", "country"], ["admin1", "region (admin1)"],
-  ["actor", "actor"], ["source_side", "speaker's side (statements)"], ["claimant_side", "claimant's side (figures)"]];
+  ["actor", "actor"], ["dataset", "dataset"], ["source_side", "speaker's side (statements)"], ["claimant_side", "claimant's side (figures)"]];
 const INTERVALS = ["day", "week", "month"];
 
 export async function render(main, params) {
