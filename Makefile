@@ -28,8 +28,9 @@ lint: $(BIN)/.installed
 typecheck: $(BIN)/.installed
 	$(BIN)/mypy
 
+## pytest: every test; the browser tests keep each page's screenshot in artifacts/screenshots
 pytest: $(BIN)/.installed
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	TIMELINE_SCREENSHOTS=$${TIMELINE_SCREENSHOTS:-artifacts/screenshots} $(BIN)/pytest -q $(PYTEST_ARGS)
 
 ## contract: schemathesis, every check and phase, against a served demo (reports: artifacts/contract)
 contract: $(BIN)/.installed
@@ -52,7 +53,7 @@ vendor:
 
 ## screenshots: retake the README's dashboard screenshots (needs Chromium)
 screenshots: $(BIN)/.installed
-	TIMELINE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser -k "every_page or replay"
+	TIMELINE_SCREENSHOTS=docs/screenshots $(BIN)/pytest -q tests/browser
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
