@@ -339,6 +339,49 @@ def test_the_map_counts_per_cell_and_a_circle_opens_to_its_incidents(
     circles.first.click()
     expect(page.locator(".cell-popup li").first).to_be_visible()
     page.get_by_role("button", name="Zoom out").click()  # (Leaflet's own control)
+    expect(page).to_have_url(re.compile(r"zoom=4"))  # the view is kept in the address
     page.wait_for_timeout(500)
     assert int(page.locator("#map").get_attribute("data-incidents") or 0) >= 2
+    shared = page.url
+    page.goto(f"{served}/#/timeline")
+    page.goto(shared)
+    page.wait_for_selector("#map[data-ready='true']")
+    assert page.evaluate("document.querySelector('#map').dataset.cells") is not None
+    expect(page).to_have_url(re.compile(r"zoom=4"))
+    assert watched.errors == []
+
+
+def test_compare_picks_a_release_and_lists_what_it_changed(watched: Watched, served: str) -> None:
+    writer = {"Authorization": f"Bearer {WRITE_KEY}"}
+    stated = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 2))
+    item = {"title": "Shelling of Orikhiv", "kind": "shelling",
+            "occurred": {"start": "2023-01-09", "precision": "day"},
+            "location": {"name": "Orikhiv", "country": "UA", "lat": 47.57, "lon": 35.79},
+            "external_ids": {"release-test": "R-1"}}  # fmt: skip
+    batch = requests.post(f"{served}/api/v1/batch", headers=writer, timeout=5,
+                          json={"items": [item], "stated_at": stated, "as_published": True,
+                                "listed": True})  # fmt: skip
+    assert batch.status_code in (200, 201), batch.text
+    time.sleep(2.1)
+    recorded = requests.post(f"{served}/api/v1/releases", headers=writer, timeout=5,
+                             json={"namespace": "release-test", "stated_at": stated,
+                                   "external_ids": ["R-1"]})  # fmt: skip
+    assert recorded.status_code == 201, recorded.text
+    requests.get(
+        f"{served}/api/v1/changes",
+        timeout=5,
+        params={
+            "from": "2020-01-01T00:00:00Z",
+            "to": stated,
+            "min_position": batch.json()["position"],
+        },
+    )
+    page = ready(watched, served, "compare")
+    page.select_option("#compare-release", f"release-test|{stated[:-1]}.000000+00:00")
+    expect(page).to_have_url(re.compile("clock=stated&namespace=release-test"))
+    page.wait_for_selector("#view[data-ready='compare']")
+    rows = page.locator("#changes > li")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_have_attribute("data-change", "added")
+    expect(rows.first).to_contain_text("Shelling of Orikhiv")
     assert watched.errors == []

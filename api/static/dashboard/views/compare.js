@@ -32,6 +32,8 @@ export async function render(main, params, _id, signal) {
     field("compare-namespace", "Dataset", el("input", { id: "compare-namespace", name: "namespace", value: namespace, placeholder: "any, or e.g. acled" })),
     el("button", { type: "submit" }, "Compare"));
   const heading = el("h2", {}, "What changed between two moments");
+  const releases = (await get("/releases")).items;
+  if (releases.length) form.append(releasePicker(releases, { start, end, clock, namespace }));
   if (!start || !end) {
     main.replaceChildren(heading, form, message("Choose two moments (and a clock) to compare."));
     return;
@@ -72,6 +74,26 @@ export async function render(main, params, _id, signal) {
     }
     status.textContent = page.next_cursor ? `(the first ${MOST.toLocaleString("en")})` : "";
   })().catch((error) => { status.textContent = error.message; });
+}
+
+/** Two releases of a dataset to compare: their times on the stated clock, the dataset. */
+function releasePicker(releases, chosen) {
+  const option = (r) => el("option", { value: `${r.namespace}|${r.stated_at}`,
+    selected: chosen.clock === "stated" && chosen.namespace === r.namespace && r.stated_at.startsWith(chosen.end) },
+    `${r.namespace} · ${when(r.stated_at)} (${r.rows} rows)`);
+  const later = el("select", { id: "compare-release", "aria-label": "A release" },
+    el("option", { value: "" }, "choose a release…"), releases.map(option));
+  later.addEventListener("change", () => {
+    const [namespace, stated] = later.value.split("|");
+    const same = releases.filter((r) => r.namespace === namespace);
+    const previous = same.find((r) => r.stated_at === stated)?.previous;
+    if (!stated) return;
+    // (the first release of a dataset: everything it listed was added)
+    const chosenNow = new URLSearchParams({ from: (previous || "1900-01-01T00:00:00").slice(0, 19), to: stated.slice(0, 19),
+                                            clock: "stated", namespace });
+    location.hash = `#/compare?${chosenNow}`;
+  });
+  return el("label", { for: "compare-release" }, "Or what a release changed", later);
 }
 
 /** A datetime-local value (seconds left out when zero) as a UTC timestamp. */

@@ -14,7 +14,9 @@ export async function render(main, params, _id, signal) {
   const summary = el("p", { class: "muted", id: "map-summary", role: "status" }, "Loading incidents…");
   main.replaceChildren(el("h2", {}, "Map"), form("map", params, false), summary, holder);
   const L = window.L;
-  const map = await baseMap(holder);
+  // The view (centre and zoom) is kept in the address too: a shared link opens on it
+  const [lat, lon, zoom] = ["lat", "lon", "zoom"].map((name) => Number.parseFloat(params.get(name)));
+  const map = await baseMap(holder, Number.isFinite(lat + lon + zoom) ? [[lat, lon], zoom] : undefined);
   const layer = L.layerGroup().addTo(map);
   const circles = L.svg(); // (a few hundred circles at most: drawn as SVG, each reachable)
   const wanted = query(params, false);
@@ -60,6 +62,14 @@ export async function render(main, params, _id, signal) {
       incidentLink(incident), el("div", { class: "muted" }, `${incident.kind.replaceAll("_", " ")} · ${when(incident.occurred.start)} · ${place(incident.location)}`))))),
     { maxHeight: 260 }).openPopup();
   }
-  map.on("moveend", () => draw().catch((error) => summary.replaceChildren(message(error.message, "error"))));
+  map.on("moveend", () => {
+    const kept = new URLSearchParams(params);
+    const centre = map.getCenter();
+    kept.set("lat", centre.lat.toFixed(4));
+    kept.set("lon", centre.lng.toFixed(4));
+    kept.set("zoom", String(map.getZoom()));
+    history.replaceState(null, "", `#/map?${kept}`);
+    draw().catch((error) => summary.replaceChildren(message(error.message, "error")));
+  });
   await draw();
 }
