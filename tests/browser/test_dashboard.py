@@ -323,6 +323,10 @@ def test_the_replay_steps_are_labelled_and_the_figures_have_a_scale(
     steps.first.click()  # a step is a button: the keyboard reaches it too
     expect(page.locator("#replay-label")).to_contain_text("2023-01-08 09:00")
     expect(steps.first).to_have_attribute("aria-current", "")
+    expect(page).to_have_url(re.compile(r"step=0"))  # kept in the address
+    page.reload()
+    page.wait_for_selector("#view[data-ready='incident']")
+    expect(page.locator("#replay-label")).to_contain_text("2023-01-08 09:00")
     killed = page.locator(".figure-group[data-metric='killed']")
     expect(killed.locator(".figure-scale .ticks span")).to_have_text(["0", "300", "600"])
     assert watched.errors == []
@@ -336,7 +340,8 @@ def test_the_map_counts_per_cell_and_a_circle_opens_to_its_incidents(
     circles = page.locator("#map path.leaflet-interactive")
     assert circles.count() == int(page.locator("#map").get_attribute("data-cells") or 0) >= 1
     expect(page.locator("#map-summary")).to_contain_text("incident(s) in view")
-    circles.first.click()
+    circles.first.focus()  # reachable from the keyboard
+    page.keyboard.press("Enter")
     expect(page.locator(".cell-popup li").first).to_be_visible()
     page.get_by_role("button", name="Zoom out").click()  # (Leaflet's own control)
     expect(page).to_have_url(re.compile(r"zoom=4"))  # the view is kept in the address

@@ -51,8 +51,15 @@ export async function render(main, params, incidentId) {
     shown = view;
     body.replaceChildren(...incidentParts(view, claims.items, before));
   }
-  slider.addEventListener("input", () => show(Number(slider.value)).catch((e) => body.replaceChildren(message(e.message, "error"))));
-  await show(steps.length - 1);
+  slider.addEventListener("input", () => {
+    // (the step is kept in the address: a shared link opens on it)
+    window.history.replaceState(null, "", `#/incident/${incidentId}?clock=${clock}&step=${slider.value}`);
+    show(Number(slider.value)).catch((e) => body.replaceChildren(message(e.message, "error")));
+  });
+  const asked = Number.parseInt(params.get("step") ?? "", 10);
+  const first = Number.isInteger(asked) && asked >= 0 && asked < steps.length ? asked : steps.length - 1;
+  slider.value = String(first);
+  await show(first);
 }
 
 /** The moments to replay: each statement's stated time (stated clock) or each version's

@@ -37,6 +37,13 @@ export async function render(main, params, _id, signal) {
       circle.bindTooltip(`${cell.count} incident(s)`);
       circle.on("click", () => open(cell, answer.degrees, circle));
       layer.addLayer(circle);
+      const shape = circle.getElement(); // (SVG: reachable from the keyboard too)
+      shape?.setAttribute("tabindex", "0");
+      shape?.setAttribute("role", "button");
+      shape?.setAttribute("aria-label", `${cell.count} incident(s) here`);
+      shape?.addEventListener("keydown", (event) => {
+        if (event.key === "Enter" || event.key === " ") { event.preventDefault(); open(cell, answer.degrees, circle); }
+      });
       if (cell.count > 1) {
         layer.addLayer(L.marker([cell.lat, cell.lon], { interactive: false, keyboard: false,
           icon: L.divIcon({ className: "cell-count", html: String(cell.count), iconSize: [30, 16] }) }));
@@ -68,7 +75,7 @@ export async function render(main, params, _id, signal) {
     kept.set("lat", centre.lat.toFixed(4));
     kept.set("lon", centre.lng.toFixed(4));
     kept.set("zoom", String(map.getZoom()));
-    history.replaceState(null, "", `#/map?${kept}`);
+    window.history.replaceState(null, "", `#/map?${kept}`);
     draw().catch((error) => summary.replaceChildren(message(error.message, "error")));
   });
   await draw();
