@@ -1,6 +1,6 @@
 // The analyst filters, shared by the timeline and the map: kept in the page address
 // (#/timeline?kind=strike&…), so a filtered view can be bookmarked and shared.
-import { el } from "./ui.js";
+import { el, submitsTo } from "./ui.js";
 
 export const KINDS = [
   "strike", "shelling", "explosion", "battle", "violence_against_civilians", "ceasefire",
@@ -55,12 +55,7 @@ export function form(view, params, timeline = true) {
   const open = MORE.some(([name]) => params.get(name));
   const more = el("details", { class: "more-filters", open }, el("summary", {}, "More filters"),
     el("div", { class: "filters-more" }, MORE.map(field)));
-  const onsubmit = (event) => {
-    event.preventDefault();
-    const chosen = new URLSearchParams();
-    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
-    location.hash = `#/${view}?${chosen}`;
-  };
+  const onsubmit = submitsTo(view);
   const reset = el("button", { type: "button", class: "secondary", onclick: () => { location.hash = `#/${view}`; } }, "Clear");
   return el("form", { class: "filters", onsubmit, "aria-label": "Filters" }, fields, more,
     el("button", { type: "submit" }, "Apply"), reset);

@@ -43,3 +43,23 @@ export function figureText(figure) {
 export function message(text, kind = "muted") {
   return el("p", { class: kind, role: kind === "error" ? "alert" : null }, text);
 }
+
+/** A form's submit handler: its filled fields become the page address's query for ``view``
+ * (which renders the view again), so the state is shareable and Back works. */
+export function submitsTo(view) {
+  return (event) => {
+    event.preventDefault();
+    const chosen = new URLSearchParams();
+    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
+    location.hash = `#/${view}?${chosen}`;
+  };
+}
+
+/** The start of the bucket after the one starting at ``start`` (day, week or month, UTC). */
+export function nextBucket(start, interval) {
+  const d = new Date(start);
+  if (interval === "day") d.setUTCDate(d.getUTCDate() + 1);
+  else if (interval === "week") d.setUTCDate(d.getUTCDate() + 7);
+  else d.setUTCMonth(d.getUTCMonth() + 1);
+  return d;
+}

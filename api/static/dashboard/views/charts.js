@@ -3,7 +3,7 @@
 // server's aggregates (the whole filtered result, not a page). Each chart downloads as SVG,
 // as PNG, and as the CSV behind it. Its settings are kept in the page address.
 import { get } from "../api.js";
-import { el, message } from "../ui.js";
+import { el, message, nextBucket, submitsTo } from "../ui.js";
 
 const MEASURES = [["incidents", "Incidents"], ["statements", "Statements"], ["figure:killed", "Killed (figures given)"],
   ["figure:wounded", "Wounded (figures given)"]];
@@ -18,12 +18,7 @@ export async function render(main, params) {
   const namespace = params.get("namespace") || "";
   const select = (id, name, options, value) => el("select", { id, name }, options.map(([v, text]) =>
     el("option", { value: v, selected: v === value }, text)));
-  const onsubmit = (event) => {
-    event.preventDefault();
-    const chosen = new URLSearchParams();
-    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
-    location.hash = `#/charts?${chosen}`;
-  };
+  const onsubmit = submitsTo("charts");
   const form = el("form", { class: "filters", onsubmit, "aria-label": "Chart" },
     el("label", { for: "chart-measure" }, "Count", select("chart-measure", "measure", MEASURES, measure)),
     el("label", { for: "chart-group" }, "By", select("chart-group", "group_by", GROUPS, group)),
@@ -50,22 +45,13 @@ export async function render(main, params) {
     x: { type: "utc", label: null }, y: { grid: true, label: figures ? `${measure.slice(7)} (sum of best values)` : "count" },
     color: { legend: Boolean(group), scheme: "tableau10" },
     marks: [
-      Plot.rectY(rows, Plot.stackY({ x1: "start", x2: (d) => next(d.start, interval), y: "value",
+      Plot.rectY(rows, Plot.stackY({ x1: "start", x2: (d) => nextBucket(d.start, interval), y: "value",
         fill: group ? "group" : undefined, title: (d) => `${d.group}: ${d.value}`, insetLeft: 0.5, insetRight: 0.5 })),
       Plot.ruleY([0]),
     ],
   });
   figure.replaceChildren(chart);
   figure.dataset.ready = "true";
-}
-
-/** The start of the next bucket (a bar spans its bucket). */
-function next(start, interval) {
-  const d = new Date(start);
-  if (interval === "day") d.setUTCDate(d.getUTCDate() + 1);
-  else if (interval === "week") d.setUTCDate(d.getUTCDate() + 7);
-  else d.setUTCMonth(d.getUTCMonth() + 1);
-  return d;
 }
 
 function svgOf(figure) {

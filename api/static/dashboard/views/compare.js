@@ -4,7 +4,7 @@
 // a list and on a map. The two moments and the clock are kept in the page address.
 import { get } from "../api.js";
 import { baseMap } from "../basemap.js";
-import { el, incidentLink, message, place, when } from "../ui.js";
+import { el, incidentLink, message, place, when, submitsTo } from "../ui.js";
 
 const CHANGES = [["added", "Added"], ["restored", "Restored"], ["changed", "Changed"], ["retired", "Retired"]];
 const COLOURS = { added: "#1b6e3a", restored: "#0b5cad", changed: "#7a5a00", retired: "#b3261e" };
@@ -17,12 +17,7 @@ export async function render(main, params, _id, signal) {
   const clock = params.get("clock") === "stated" ? "stated" : "recorded";
   const namespace = params.get("namespace") || "";
   const field = (id, label, input) => el("label", { for: id }, label, input);
-  const onsubmit = (event) => {
-    event.preventDefault();
-    const chosen = new URLSearchParams();
-    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
-    location.hash = `#/compare?${chosen}`;
-  };
+  const onsubmit = submitsTo("compare");
   const form = el("form", { class: "filters", onsubmit, "aria-label": "Moments to compare" },
     field("compare-from", "From (UTC)", el("input", { id: "compare-from", name: "from", type: "datetime-local", step: 1, value: start, required: true })),
     field("compare-to", "To (UTC)", el("input", { id: "compare-to", name: "to", type: "datetime-local", step: 1, value: end, required: true })),

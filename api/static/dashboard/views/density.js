@@ -3,7 +3,7 @@
 // Zoom and pan with the wheel or the buttons (the ticks adapt); drag across the strip to pick
 // a period, which becomes the From/To filters (and the rows below show that period).
 import { get } from "../api.js";
-import { el } from "../ui.js";
+import { el, nextBucket } from "../ui.js";
 
 const HEIGHT = 150;
 const MARGIN = { top: 10, right: 12, bottom: 24, left: 40 };
@@ -27,7 +27,7 @@ export async function densityAxis(wanted, choose) {
   if (!counts.incidents.length && !counts.statements.length) return holder;
   const width = Math.max(document.getElementById("view").clientWidth - 32, 320);
   const full = extent(counts);
-  const x0 = d3.scaleUtc().domain([full[0], step(full[1], interval)]).range([MARGIN.left, width - MARGIN.right]);
+  const x0 = d3.scaleUtc().domain([full[0], nextBucket(full[1], interval)]).range([MARGIN.left, width - MARGIN.right]);
   let x = x0.copy();
   const top = d3.max([...counts.incidents, ...counts.statements], (d) => d.count) || 1;
   const y = d3.scaleLinear().domain([0, top]).nice().range([HEIGHT - MARGIN.bottom, MARGIN.top]);
@@ -43,8 +43,8 @@ export async function densityAxis(wanted, choose) {
     bars.selectAll("*").remove();
     SERIES.forEach(([name, , colour], n) => {
       bars.append("g").attr("fill", colour).attr("fill-opacity", 0.75).selectAll("rect").data(counts[name]).join("rect")
-        .attr("x", (d) => x(d.start) + (n ? (x(step(d.start, interval)) - x(d.start)) / 2 : 0))
-        .attr("width", (d) => Math.max((x(step(d.start, interval)) - x(d.start)) / 2 - 0.5, 1))
+        .attr("x", (d) => x(d.start) + (n ? (x(nextBucket(d.start, interval)) - x(d.start)) / 2 : 0))
+        .attr("width", (d) => Math.max((x(nextBucket(d.start, interval)) - x(d.start)) / 2 - 0.5, 1))
         .attr("y", (d) => y(d.count)).attr("height", (d) => y(0) - y(d.count))
         .append("title").text((d) => `${d.count} ${name}, ${interval} of ${d.start.toISOString().slice(0, 10)}`);
     });
@@ -90,14 +90,6 @@ async function both(scope, interval) {
 function extent(counts) {
   const starts = [...counts.incidents, ...counts.statements].map((d) => d.start.getTime());
   return starts.length ? [new Date(Math.min(...starts)), new Date(Math.max(...starts))] : null;
-}
-
-function step(start, interval) {
-  const d = new Date(start);
-  if (interval === "day") d.setUTCDate(d.getUTCDate() + 1);
-  else if (interval === "week") d.setUTCDate(d.getUTCDate() + 7);
-  else d.setUTCMonth(d.getUTCMonth() + 1);
-  return d;
 }
 
 /** A moment as the filter form's datetime-local value (UTC, to the minute). */

@@ -2,18 +2,13 @@
 // same event — each with its score and the reasons for it, to confirm or reject. Deciding
 // needs a write key; each decision is kept with who made it and why.
 import { get, post } from "../api.js";
-import { el, message, when } from "../ui.js";
+import { el, message, when, submitsTo } from "../ui.js";
 
 export async function render(main, params) {
   const namespace = params.get("namespace") || "";
   const minScore = params.get("min_score") || "";
   const page = await get("/links/proposals", { namespace, min_score: minScore, limit: 50 });
-  const onsubmit = (event) => {
-    event.preventDefault();
-    const chosen = new URLSearchParams();
-    for (const [name, value] of new FormData(event.target)) if (value) chosen.set(name, value);
-    location.hash = `#/links?${chosen}`;
-  };
+  const onsubmit = submitsTo("links");
   const filters = el("form", { class: "filters", onsubmit, "aria-label": "Filters" },
     el("label", { for: "filter-namespace" }, "Dataset",
       el("input", { id: "filter-namespace", name: "namespace", value: namespace, placeholder: "e.g. acled" })),
