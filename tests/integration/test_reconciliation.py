@@ -133,9 +133,7 @@ def test_decisions_are_events_replayable_on_both_clocks(
     store.runner.run_all()
     (link,) = client.get("/api/v1/links").json["items"]
     assert link["score"] > 0.55 and link["by"]["name"]  # it confirmed the proposal shown
-    assert {p["first"] for p in proposed(client)}.isdisjoint({min(a, b)}) or all(
-        {p["first"], p["second"]} != {a, b} for p in proposed(client)
-    )
+    assert all({p["first"], p["second"]} != {a, b} for p in proposed(client))  # decided
     held_at = link["sys_from"]
     time.sleep(0.01)
     assert decide(client, writer, a, b, "unlink").status_code == 201
@@ -257,3 +255,24 @@ def test_dedupe_linked_counts_each_group_once(
     assert sum(b["count"] for b in totals.json["items"]) == 85 - 7
     plain = client.get("/api/v1/aggregates").json["items"]
     assert sum(b["count"] for b in plain) == 85
+
+
+def test_the_queue_narrows_to_a_dataset_by_its_namespace_alone(
+    loaded: dict[str, str], client: FlaskClient, store: Services
+) -> None:
+    # An analyst's own incident of event 0, with an actor who happens to be called Monitor
+    row = client.get(f"/api/v1/incidents/{loaded['acled:UKR7000']}").json
+    store.app.report_incident(
+        {"title": "Shelling of Kherson", "kind": "shelling",
+         "occurred": {"start": row["occurred"]["start"], "precision": "day"},
+         "location": {k: v for k, v in row["location"].items() if v is not None},
+         "actors": [{"name": "Monitor"}], "tags": []},
+    )  # fmt: skip
+    store.runner.run_all()
+    mine = proposed(client, namespace="monitor")
+    # ACLED's and UCDP's rows beside the monitor's, and the analyst's beside the monitor's —
+    # not the analyst's beside ACLED's or UCDP's (its actor's name is no dataset)
+    assert len(mine) == 20 + 20 + 1
+    assert all(any(d.startswith("monitor:") for i in p["incidents"] for d in i["datasets"])
+               for p in mine)  # fmt: skip
+    assert len(proposed(client, namespace="own")) == 3  # the analyst's, with each dataset's

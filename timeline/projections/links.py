@@ -59,7 +59,7 @@ class LinksProjection(Projection):
         PICTURES.create(cursor, "fields TEXT NOT NULL")
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS link_footprints (incident_id {key} PRIMARY KEY, "
-            "footprint TEXT NOT NULL, summary TEXT NOT NULL)"
+            "footprint TEXT NOT NULL, summary TEXT NOT NULL, namespaces TEXT NOT NULL)"
         )
         cursor.execute(
             f"CREATE TABLE IF NOT EXISTS link_keys (cell {key} NOT NULL, day INTEGER NOT NULL, "
@@ -236,10 +236,11 @@ class LinksProjection(Projection):
                 summary = _summary(incident_id, fields, found)
                 fresh.append(found)
                 cursor.insert(
-                    "INSERT INTO link_footprints (incident_id, footprint, summary) "
-                    "VALUES (?, ?, ?)",
-                    (incident_id, json.dumps(found.to_dict()), json.dumps(summary)),
-                )
+                    "INSERT INTO link_footprints (incident_id, footprint, summary, namespaces) "
+                    "VALUES (?, ?, ?, ?)",
+                    (incident_id, json.dumps(found.to_dict()), json.dumps(summary),
+                     "|" + "|".join(sorted(found.namespaces)) + "|"),
+                )  # fmt: skip
                 for namespace in sorted(found.namespaces):  # (never looked up by its own)
                     cursor.insert(
                         "INSERT INTO link_namespaces (namespace) VALUES (?) ON CONFLICT DO NOTHING",
@@ -389,6 +390,13 @@ def holding(clock: Clock, at: str | None, position: int | None = None) -> tuple[
     return "stated_at <= ? AND (stated_to IS NULL OR stated_to > ?)", [at, at]
 
 
+# The links held, as answers show them (the conditions follow the WHERE).
+_LINKED = (
+    "SELECT first, second, reason, by_key, by_name, score, reasons, sys_from_pos, sys_from, "
+    "stated_at FROM link_decisions WHERE status = 'linked' AND"
+)
+
+
 def held_links(
     cursor: Cursor, incident: str | None, clock: Clock, at: str | None, after: Sequence[str] | None,
     limit: int, position: int | None = None,
@@ -396,7 +404,7 @@ def held_links(
     """The pairs linked now (or at ``at``, or at a log ``position``), with the decision that
     linked them, by pair."""
     held, params = holding(clock, at, position)
-    clauses = ["status = 'linked'", held]
+    clauses = [held]
     if incident is not None:
         clauses.append("(first = ? OR second = ?)")
         params += [incident, incident]
@@ -404,10 +412,7 @@ def held_links(
         clauses.append("(first > ? OR (first = ? AND second > ?))")
         params += [after[0], after[0], after[1]]
     cursor.execute(
-        "SELECT first, second, reason, by_key, by_name, score, reasons, sys_from_pos, sys_from, "
-        f"stated_at FROM link_decisions WHERE {' AND '.join(clauses)} "
-        "ORDER BY first, second LIMIT ?",
-        [*params, limit],
+        f"{_LINKED} {' AND '.join(clauses)} ORDER BY first, second LIMIT ?", [*params, limit]
     )
     return [_decision_row(row) for row in cursor.fetchall()]
 
@@ -419,9 +424,7 @@ def held_among(
     held, params = holding(clock, at, position)
     marks = ", ".join("?" for _ in members)
     cursor.execute(
-        "SELECT first, second, reason, by_key, by_name, score, reasons, sys_from_pos, sys_from, "
-        f"stated_at FROM link_decisions WHERE status = 'linked' AND {held} "
-        f"AND first IN ({marks}) AND second IN ({marks}) ORDER BY first, second",
+        f"{_LINKED} {held} AND first IN ({marks}) AND second IN ({marks}) ORDER BY first, second",
         [*params, *members, *members],
     )
     return [_decision_row(row) for row in cursor.fetchall()]
@@ -440,9 +443,8 @@ def open_proposals(
     ]
     params: list[Any] = [min_score]
     if namespace is not None:
-        clauses.append("(f1.footprint LIKE ? ESCAPE '\\' OR f2.footprint LIKE ? ESCAPE '\\')")
-        pattern = "%" + _namespace_pattern(namespace) + "%"
-        params += [pattern, pattern]
+        clauses.append("(f1.namespaces LIKE ? ESCAPE '\\' OR f2.namespaces LIKE ? ESCAPE '\\')")
+        params += [_of_namespace(namespace)] * 2
     if incident is not None:
         clauses.append("(p.first = ? OR p.second = ?)")
         params += [incident, incident]
@@ -481,16 +483,16 @@ def proposal_of(cursor: Cursor, first: str, second: str) -> Row | None:
 def footprints(cursor: Cursor, namespace: str) -> list[Footprint]:
     """The live footprints of one dataset (``own``: analysts' incidents)."""
     cursor.execute(
-        "SELECT footprint FROM link_footprints WHERE footprint LIKE ? ESCAPE '\\'",
-        ("%" + _namespace_pattern(namespace) + "%",),
+        "SELECT footprint FROM link_footprints WHERE namespaces LIKE ? ESCAPE '\\'",
+        (_of_namespace(namespace),),
     )
-    found = [Footprint.from_dict(json.loads(row["footprint"])) for row in cursor.fetchall()]
-    return [fp for fp in found if namespace in fp.namespaces]
+    return [Footprint.from_dict(json.loads(row["footprint"])) for row in cursor.fetchall()]
 
 
-def _namespace_pattern(namespace: str) -> str:
+def _of_namespace(namespace: str) -> str:
+    """LIKE … ESCAPE '\\': a ``namespaces`` column (``|acled|monitor|``) that holds it."""
     escaped = namespace.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    return f'"{escaped}"'
+    return f"%|{escaped}|%"
 
 
 def _decision_row(row: Row) -> Row:
