@@ -49,10 +49,16 @@ def cited(body: dict[str, Any], position: int) -> dict[str, Any]:
     return {**body, "citation": citation_of(position)}
 
 
-def with_citation_headers(response: Response, citation: dict[str, Any]) -> Response:
+def citation_headers(citation: dict[str, Any]) -> dict[str, str]:
     """The position and hash headers of a cited answer (a streamed export has no body to
     hold them)."""
-    response.headers["X-Projection-Position"] = str(citation["position"])
+    headers = {"X-Projection-Position": str(citation["position"])}
     if citation["ledger_hash"]:
-        response.headers[HASH_HEADER] = citation["ledger_hash"]
+        headers[HASH_HEADER] = citation["ledger_hash"]
+    return headers
+
+
+def with_citation_headers(response: Response, citation: dict[str, Any]) -> Response:
+    """The response, with its citation's headers."""
+    response.headers.update(citation_headers(citation))
     return response

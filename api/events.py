@@ -12,7 +12,7 @@ from flask_smorest import abort
 from marshmallow import EXCLUDE, RAISE, Schema, fields, validate
 
 from api.auth import require
-from api.citation import HASH_HEADER, Cited, cited
+from api.citation import Cited, citation_headers, cited
 from api.consistency import MAX_POSITION
 from api.json_bodies import Blueprint
 from api.limits import client_key
@@ -64,10 +64,7 @@ class Events(MethodView):
         entries = services().app.read_events(args["after"], args["limit"])
         last = entries[-1].position if entries else args["after"]
         body = cited({"items": [entry.to_dict() for entry in entries], "next_after": last}, last)
-        headers = {"X-Projection-Position": str(last)}
-        if body["citation"]["ledger_hash"]:
-            headers[HASH_HEADER] = body["citation"]["ledger_hash"]
-        return body, 200, headers
+        return body, 200, citation_headers(body["citation"])
 
 
 _EVENT = EventOut()

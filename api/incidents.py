@@ -13,7 +13,7 @@ from flask_smorest import abort
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from api.auth import WrittenBy, require, written_by
-from api.citation import HASH_HEADER, Cited, cited
+from api.citation import Cited, citation_headers, cited
 from api.consistency import (
     AtPositionArgs,
     MinPosition,
@@ -486,10 +486,7 @@ class IncidentResource(MethodView):
         view = svc.app.get_incident(incident_id, args.get("as_of"), args["clock"], version)
         body = cited({**view, "as_of": args.get("as_of"), "clock": args["clock"],
                       "position": head}, head)  # fmt: skip
-        headers = {"ETag": etag(view["version"]), "X-Projection-Position": str(head)}
-        if body["citation"]["ledger_hash"]:
-            headers[HASH_HEADER] = body["citation"]["ledger_hash"]
-        return body, 200, headers
+        return body, 200, {"ETag": etag(view["version"]), **citation_headers(body["citation"])}
 
     @require("write")
     @blp.doc(security=[{"bearerAuth": []}])

@@ -49,7 +49,7 @@ def decide(
     """Link, reject or unlink the pair ``a``, ``b`` (``proposal``: the matcher's, if one was
     shown); nothing is recorded when the pair stands there already."""
     first, second = pair_of(a, b)
-    for index, incident in enumerate((first, second)):
+    for index, incident in enumerate((a, b)):  # (named as the body gives them)
         if not app.exists(UUID(incident)):
             raise IncidentNotFound(f"No incident {incident}.", f"incidents.{index}")
     for attempt in range(MAX_ATTEMPTS):

@@ -487,21 +487,20 @@ def _picture_conditions(where: TimelineFilter) -> tuple[list[str], list[Any]]:
     return clauses, params
 
 
-# The filters that are an incident picture's alone: what the map's cells can count from the
-# pictures without reading the timeline's items.
-_PICTURE_ONLY = ("kind", "actor", "tag", "country", "admin1", "namespace", "bbox", "retired")
+def _picture_only(where: TimelineFilter) -> bool:
+    """Whether the current pictures alone answer the filter (nothing of the items, no time):
+    what the map's cells can count without reading the timeline's items."""
+    picture_only = ("kind", "actor", "tag", "country", "admin1", "namespace", "bbox", "retired")
+    return replace(where, **{k: getattr(TimelineFilter(), k) for k in picture_only}) == (
+        TimelineFilter()
+    )
 
 
 def incident_cells(cursor: Cursor, where: TimelineFilter, degrees: float) -> list[Row]:
     """The incidents the filter matches, counted per map cell of ``degrees`` (a map's zoom
     level): each cell's count, the mean of its points, and one incident's id (the only one,
     where the count is 1)."""
-    plain = (
-        where.as_of is None
-        and replace(where, **{k: getattr(TimelineFilter(), k) for k in _PICTURE_ONLY})
-        == TimelineFilter()
-    )
-    if plain:  # (the current pictures alone answer: no join with the items)
+    if _picture_only(where):  # (the current pictures alone answer: no join with the items)
         clauses, params = _picture_conditions(where)
         source = "timeline_incidents v"
     else:

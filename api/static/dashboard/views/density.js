@@ -9,13 +9,13 @@ const HEIGHT = 150;
 const MARGIN = { top: 10, right: 12, bottom: 24, left: 40 };
 const SERIES = [["incidents", "Incidents (by when they occurred)", "#4e79a7"], ["statements", "Statements (by when they were said)", "#e15759"]];
 
-/** The strip for the timeline's filters (``wanted``, the API query), and the period
+/** The strip for the incident filters (``wanted``: the map's query of the filters), and the period
  * chosen so far (``from``/``to``, datetime-local values); ``choose`` gets a new period. */
 export async function densityAxis(wanted, choose) {
   const d3 = window.d3;
-  const scope = { ...wanted };
-  delete scope.from; delete scope.to; delete scope.cursor; delete scope.type; delete scope.stance;
-  delete scope.side; delete scope.source; delete scope.q; delete scope.bbox;
+  // (the incident filters, without the period, the text and the box: /aggregates counts over
+  // the whole span, and narrows by what an incident's picture holds)
+  const { from, to, q, bbox, ...scope } = wanted;
   let interval = "month";
   let counts = await both(scope, interval);
   const span = extent(counts);

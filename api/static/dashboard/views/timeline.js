@@ -14,7 +14,7 @@ export async function render(main, params) {
   const rows = el("tbody");
   const axis = el("div", { class: "density-slot" });
   // (drawn beside the rows, not before them: counting a narrowed result takes its time)
-  densityAxis(wanted, (start, end) => {
+  densityAxis(query(params, false), (start, end) => {
     const chosen = new URLSearchParams(params);
     chosen.set("from", start);
     chosen.set("to", end);
